@@ -1,0 +1,145 @@
+//! Write [wapr](https://github.com/wapr-dev/wapr) virtual actors in Rust.
+//!
+//! An actor is a plain Rust type implementing [`Actor`]; [`export_actor!`]
+//! turns the crate into a WebAssembly component for the `wapr:actor@0.1.0`
+//! ABI (see `docs/abi.md`). Build it for `wasm32-unknown-unknown`: the
+//! result imports nothing but the wapr host interfaces (no WASI).
+//!
+//! ```
+//! use wapr_actor::{Actor, ActorRef, Error, Methods, state};
+//!
+//! /// A counter whose value survives deactivation.
+//! pub struct Counter;
+//!
+//! impl Counter {
+//!     fn increment(&mut self, by: Option<i64>) -> Result<i64, Error> {
+//!         let count = state::get_or_default::<i64>("count")? + by.unwrap_or(1);
+//!         state::set("count", &count)?;
+//!         Ok(count)
+//!     }
+//! }
+//!
+//! impl Actor for Counter {
+//!     fn activate(_self_ref: ActorRef) -> Result<Self, Error> {
+//!         Ok(Counter)
+//!     }
+//!
+//!     fn methods() -> Methods<Self> {
+//!         Methods::new().method("increment", Self::increment)
+//!     }
+//! }
+//!
+//! wapr_actor::export_actor!(Counter);
+//! ```
+//!
+//! Payloads and typed state are JSON. Each call to a method is a *turn*:
+//! state writes are buffered and committed only if the method returns `Ok`.
+//! On native targets the host calls go to an in-process mock
+//! ([`testing`]), so actors can be unit-tested with `cargo test`.
+
+// Lets the paths that the generated bindings use (`::wapr_actor::...`)
+// resolve inside this crate as well as in the actor crates that expand
+// `export_actor!`.
+extern crate self as wapr_actor;
+
+pub mod actors;
+pub mod bindings;
+pub mod clock;
+pub mod log;
+pub mod random;
+pub mod state;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+mod actor;
+mod actor_ref;
+mod codec;
+mod error;
+mod host;
+mod runtime;
+
+pub use actor::{Actor, Methods, Request};
+pub use actor_ref::ActorRef;
+pub use error::{Error, ErrorKind};
+
+/// Implementation details used by [`export_actor!`]; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+
+    pub use crate::bindings::exports::wapr::actor::handler::Guest;
+    pub use crate::bindings::wapr::actor::types::{ActorRef as WitActorRef, Error as WitError};
+    use crate::{Actor, ActorRef};
+
+    /// Export `activate`.
+    pub fn activate<A: Actor>(self_ref: WitActorRef) -> Result<(), WitError> {
+        crate::runtime::activate::<A>(ActorRef::from(self_ref)).map_err(Into::into)
+    }
+
+    /// Export `invoke`.
+    pub fn invoke(method: &str, payload: &[u8]) -> Result<Vec<u8>, WitError> {
+        crate::runtime::invoke(method, payload).map_err(Into::into)
+    }
+
+    /// Export `deactivate`.
+    pub fn deactivate() -> Result<(), WitError> {
+        crate::runtime::deactivate().map_err(Into::into)
+    }
+
+    /// Compile-time check used by `export_actor!` on every target.
+    pub const fn assert_actor<A: Actor>() {}
+}
+
+/// Exports an [`Actor`] type as the component's `wapr:actor/handler`.
+///
+/// Use it once per crate, at the top level, in a crate built with
+/// `crate-type = ["cdylib", "rlib"]`, depending on this crate under its own
+/// name (`wapr-actor`, not renamed: the generated code refers to
+/// `::wapr_actor`). The exports are generated only when compiling for
+/// `wasm32`; on other targets the macro only checks that the type implements
+/// [`Actor`], so `cargo test` and `cargo clippy` work natively.
+///
+/// ```
+/// # use wapr_actor::{Actor, ActorRef, Error, Methods};
+/// struct Noop;
+/// impl Actor for Noop {
+///     fn activate(_: ActorRef) -> Result<Self, Error> { Ok(Noop) }
+///     fn methods() -> Methods<Self> { Methods::new() }
+/// }
+/// wapr_actor::export_actor!(Noop);
+/// ```
+#[macro_export]
+macro_rules! export_actor {
+    ($actor:ty) => {
+        const _: () = $crate::__private::assert_actor::<$actor>();
+
+        // The expansion of wit-bindgen's export macro defines `extern "C"`
+        // functions over raw canonical-ABI pointers, which needs `unsafe`.
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        const _: () = {
+            struct WaprActorExport;
+
+            impl $crate::__private::Guest for WaprActorExport {
+                fn activate(
+                    self_ref: $crate::__private::WitActorRef,
+                ) -> ::core::result::Result<(), $crate::__private::WitError> {
+                    $crate::__private::activate::<$actor>(self_ref)
+                }
+
+                fn invoke(
+                    method: ::std::string::String,
+                    payload: ::std::vec::Vec<u8>,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::__private::WitError> {
+                    $crate::__private::invoke(&method, &payload)
+                }
+
+                fn deactivate() -> ::core::result::Result<(), $crate::__private::WitError> {
+                    $crate::__private::deactivate()
+                }
+            }
+
+            $crate::bindings::__wapr_export_handler!(WaprActorExport with_types_in $crate::bindings);
+        };
+    };
+}

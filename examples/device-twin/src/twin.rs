@@ -1,0 +1,144 @@
+//! JSON merge-patch and the desired/reported delta, free of any host calls.
+
+use serde_json::{Map, Value};
+
+/// Applies `patch` to `target` as a JSON merge-patch (RFC 7396): objects
+/// merge key by key, recursively; a `null` member deletes the key; any other
+/// patch value replaces the target.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(target) = target {
+        merge_object(target, patch);
+    }
+}
+
+/// [`merge_patch`] for an object target and an object patch.
+pub fn merge_object(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// The desired properties that the device has not reported yet: every
+/// top-level key of `desired` whose value differs from the reported one (or
+/// is not reported at all), with its desired value.
+pub fn delta(desired: &Map<String, Value>, reported: &Map<String, Value>) -> Map<String, Value> {
+    desired
+        .iter()
+        .filter(|(key, want)| !reported.get(*key).is_some_and(|have| same(have, want)))
+        .map(|(key, want)| (key.clone(), want.clone()))
+        .collect()
+}
+
+/// JSON equality where numbers compare by value, so a reported `21` matches a
+/// desired `21.0`.
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if x.is_f64() || y.is_f64() {
+                x.as_f64() == y.as_f64()
+            } else {
+                x == y
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, x)| y.get(key).is_some_and(|y| same(x, y)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn patched(target: Value, patch: Value) -> Value {
+        let mut target = target;
+        merge_patch(&mut target, &patch);
+        target
+    }
+
+    #[test]
+    fn rfc7396_examples() {
+        // The test cases of RFC 7396, appendix A.
+        let cases = [
+            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
+            (json!({"a":"b"}), json!({"a":null}), json!({})),
+            (
+                json!({"a":"b","b":"c"}),
+                json!({"a":null}),
+                json!({"b":"c"}),
+            ),
+            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
+            (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
+            (
+                json!({"a":{"b":"c"}}),
+                json!({"a":{"b":"d","c":null}}),
+                json!({"a":{"b":"d"}}),
+            ),
+            (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a":"b"}), json!(["c"]), json!(["c"])),
+            (json!({"a":"foo"}), json!(null), json!(null)),
+            (json!({"a":"foo"}), json!("bar"), json!("bar")),
+            (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
+            (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
+            (
+                json!({}),
+                json!({"a":{"bb":{"ccc":null}}}),
+                json!({"a":{"bb":{}}}),
+            ),
+        ];
+        for (target, patch, want) in cases {
+            let got = patched(target.clone(), patch.clone());
+            assert_eq!(got, want, "merge_patch({target}, {patch})");
+        }
+    }
+
+    #[test]
+    fn delta_lists_only_unmet_desired_keys() {
+        let desired = object(json!({"temp": 20, "mode": "eco", "fan": {"speed": 2}, "led": true}));
+        let reported =
+            object(json!({"temp": 21.5, "mode": "eco", "fan": {"speed": 2}, "extra": 1}));
+        assert_eq!(
+            Value::Object(delta(&desired, &reported)),
+            json!({"temp": 20, "led": true})
+        );
+        assert!(delta(&Map::new(), &reported).is_empty());
+        assert_eq!(delta(&desired, &Map::new()), desired);
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(same(&json!(21), &json!(21.0)));
+        assert!(same(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
+        assert!(!same(&json!(21), &json!(21.5)));
+        assert!(!same(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
+        assert!(!same(&json!("1"), &json!(1)));
+    }
+}

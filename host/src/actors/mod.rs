@@ -1,0 +1,476 @@
+//! The activation table and turn executor of one node.
+//!
+//! Every live actor has an [`ActorSlot`] in a `DashMap` keyed by
+//! [`ActorKey`]. A slot's state sits behind a fair (FIFO) async mutex: that
+//! mutex *is* the actor's mailbox. A call takes its place in the queue, and
+//! when its turn comes it activates the actor if needed, runs the method,
+//! commits the turn's writes and replies, all while holding the lock; so
+//! one turn runs at a time per actor while different actors run in parallel.
+//!
+//! Invariants:
+//! - no DashMap guard is ever held across an `.await`;
+//! - an instance exists only inside a slot that is in the table;
+//! - a slot marked `Retired` is out of the table; callers that still hold it
+//!   start over with a fresh slot.
+
+mod idle;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::sync::Mutex;
+
+use crate::actor_key::{ActorKey, MAX_METHOD_LEN, validate_name, validate_state_key};
+use crate::call::{CallChain, CallRequest};
+use crate::error::CallError;
+use crate::state::{Etag, StateStore, Versioned};
+use crate::wasm::{ActorCode, ActorInstance, ActorServices, TurnOutcome};
+
+pub use idle::spawn_idle_reaper;
+
+/// One hosted actor type and how many of its actors are live.
+pub struct HostedType {
+    code: ActorCode,
+    live: AtomicUsize,
+}
+
+impl HostedType {
+    /// The loaded code.
+    pub fn code(&self) -> &ActorCode {
+        &self.code
+    }
+
+    /// Live actors of this type on this node.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+}
+
+enum SlotState {
+    /// In the table, no instance (fresh, or dropped after a failure).
+    Vacant,
+    /// A live instance.
+    Live(ActorInstance),
+    /// Out of the table; start over.
+    Retired,
+}
+
+/// One actor's place in the activation table.
+pub struct ActorSlot {
+    state: Mutex<SlotState>,
+    waiting: AtomicU32,
+    last_used_ms: AtomicU64,
+    activated_at_ms: AtomicU64,
+}
+
+impl ActorSlot {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(SlotState::Vacant),
+            waiting: AtomicU32::new(0),
+            last_used_ms: AtomicU64::new(0),
+            activated_at_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Decrements a slot's waiting count when the caller stops waiting.
+struct WaitingGuard<'a>(&'a AtomicU32);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An actor live on this node, as listed by the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActiveActor {
+    /// Actor type.
+    #[serde(rename = "type")]
+    pub actor_type: String,
+    /// Actor id.
+    pub id: String,
+    /// When it was activated, in milliseconds since the Unix epoch.
+    pub activated_at_unix_ms: u64,
+}
+
+/// The node's actors: types, activation table, turn execution.
+pub struct ActorRuntime {
+    types: HashMap<Arc<str>, HostedType>,
+    table: DashMap<ActorKey, Arc<ActorSlot>>,
+    services: Arc<ActorServices>,
+    live: AtomicUsize,
+    max_live: usize,
+    closing: AtomicBool,
+    epoch: Instant,
+}
+
+impl ActorRuntime {
+    /// A runtime hosting `types`, with state and callers from `services`.
+    pub fn new(types: Vec<ActorCode>, services: Arc<ActorServices>, max_live: usize) -> Self {
+        Self {
+            types: types
+                .into_iter()
+                .map(|code| {
+                    (
+                        Arc::clone(code.name()),
+                        HostedType {
+                            code,
+                            live: AtomicUsize::new(0),
+                        },
+                    )
+                })
+                .collect(),
+            table: DashMap::new(),
+            services,
+            live: AtomicUsize::new(0),
+            max_live,
+            closing: AtomicBool::new(false),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The hosted type names, sorted.
+    pub fn type_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.types.keys().map(|k| k.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// Whether this node hosts `actor_type`.
+    pub fn hosts(&self, actor_type: &str) -> bool {
+        self.types.contains_key(actor_type)
+    }
+
+    /// Live actors per hosted type, sorted by type.
+    pub fn live_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<_> = self
+            .types
+            .iter()
+            .map(|(name, t)| (name.to_string(), t.live()))
+            .collect();
+        counts.sort();
+        counts
+    }
+
+    /// Live actors on this node.
+    pub fn live_total(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// The state store actors persist to.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.services.store
+    }
+
+    /// Lists live actors, optionally of one type.
+    pub fn list_active(&self, actor_type: Option<&str>) -> Vec<ActiveActor> {
+        let mut out = Vec::new();
+        for entry in &self.table {
+            if actor_type.is_some_and(|t| t != entry.key().actor_type()) {
+                continue;
+            }
+            let at = entry.value().activated_at_ms.load(Ordering::Relaxed);
+            if at == 0 {
+                continue; // vacant: not live
+            }
+            out.push(ActiveActor {
+                actor_type: entry.key().actor_type().to_string(),
+                id: entry.key().actor_id().to_string(),
+                activated_at_unix_ms: at,
+            });
+        }
+        out.sort_by(|a, b| (&a.actor_type, &a.id).cmp(&(&b.actor_type, &b.id)));
+        out
+    }
+
+    /// Checks everything about a call that needs no actor: names, type.
+    pub fn check_request(&self, target: &ActorKey, method: &str) -> Result<(), CallError> {
+        if target.is_reserved_type() {
+            return Err(CallError::ReservedType(target.actor_type().to_string()));
+        }
+        validate_name("method", method, MAX_METHOD_LEN)?;
+        if !self.hosts(target.actor_type()) {
+            return Err(CallError::UnknownType {
+                actor_type: target.actor_type().to_string(),
+                actor_id: target.actor_id().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs a call on an actor of this node, activating it if needed.
+    pub async fn call_local(&self, request: CallRequest) -> Result<Bytes, CallError> {
+        self.check_request(&request.target, &request.method)?;
+        request.chain.check_no_cycle(&request.target)?;
+        let hosted = self.hosted(request.target.actor_type())?;
+        loop {
+            if self.closing.load(Ordering::Acquire) {
+                return Err(CallError::ShuttingDown);
+            }
+            let slot = self.slot(&request.target);
+            let mut state = {
+                let waiting = slot.waiting.fetch_add(1, Ordering::AcqRel);
+                let _guard = WaitingGuard(&slot.waiting);
+                let capacity = hosted.code.limits().mailbox_capacity;
+                if waiting >= capacity {
+                    return Err(CallError::MailboxFull {
+                        actor: request.target.clone(),
+                        depth: waiting as usize,
+                    });
+                }
+                slot.state.lock().await
+            };
+            if matches!(*state, SlotState::Retired) {
+                continue;
+            }
+            if matches!(*state, SlotState::Vacant) {
+                match self
+                    .activate(&request.target, hosted, &slot, &request.chain)
+                    .await
+                {
+                    Ok(instance) => *state = SlotState::Live(instance),
+                    Err(err) => {
+                        self.release_vacant(&request.target, &slot, &mut state);
+                        return Err(err);
+                    }
+                }
+            }
+            let SlotState::Live(instance) = &mut *state else {
+                continue;
+            };
+            let outcome = instance
+                .invoke(&request.method, &request.payload, &request.chain)
+                .await;
+            slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
+            if !outcome.keep_instance {
+                self.drop_instance(&request.target, hosted, &slot, &mut state, &outcome);
+            }
+            return outcome.result;
+        }
+    }
+
+    /// Reads one committed state key of an actor (Dapr's `GET .../state/{key}`).
+    pub async fn read_state(
+        &self,
+        actor: &ActorKey,
+        key: &str,
+    ) -> Result<Option<Versioned>, CallError> {
+        if actor.is_reserved_type() {
+            return Err(CallError::ReservedType(actor.actor_type().to_string()));
+        }
+        validate_state_key(key)?;
+        let full = self
+            .services
+            .keys
+            .key(actor.actor_type(), actor.actor_id(), key);
+        self.services
+            .store
+            .get(&full)
+            .await
+            .map_err(|source| CallError::State {
+                actor: actor.clone(),
+                source,
+            })
+    }
+
+    /// Applies a Dapr state transaction to an actor that is live here, as a
+    /// turn of its own (Dapr's `POST .../state`).
+    pub async fn state_transaction(
+        &self,
+        actor: &ActorKey,
+        ops: Vec<(String, Option<Bytes>, Option<Etag>)>,
+    ) -> Result<(), CallError> {
+        for (key, _, _) in &ops {
+            validate_state_key(key)?;
+        }
+        let Some(slot) = self.table.get(actor).map(|e| Arc::clone(e.value())) else {
+            return Err(CallError::NotActive(actor.clone()));
+        };
+        let mut state = slot.state.lock().await;
+        let SlotState::Live(instance) = &mut *state else {
+            return Err(CallError::NotActive(actor.clone()));
+        };
+        let outcome = instance.external_transaction(ops).await;
+        if !outcome.keep_instance {
+            let hosted = self.hosted(actor.actor_type())?;
+            self.drop_instance(actor, hosted, &slot, &mut state, &outcome);
+        }
+        outcome.result.map(|_| ())
+    }
+
+    fn hosted(&self, actor_type: &str) -> Result<&HostedType, CallError> {
+        self.types
+            .get(actor_type)
+            .ok_or_else(|| CallError::UnknownType {
+                actor_type: actor_type.to_string(),
+                actor_id: String::new(),
+            })
+    }
+
+    fn slot(&self, key: &ActorKey) -> Arc<ActorSlot> {
+        if let Some(slot) = self.table.get(key) {
+            return Arc::clone(slot.value());
+        }
+        Arc::clone(
+            self.table
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(ActorSlot::new()))
+                .value(),
+        )
+    }
+
+    async fn activate(
+        &self,
+        key: &ActorKey,
+        hosted: &HostedType,
+        slot: &ActorSlot,
+        chain: &CallChain,
+    ) -> Result<ActorInstance, CallError> {
+        let live = self.live.fetch_add(1, Ordering::AcqRel);
+        if live >= self.max_live {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(CallError::AtCapacity {
+                limit: self.max_live,
+            });
+        }
+        let instance = hosted
+            .code
+            .instantiate(key.clone(), Arc::clone(&self.services))
+            .await;
+        let mut instance = match instance {
+            Ok(instance) => instance,
+            Err(err) => {
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                return Err(err);
+            }
+        };
+        let outcome = instance.activate(chain).await;
+        if let Err(err) = outcome.result {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(err);
+        }
+        hosted.live.fetch_add(1, Ordering::Relaxed);
+        let now = self.now_ms();
+        slot.last_used_ms.store(now, Ordering::Relaxed);
+        slot.activated_at_ms.store(unix_ms(), Ordering::Relaxed);
+        Ok(instance)
+    }
+
+    /// Drops a failed instance; the next call re-activates from committed state.
+    fn drop_instance(
+        &self,
+        key: &ActorKey,
+        hosted: &HostedType,
+        slot: &ActorSlot,
+        state: &mut SlotState,
+        outcome: &TurnOutcome,
+    ) {
+        if let Err(err) = &outcome.result {
+            tracing::warn!(actor = %key, error = %err, "dropping actor instance; it re-activates from committed state on its next call");
+        }
+        if matches!(state, SlotState::Live(_)) {
+            hosted.live.fetch_sub(1, Ordering::Relaxed);
+            self.live.fetch_sub(1, Ordering::AcqRel);
+        }
+        *state = SlotState::Vacant;
+        slot.activated_at_ms.store(0, Ordering::Relaxed);
+        self.release_vacant(key, slot, state);
+    }
+
+    /// Takes a vacant slot out of the table unless calls are queued on it.
+    fn release_vacant(&self, key: &ActorKey, slot: &ActorSlot, state: &mut SlotState) {
+        if slot.waiting.load(Ordering::Acquire) == 0 {
+            *state = SlotState::Retired;
+            self.table
+                .remove_if(key, |_, v| std::ptr::eq(Arc::as_ptr(v), slot));
+        }
+    }
+
+    /// Deactivates one actor if it is still idle: runs `deactivate`, commits,
+    /// and removes it. Returns whether it was removed.
+    async fn deactivate_if_idle(
+        &self,
+        key: &ActorKey,
+        slot: &Arc<ActorSlot>,
+        idle_for: Duration,
+    ) -> bool {
+        let Ok(mut state) = slot.state.try_lock() else {
+            return false; // a turn is running or queued
+        };
+        if slot.waiting.load(Ordering::Acquire) > 0 {
+            return false;
+        }
+        let idle_ms = self
+            .now_ms()
+            .saturating_sub(slot.last_used_ms.load(Ordering::Relaxed));
+        if u128::from(idle_ms) < idle_for.as_millis() {
+            return false;
+        }
+        self.retire(key, slot, &mut state).await;
+        true
+    }
+
+    /// Runs `deactivate` on a live instance, drops it and takes the slot out.
+    async fn retire(&self, key: &ActorKey, slot: &ActorSlot, state: &mut SlotState) {
+        if let SlotState::Live(instance) = state {
+            let outcome = instance.deactivate(&CallChain::root()).await;
+            if let Err(err) = outcome.result {
+                tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
+            }
+            if let Some(hosted) = self.types.get(key.actor_type()) {
+                hosted.live.fetch_sub(1, Ordering::Relaxed);
+            }
+            self.live.fetch_sub(1, Ordering::AcqRel);
+        }
+        *state = SlotState::Retired;
+        slot.activated_at_ms.store(0, Ordering::Relaxed);
+        self.table
+            .remove_if(key, |_, v| std::ptr::eq(Arc::as_ptr(v), slot));
+    }
+
+    /// Stops taking calls, waits for running turns, deactivates every actor
+    /// (bounded by `timeout`), then closes the state store.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.closing.store(true, Ordering::Release);
+        let slots: Vec<(ActorKey, Arc<ActorSlot>)> = self
+            .table
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        let count = slots.len();
+        let drain = async {
+            for (key, slot) in slots {
+                let mut state = slot.state.lock().await;
+                self.retire(&key, &slot, &mut state).await;
+            }
+        };
+        if tokio::time::timeout(timeout, drain).await.is_err() {
+            tracing::warn!(
+                actors = count,
+                "shutdown timeout reached before every actor was deactivated"
+            );
+        } else {
+            tracing::info!(actors = count, "deactivated every actor");
+        }
+        if let Err(err) = self.services.store.close().await {
+            tracing::error!(error = %err, "closing the state store failed");
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .max(1)
+}

@@ -1,0 +1,120 @@
+//! Health, metadata (Dapr's shape) and wapr's admin listing.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiState};
+use crate::actors::ActiveActor;
+
+/// `GET /v1.0/healthz`: 204 while the node serves.
+pub(super) async fn healthz() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Serialize)]
+struct ActiveActorsCount {
+    #[serde(rename = "type")]
+    actor_type: String,
+    count: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActorRuntimeMetadata {
+    runtime_status: &'static str,
+    active_actors: Vec<ActiveActorsCount>,
+    host_ready: bool,
+    placement: String,
+}
+
+#[derive(Serialize)]
+struct Component {
+    name: &'static str,
+    #[serde(rename = "type")]
+    component_type: String,
+    version: &'static str,
+    capabilities: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    id: String,
+    runtime_version: String,
+    enabled_features: Vec<String>,
+    actors: Vec<ActiveActorsCount>,
+    components: Vec<Component>,
+    extended: serde_json::Map<String, serde_json::Value>,
+    actor_runtime: ActorRuntimeMetadata,
+}
+
+/// `GET /v1.0/metadata`, in daprd's shape, with live actor counts per type.
+pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
+    let runtime = api.router.runtime();
+    let counts = || {
+        runtime
+            .live_counts()
+            .into_iter()
+            .map(|(actor_type, count)| ActiveActorsCount { actor_type, count })
+            .collect::<Vec<_>>()
+    };
+    let mut extended = serde_json::Map::new();
+    extended.insert("runtime".into(), "wapr".into());
+    extended.insert("liveActors".into(), runtime.live_total().into());
+    Json(Metadata {
+        id: api.app_id.to_string(),
+        runtime_version: format!("wapr-{}", env!("CARGO_PKG_VERSION")),
+        enabled_features: Vec::new(),
+        actors: counts(),
+        components: vec![Component {
+            name: "actorstate",
+            component_type: format!("state.wapr.{}", runtime.store().name()),
+            version: "v1",
+            capabilities: vec!["ETAG", "TRANSACTIONAL", "ACTOR"],
+        }],
+        extended,
+        actor_runtime: ActorRuntimeMetadata {
+            runtime_status: "RUNNING",
+            active_actors: counts(),
+            host_ready: true,
+            placement: "placement: local (single node)".into(),
+        },
+    })
+}
+
+/// Query of the listing API.
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(rename = "type")]
+    actor_type: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct ActorList {
+    actors: Vec<ActiveActor>,
+}
+
+/// `GET /wapr/v1/actors?type=…`: the actors live on this node.
+pub(super) async fn list_actors(
+    State(api): State<ApiState>,
+    Query(query): Query<ListQuery>,
+) -> Json<ActorList> {
+    Json(ActorList {
+        actors: api
+            .router
+            .runtime()
+            .list_active(query.actor_type.as_deref()),
+    })
+}
+
+/// Any other route: Dapr-style 404.
+pub(super) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ERR_NOT_FOUND",
+        format!("no route for {}", uri.path()),
+    )
+}

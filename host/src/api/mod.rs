@@ -1,0 +1,59 @@
+//! Dapr's actor HTTP API (`/v1.0/...`), served with axum, plus wapr's own
+//! admin routes (`/wapr/v1/...`).
+//!
+//! Route shapes, status codes and error bodies follow daprd so that Dapr SDK
+//! clients work unchanged (see `shared/docs/dapr-protocol.md` §3.1). Every
+//! error leaves through [`ApiError`], one `IntoResponse` for all of them.
+
+mod actors;
+mod error;
+mod meta;
+
+use std::sync::Arc;
+
+use axum::Router as HttpRouter;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+use crate::router::Router;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Where calls go.
+    pub router: Arc<Router>,
+    /// The Dapr app id this node serves.
+    pub app_id: Arc<str>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_size: usize,
+}
+
+/// Builds the HTTP application.
+pub fn http_app(state: ApiState) -> HttpRouter {
+    let limit = state.max_body_size;
+    HttpRouter::new()
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/method/{method}",
+            get(actors::invoke)
+                .post(actors::invoke)
+                .put(actors::invoke)
+                .delete(actors::invoke),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/state/{key}",
+            get(actors::get_state),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/state",
+            post(actors::state_transaction).put(actors::state_transaction),
+        )
+        .route("/v1.0/healthz", get(meta::healthz))
+        .route("/v1.0/healthz/outbound", get(meta::healthz))
+        .route("/v1.0/metadata", get(meta::metadata))
+        .route("/wapr/v1/actors", get(meta::list_actors))
+        .fallback(meta::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

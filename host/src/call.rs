@@ -1,0 +1,116 @@
+//! What one actor call is: target, method, payload and the call chain it
+//! belongs to. Shared by the HTTP API, the runtime and actor-to-actor calls.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::actor_key::ActorKey;
+use crate::error::{CallError, ChainDisplay};
+use crate::state::BoxFuture;
+
+/// The chain of actors a call passes through, with the chain id that later
+/// carries Dapr's `Dapr-Reentrancy-Id`.
+#[derive(Debug, Clone)]
+pub struct CallChain {
+    id: Arc<str>,
+    actors: Arc<[ActorKey]>,
+}
+
+impl CallChain {
+    /// A new chain for a call from outside the mesh, with a fresh id.
+    pub fn root() -> Self {
+        Self::with_id(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A new chain for a call from outside, continuing a caller-supplied id.
+    pub fn with_id(id: impl Into<Arc<str>>) -> Self {
+        Self {
+            id: id.into(),
+            actors: Arc::from(Vec::new()),
+        }
+    }
+
+    /// The chain id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The actors whose turns are waiting on this call, outermost first.
+    pub fn actors(&self) -> &[ActorKey] {
+        &self.actors
+    }
+
+    /// Fails if calling `target` would wait on an actor already in the chain.
+    pub fn check_no_cycle(&self, target: &ActorKey) -> Result<(), CallError> {
+        if self.actors.iter().any(|k| k == target) {
+            let mut chain: Vec<ActorKey> = self.actors.to_vec();
+            chain.push(target.clone());
+            return Err(CallError::CallCycle {
+                chain: ChainDisplay(chain),
+            });
+        }
+        Ok(())
+    }
+
+    /// The chain as seen by calls made from inside `actor`'s turn.
+    pub fn entered(&self, actor: &ActorKey) -> Self {
+        let mut actors = Vec::with_capacity(self.actors.len() + 1);
+        actors.extend_from_slice(&self.actors);
+        actors.push(actor.clone());
+        Self {
+            id: Arc::clone(&self.id),
+            actors: actors.into(),
+        }
+    }
+}
+
+/// One call to one actor method.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// The target actor.
+    pub target: ActorKey,
+    /// The method name.
+    pub method: String,
+    /// The raw request body.
+    pub payload: Bytes,
+    /// The chain the call belongs to.
+    pub chain: CallChain,
+}
+
+/// Something that can deliver a call to whichever node owns the target: the
+/// router. Actor instances use it for actor-to-actor calls.
+pub trait ActorCaller: Send + Sync + 'static {
+    /// Delivers `request` and waits for the reply.
+    fn call(&self, request: CallRequest) -> BoxFuture<'_, Result<Bytes, CallError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycles_are_reported_with_the_full_chain() {
+        let a = ActorKey::parse("t", "a").expect("valid");
+        let b = ActorKey::parse("t", "b").expect("valid");
+        let chain = CallChain::root().entered(&a).entered(&b);
+        assert!(
+            chain
+                .check_no_cycle(&ActorKey::parse("t", "c").expect("valid"))
+                .is_ok()
+        );
+        let err = chain.check_no_cycle(&a).expect_err("cycle");
+        assert!(
+            err.to_string().starts_with("call cycle: t/a → t/b → t/a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn entering_keeps_the_chain_id() {
+        let root = CallChain::with_id("abc");
+        let a = ActorKey::parse("t", "a").expect("valid");
+        assert_eq!(root.entered(&a).id(), "abc");
+        assert_eq!(root.entered(&a).actors(), &[a]);
+    }
+}

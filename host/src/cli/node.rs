@@ -1,0 +1,112 @@
+//! `wapr node`: flags and `WAPR_*` variables over a TOML file over defaults.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use clap::Args;
+
+use crate::config::{ActorTypeConfig, ConfigError, NodeConfig, StateBackend};
+
+/// Options of `wapr node` (each also settable as a `WAPR_*` variable).
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// TOML config file.
+    #[arg(long, short, env = "WAPR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Actor type to host, as TYPE=PATH.wasm (repeatable; comma-separated in the variable).
+    #[arg(long = "actor", env = "WAPR_ACTORS", value_delimiter = ',', value_parser = parse_actor)]
+    pub actors: Vec<(String, PathBuf)>,
+    /// Dapr app id (part of every state key).
+    #[arg(long, env = "WAPR_APP_ID")]
+    pub app_id: Option<String>,
+    /// HTTP API port (Dapr's default is 3500).
+    #[arg(long, env = "WAPR_HTTP_PORT")]
+    pub http_port: Option<u16>,
+    /// HTTP listen address.
+    #[arg(long, env = "WAPR_HTTP_LISTEN")]
+    pub http_listen: Option<IpAddr>,
+    /// Data directory (state file, compiled-code cache).
+    #[arg(long, env = "WAPR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// State backend: embedded or memory.
+    #[arg(long, env = "WAPR_STATE")]
+    pub state: Option<StateBackend>,
+    /// Most live actors on this node.
+    #[arg(long, env = "WAPR_MAX_LIVE_ACTORS")]
+    pub max_live_actors: Option<u32>,
+    /// Memory cap per actor, e.g. 16MiB.
+    #[arg(long, env = "WAPR_MEMORY_PER_ACTOR")]
+    pub memory_per_actor: Option<ByteSize>,
+    /// Default per-turn deadline, e.g. 10s.
+    #[arg(long, env = "WAPR_TURN_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub turn_timeout: Option<Duration>,
+    /// Default idle timeout before deactivation, e.g. 60m.
+    #[arg(long, env = "WAPR_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Largest request body, e.g. 4MiB.
+    #[arg(long, env = "WAPR_MAX_BODY_SIZE")]
+    pub max_body_size: Option<ByteSize>,
+}
+
+fn parse_actor(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected TYPE=PATH.wasm, got {s:?}"))?;
+    if name.is_empty() || path.is_empty() {
+        return Err(format!("expected TYPE=PATH.wasm, got {s:?}"));
+    }
+    Ok((name.to_string(), PathBuf::from(path)))
+}
+
+impl NodeArgs {
+    /// The effective configuration: defaults < file < env/flags.
+    pub fn into_config(self) -> Result<NodeConfig, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => NodeConfig::from_file(path)?,
+            None => NodeConfig::default(),
+        };
+        for (name, path) in self.actors {
+            config.actors.insert(name, ActorTypeConfig::from_wasm(path));
+        }
+        if let Some(v) = self.app_id {
+            config.app_id = v;
+        }
+        if let Some(v) = self.http_port {
+            config.http.port = v;
+        }
+        if let Some(v) = self.http_listen {
+            config.http.listen = v;
+        }
+        if let Some(v) = self.data_dir {
+            config.data_dir = v;
+        }
+        if let Some(v) = self.state {
+            config.state = v;
+        }
+        if let Some(v) = self.max_live_actors {
+            config.limits.max_live_actors = v;
+        }
+        if let Some(v) = self.memory_per_actor {
+            config.limits.memory_per_actor = v;
+        }
+        if let Some(v) = self.turn_timeout {
+            config.limits.turn_timeout = v;
+        }
+        if let Some(v) = self.idle_timeout {
+            config.limits.idle_timeout = v;
+        }
+        if let Some(v) = self.max_body_size {
+            config.http.max_body_size = v;
+        }
+        if config.actors.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "actors".into(),
+                message: "no actor types configured (use --actor TYPE=PATH.wasm or an [actors.TYPE] table)".into(),
+            });
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,388 @@
+//! Node configuration: a TOML file, `WAPR_*` environment variables and flags,
+//! in that order of precedence over the defaults (flags win).
+//!
+//! The file maps one-to-one onto [`NodeConfig`]; unknown fields are refused so
+//! a typo never silently falls back to a default. Durations are written the
+//! human way (`"250ms"`, `"60m"`), sizes as `"16MiB"`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::{Deserialize, Serialize};
+
+/// A configuration problem, naming the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a node config.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said (names the field and line).
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {field}: {message}")]
+    Invalid {
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Where actor state is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// A durable redb file under the data dir (the default).
+    #[default]
+    Embedded,
+    /// In memory only; lost on exit. For tests and benchmarks.
+    Memory,
+}
+
+impl FromStr for StateBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "embedded" => Ok(Self::Embedded),
+            "memory" => Ok(Self::Memory),
+            other => Err(format!(
+                "unknown state backend {other:?} (expected \"embedded\" or \"memory\")"
+            )),
+        }
+    }
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Dapr app id; part of every state key (`appId||type||id||key`).
+    pub app_id: String,
+    /// Where the node keeps its state file and compiled-code cache.
+    pub data_dir: PathBuf,
+    /// Where actor state is kept.
+    pub state: StateBackend,
+    /// The Dapr-compatible HTTP API.
+    pub http: HttpConfig,
+    /// Runtime limits and defaults for every actor type.
+    pub limits: Limits,
+    /// Actor types hosted by this node, by type name.
+    pub actors: BTreeMap<String, ActorTypeConfig>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            app_id: "wapr".to_string(),
+            data_dir: PathBuf::from(".wapr/data"),
+            state: StateBackend::default(),
+            http: HttpConfig::default(),
+            limits: Limits::default(),
+            actors: BTreeMap::new(),
+        }
+    }
+}
+
+/// HTTP listener settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: IpAddr,
+    /// Port (Dapr's default 3500; 0 picks a free port).
+    pub port: u16,
+    /// Largest request body accepted (Dapr's `--max-body-size`, default 4 MiB).
+    pub max_body_size: ByteSize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 3500,
+            max_body_size: ByteSize::mib(4),
+        }
+    }
+}
+
+/// Limits of the actor runtime. Per-type settings override the defaults here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most actors live at once on this node; sizes the instance pool.
+    pub max_live_actors: u32,
+    /// Most turns executing at once (each holds one async stack).
+    pub max_concurrent_turns: u32,
+    /// Largest linear memory one actor may grow to (also the pool slot size).
+    pub memory_per_actor: ByteSize,
+    /// Default per-turn deadline.
+    #[serde(with = "humantime_serde")]
+    pub turn_timeout: Duration,
+    /// Default idle time after which an actor is deactivated (Dapr: 60 min).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most calls queued for one actor before new ones are refused.
+    pub mailbox_capacity: u32,
+    /// Most bytes of state one turn may write.
+    pub max_turn_state: ByteSize,
+    /// How long shutdown waits for running turns and deactivations.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_live_actors: 10_000,
+            max_concurrent_turns: 1_000,
+            memory_per_actor: ByteSize::mib(16),
+            turn_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60 * 60),
+            mailbox_capacity: 10_000,
+            max_turn_state: ByteSize::mib(16),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One hosted actor type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorTypeConfig {
+    /// Path of the actor's wasm component (relative paths: to the config file).
+    pub wasm: PathBuf,
+    /// Idle timeout for this type (default: `limits.idle_timeout`).
+    #[serde(default, with = "humantime_serde")]
+    pub idle_timeout: Option<Duration>,
+    /// Turn deadline for this type (default: `limits.turn_timeout`).
+    #[serde(default, with = "humantime_serde")]
+    pub turn_timeout: Option<Duration>,
+    /// Memory cap for this type (default and maximum: `limits.memory_per_actor`).
+    #[serde(default)]
+    pub max_memory: Option<ByteSize>,
+}
+
+impl ActorTypeConfig {
+    /// A type loaded from `wasm` with every limit at its default.
+    pub fn from_wasm(wasm: impl Into<PathBuf>) -> Self {
+        Self {
+            wasm: wasm.into(),
+            idle_timeout: None,
+            turn_timeout: None,
+            max_memory: None,
+        }
+    }
+}
+
+/// The effective limits of one actor type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeLimits {
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Per-turn deadline.
+    pub turn_timeout: Duration,
+    /// Memory cap in bytes.
+    pub max_memory: u64,
+    /// Most bytes of state one turn may write.
+    pub max_turn_state: u64,
+    /// Mailbox capacity.
+    pub mailbox_capacity: u32,
+}
+
+impl NodeConfig {
+    /// Reads a TOML file; relative actor paths are resolved against its folder.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for actor in config.actors.values_mut() {
+            if actor.wasm.is_relative() {
+                actor.wasm = base.join(&actor.wasm);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The effective limits for `actor_type` (which must be configured).
+    pub fn type_limits(&self, actor_type: &str) -> TypeLimits {
+        let t = self.actors.get(actor_type);
+        TypeLimits {
+            idle_timeout: t
+                .and_then(|t| t.idle_timeout)
+                .unwrap_or(self.limits.idle_timeout),
+            turn_timeout: t
+                .and_then(|t| t.turn_timeout)
+                .unwrap_or(self.limits.turn_timeout),
+            max_memory: t
+                .and_then(|t| t.max_memory)
+                .unwrap_or(self.limits.memory_per_actor)
+                .as_u64(),
+            max_turn_state: self.limits.max_turn_state.as_u64(),
+            mailbox_capacity: self.limits.mailbox_capacity,
+        }
+    }
+
+    /// Checks ranges and consistency; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::actor_key::validate_name("app id", &self.app_id, 256)
+            .map_err(|e| invalid("app_id", e.to_string()))?;
+        if self.app_id.contains("||") {
+            return Err(invalid("app_id", "must not contain '||'"));
+        }
+        let l = &self.limits;
+        if l.max_live_actors == 0 {
+            return Err(invalid("limits.max_live_actors", "must be at least 1"));
+        }
+        if l.max_concurrent_turns == 0 {
+            return Err(invalid("limits.max_concurrent_turns", "must be at least 1"));
+        }
+        if l.memory_per_actor.as_u64() < 64 * 1024 || l.memory_per_actor.as_u64() > 4 << 30 {
+            return Err(invalid(
+                "limits.memory_per_actor",
+                "must be between 64KiB and 4GiB",
+            ));
+        }
+        for (field, d) in [
+            ("limits.turn_timeout", l.turn_timeout),
+            ("limits.idle_timeout", l.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(invalid(field, "must be greater than zero"));
+            }
+        }
+        if l.mailbox_capacity == 0 {
+            return Err(invalid("limits.mailbox_capacity", "must be at least 1"));
+        }
+        if self.http.max_body_size.as_u64() == 0 {
+            return Err(invalid("http.max_body_size", "must be greater than zero"));
+        }
+        for (name, t) in &self.actors {
+            crate::actor_key::validate_name("actor type", name, crate::actor_key::MAX_TYPE_LEN)
+                .map_err(|e| invalid(format!("actors.{name}"), e.to_string()))?;
+            if name.starts_with(crate::actor_key::RESERVED_TYPE_PREFIX) {
+                return Err(invalid(
+                    format!("actors.{name}"),
+                    "types starting with 'dapr.internal.' are reserved",
+                ));
+            }
+            if let Some(m) = t.max_memory
+                && m > l.memory_per_actor
+            {
+                return Err(invalid(
+                    format!("actors.{name}.max_memory"),
+                    format!(
+                        "{m} is above limits.memory_per_actor ({}), the pool's slot size",
+                        l.memory_per_actor
+                    ),
+                ));
+            }
+            for (field, d) in [
+                ("idle_timeout", t.idle_timeout),
+                ("turn_timeout", t.turn_timeout),
+            ] {
+                if d.is_some_and(|d| d.is_zero()) {
+                    return Err(invalid(
+                        format!("actors.{name}.{field}"),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file_with_human_units() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            r#"
+app_id = "game"
+[http]
+port = 4000
+max_body_size = "1MiB"
+[limits]
+turn_timeout = "250ms"
+memory_per_actor = "32MiB"
+[actors.counter]
+wasm = "actors/counter.wasm"
+idle_timeout = "5m"
+max_memory = "8MiB"
+"#,
+        )
+        .expect("write");
+        let config = NodeConfig::from_file(&path).expect("parse");
+        config.validate().expect("valid");
+        assert_eq!(config.http.port, 4000);
+        assert_eq!(config.http.max_body_size, ByteSize::mib(1));
+        let limits = config.type_limits("counter");
+        assert_eq!(limits.turn_timeout, Duration::from_millis(250));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(300));
+        assert_eq!(limits.max_memory, 8 * 1024 * 1024);
+        assert_eq!(
+            config.actors["counter"].wasm,
+            dir.path().join("actors/counter.wasm")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "[limits]\nturn_timout = \"1s\"\n").expect("write");
+        let err = NodeConfig::from_file(&path).expect_err("typo");
+        assert!(err.to_string().contains("turn_timout"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut config = NodeConfig::default();
+        config.actors.insert(
+            "counter".into(),
+            ActorTypeConfig {
+                max_memory: Some(ByteSize::gib(1)),
+                ..ActorTypeConfig::from_wasm("c.wasm")
+            },
+        );
+        let err = config.validate().expect_err("too much memory");
+        assert!(
+            err.to_string().contains("actors.counter.max_memory"),
+            "{err}"
+        );
+    }
+}

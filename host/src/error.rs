@@ -1,0 +1,243 @@
+//! The errors an actor call can end with, and what each means to a caller.
+//!
+//! [`CallError`] is the one error type that crosses module boundaries on the
+//! call path. The HTTP layer maps it to Dapr's status codes and `ERR_*` codes
+//! in one place ([`CallError::dapr_code`], [`CallError::http_status`]); an
+//! actor calling another actor sees it as a WIT `error` with an
+//! [`ErrorKind`].
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::actor_key::{ActorKey, InvalidName};
+use crate::state::StateError;
+
+/// Library result type.
+pub type Result<T, E = CallError> = std::result::Result<T, E>;
+
+/// Category of a failure, mirrored one-to-one by the WIT `error-kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The actor has no such method.
+    MethodNotFound,
+    /// The request was malformed.
+    BadRequest,
+    /// The method reported a failure of its own.
+    Application,
+    /// The call would wait on an actor already in its call chain.
+    CallCycle,
+    /// The actor type is not hosted anywhere.
+    NotFound,
+    /// The target could not be reached or is overloaded.
+    Unavailable,
+    /// Trap, limit or host failure.
+    Internal,
+}
+
+/// A chain of actors, printed as `a/1 → b/2 → a/1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainDisplay(pub Vec<ActorKey>);
+
+impl fmt::Display for ChainDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, key) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" → ")?;
+            }
+            write!(f, "{key}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why an actor call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// A type, id, method or key broke the naming rules.
+    #[error(transparent)]
+    InvalidName(#[from] InvalidName),
+    /// The type is reserved for Dapr's own actors.
+    #[error("actor type {0:?} is reserved for Dapr's internal actors")]
+    ReservedType(String),
+    /// No node hosts this actor type.
+    #[error(
+        "did not find address for actor '{actor_type}||{actor_id}': actor type {actor_type:?} is not hosted"
+    )]
+    UnknownType {
+        /// Requested type.
+        actor_type: String,
+        /// Requested id.
+        actor_id: String,
+    },
+    /// The method returned an error of its own (not a trap).
+    #[error("actor {actor} method {method:?} failed: {message}")]
+    Guest {
+        /// Which actor.
+        actor: ActorKey,
+        /// Which method.
+        method: String,
+        /// The guest's error category.
+        kind: ErrorKind,
+        /// The guest's message.
+        message: String,
+    },
+    /// The instance trapped; its writes were discarded and it was dropped.
+    #[error("actor {actor} trapped in {method:?}: {message}")]
+    Trap {
+        /// Which actor.
+        actor: ActorKey,
+        /// Which method (or `activate`/`deactivate`).
+        method: String,
+        /// What the trap was, with the guest's panic message when known.
+        message: String,
+    },
+    /// The turn ran past its deadline and was interrupted.
+    #[error("actor {actor} method {method:?} exceeded its turn deadline of {}", humantime::format_duration(*limit))]
+    Timeout {
+        /// Which actor.
+        actor: ActorKey,
+        /// Which method.
+        method: String,
+        /// The deadline that was exceeded.
+        limit: Duration,
+    },
+    /// The instance tried to grow its memory past the cap.
+    #[error("actor {actor} method {method:?} exceeded its memory limit of {limit} bytes")]
+    MemoryLimit {
+        /// Which actor.
+        actor: ActorKey,
+        /// Which method.
+        method: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A call would wait on an actor that is already waiting in this chain.
+    #[error("call cycle: {chain} (actor {} is already in the call chain; reentrancy is not enabled)", .chain.0.last().map(ToString::to_string).unwrap_or_default())]
+    CallCycle {
+        /// The chain including the repeated actor at the end.
+        chain: ChainDisplay,
+    },
+    /// The actor's mailbox is full.
+    #[error("actor {actor} has {depth} calls waiting; refusing more")]
+    MailboxFull {
+        /// Which actor.
+        actor: ActorKey,
+        /// Calls waiting.
+        depth: usize,
+    },
+    /// The node is at its configured live-actor capacity.
+    #[error(
+        "node is at capacity ({limit} live actors); raise limits.max_live_actors or lower idle timeouts"
+    )]
+    AtCapacity {
+        /// The configured maximum.
+        limit: usize,
+    },
+    /// A state read or commit failed; the turn's writes were discarded.
+    #[error("actor {actor}: {source}")]
+    State {
+        /// Which actor.
+        actor: ActorKey,
+        /// The store's error.
+        #[source]
+        source: StateError,
+    },
+    /// The node is shutting down and takes no new calls.
+    #[error("the actor runtime is shutting down")]
+    ShuttingDown,
+    /// The state API was used on an actor that is not active here.
+    #[error("actor {0} is not active on this node")]
+    NotActive(ActorKey),
+    /// A host-side failure that is not the actor's fault.
+    #[error("actor {actor}: host error: {message}")]
+    Host {
+        /// Which actor.
+        actor: ActorKey,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl CallError {
+    /// The WIT error kind an actor caller sees for this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidName(_) => ErrorKind::BadRequest,
+            Self::ReservedType(_) | Self::UnknownType { .. } => ErrorKind::NotFound,
+            Self::Guest { kind, .. } => *kind,
+            Self::CallCycle { .. } => ErrorKind::CallCycle,
+            Self::MailboxFull { .. } | Self::AtCapacity { .. } | Self::ShuttingDown => {
+                ErrorKind::Unavailable
+            }
+            Self::NotActive(_) => ErrorKind::NotFound,
+            Self::Trap { .. }
+            | Self::Timeout { .. }
+            | Self::MemoryLimit { .. }
+            | Self::State { .. }
+            | Self::Host { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// Dapr's `errorCode` for this error.
+    pub fn dapr_code(&self) -> &'static str {
+        match self {
+            Self::InvalidName(_) => "ERR_MALFORMED_REQUEST",
+            Self::ReservedType(_) => "ERR_ACTOR_TYPE_RESERVED",
+            Self::UnknownType { .. } => "ERR_ACTOR_NO_ADDRESS",
+            Self::ShuttingDown => "ERR_ACTOR_RUNTIME_CLOSED",
+            Self::NotActive(_) => "ERR_ACTOR_INSTANCE_MISSING",
+            Self::State { .. } => "ERR_ACTOR_STATE_TRANSACTION_SAVE",
+            Self::Guest { .. }
+            | Self::Trap { .. }
+            | Self::Timeout { .. }
+            | Self::MemoryLimit { .. }
+            | Self::CallCycle { .. }
+            | Self::MailboxFull { .. }
+            | Self::AtCapacity { .. }
+            | Self::Host { .. } => "ERR_ACTOR_INVOKE_METHOD",
+        }
+    }
+
+    /// The HTTP status Dapr answers with for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::InvalidName(_) | Self::NotActive(_) => 400,
+            Self::ReservedType(_) => 403,
+            Self::UnknownType { .. } => 404,
+            Self::MailboxFull { .. } => 429,
+            Self::ShuttingDown | Self::AtCapacity { .. } => 503,
+            _ => 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycle_message_names_the_whole_chain() {
+        let a = ActorKey::parse("testbed", "a").expect("valid");
+        let b = ActorKey::parse("testbed", "b").expect("valid");
+        let err = CallError::CallCycle {
+            chain: ChainDisplay(vec![a.clone(), b, a]),
+        };
+        assert_eq!(
+            err.to_string(),
+            "call cycle: testbed/a → testbed/b → testbed/a (actor testbed/a is already in the call chain; reentrancy is not enabled)"
+        );
+        assert_eq!(err.kind(), ErrorKind::CallCycle);
+        assert_eq!(err.http_status(), 500);
+    }
+
+    #[test]
+    fn unknown_type_is_daprs_no_address() {
+        let err = CallError::UnknownType {
+            actor_type: "nope".into(),
+            actor_id: "1".into(),
+        };
+        assert_eq!(err.dapr_code(), "ERR_ACTOR_NO_ADDRESS");
+        assert_eq!(err.http_status(), 404);
+        assert!(err.to_string().contains("'nope||1'"));
+    }
+}

@@ -1,0 +1,20 @@
+//! wapr-host: a node that runs WebAssembly virtual actors behind Dapr's
+//! actor API.
+//!
+//! The call path, top to bottom: [`api`] (Dapr's HTTP routes) → [`router`]
+//! (where does the actor live?) → [`actors`] (activation table, mailbox,
+//! turns) → [`wasm`] (one Wasmtime store per live actor) → [`state`]
+//! (the turn's writes, committed atomically before the reply). [`node`]
+//! wires them together; [`config`] describes a node.
+
+pub mod actor_key;
+pub mod actors;
+pub mod api;
+pub mod call;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod node;
+pub mod router;
+pub mod state;
+pub mod wasm;

@@ -1,0 +1,40 @@
+//! The `wapr` binary: argument parsing, logging, wiring. Logic lives in the
+//! `wapr_host` library.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wapr_host::cli::{Cli, Command, run_until_signal};
+use wapr_host::node::RunningNode;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("WAPR_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wapr")
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Node(args) => {
+                let config = args.into_config()?;
+                let node = RunningNode::start(config).await?;
+                run_until_signal(node).await
+            }
+            Command::Dev(args) => {
+                let config = args.into_config()?;
+                let node = RunningNode::start(config.clone()).await?;
+                println!("{}", wapr_host::cli::dev_banner(node.http_addr(), &config));
+                run_until_signal(node).await
+            }
+            Command::Call(args) => {
+                println!("{}", args.run().await?);
+                Ok(())
+            }
+        }
+    })
+}

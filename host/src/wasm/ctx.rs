@@ -1,0 +1,288 @@
+//! The data each actor's `Store` carries, and the host side of the imports
+//! (`state`, `actors`, `log`, `clock`, `random`).
+
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use bytes::Bytes;
+use rand::Rng;
+use wasmtime::ResourceLimiter;
+
+use super::bindings::wapr::actor::{actors, clock, log, random, state, types};
+use super::bindings::{ActorRef, GuestError, GuestErrorKind};
+use crate::actor_key::{ActorKey, validate_state_key};
+use crate::call::{ActorCaller, CallChain, CallRequest};
+use crate::error::{CallError, ErrorKind};
+use crate::state::{StateKeys, StateStore};
+
+/// Longest log line an actor may write; longer lines are cut.
+const MAX_LOG_LINE: usize = 4096;
+/// Most random bytes one `random.bytes` call returns.
+const MAX_RANDOM_BYTES: u32 = 65_536;
+/// Most table elements an actor may grow to.
+const MAX_TABLE_ELEMENTS: usize = 20_000;
+
+/// What every actor of a node shares: the state store, the key layout and
+/// the way to reach other actors.
+pub struct ActorServices {
+    /// Where state lives.
+    pub store: Arc<dyn StateStore>,
+    /// Dapr's key layout for this node's app id.
+    pub keys: StateKeys,
+    /// Delivers actor-to-actor calls (the router). Weak: the router owns the
+    /// actors, not the other way round.
+    pub caller: Weak<dyn ActorCaller>,
+}
+
+/// Per-turn bookkeeping.
+pub(super) struct TurnCtx {
+    /// The chain as seen from inside this turn (ends with this actor).
+    pub chain: Option<CallChain>,
+    /// When the turn must end.
+    pub deadline: Instant,
+    /// Set by the epoch callback when it interrupted the turn.
+    pub timed_out: bool,
+    /// The guest's panic message, if it logged one.
+    pub panic_message: Option<String>,
+    /// Most bytes of state this turn may write.
+    pub max_state_bytes: usize,
+}
+
+/// Caps linear memory and table growth, remembering when it said no.
+pub(super) struct Limiter {
+    pub max_memory: usize,
+    pub memory_denied: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.memory_denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// The data of one actor's `Store`.
+pub struct ActorCtx {
+    pub(super) key: ActorKey,
+    pub(super) services: Arc<ActorServices>,
+    pub(super) state: crate::state::turn::ActorState,
+    pub(super) limiter: Limiter,
+    pub(super) turn: TurnCtx,
+}
+
+/// A host failure that must end the turn (it becomes a trap carrying this).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct TurnAbort(pub CallError);
+
+fn abort(err: CallError) -> wasmtime::Error {
+    wasmtime::Error::new(TurnAbort(err))
+}
+
+impl ActorCtx {
+    fn full_key(&self, key: &str) -> String {
+        self.services
+            .keys
+            .key(self.key.actor_type(), self.key.actor_id(), key)
+    }
+
+    /// Makes sure the committed value of `key` is cached (so reads can be
+    /// answered and writes fenced).
+    async fn ensure_loaded(&mut self, key: &str) -> wasmtime::Result<()> {
+        if self.state.is_loaded(key) {
+            return Ok(());
+        }
+        let full = self.full_key(key);
+        let value = self.services.store.get(&full).await.map_err(|source| {
+            abort(CallError::State {
+                actor: self.key.clone(),
+                source,
+            })
+        })?;
+        self.state.record_loaded(key, value);
+        Ok(())
+    }
+
+    fn check_key(&self, key: &str) -> wasmtime::Result<()> {
+        validate_state_key(key).map_err(|e| abort(CallError::InvalidName(e)))
+    }
+
+    fn buffer(&mut self, key: &str, value: Option<Bytes>) -> wasmtime::Result<()> {
+        let max = self.turn.max_state_bytes;
+        self.state.buffer(key, value, max).map_err(|message| {
+            abort(CallError::Host {
+                actor: self.key.clone(),
+                message,
+            })
+        })
+    }
+}
+
+impl types::Host for ActorCtx {}
+
+impl state::Host for ActorCtx {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.check_key(&key)?;
+        if let Some(value) = self.state.lookup(&key) {
+            return Ok(value.map(|b| b.to_vec()));
+        }
+        self.ensure_loaded(&key).await?;
+        Ok(self.state.lookup(&key).flatten().map(|b| b.to_vec()))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+        self.check_key(&key)?;
+        self.ensure_loaded(&key).await?;
+        self.buffer(&key, Some(Bytes::from(value)))
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.check_key(&key)?;
+        self.ensure_loaded(&key).await?;
+        self.buffer(&key, None)
+    }
+}
+
+impl actors::Host for ActorCtx {
+    async fn call(
+        &mut self,
+        target: ActorRef,
+        method: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<u8>, GuestError>> {
+        let target = match ActorKey::parse(&target.actor_type, &target.actor_id) {
+            Ok(key) => key,
+            Err(e) => return Ok(Err(to_guest_error(&CallError::InvalidName(e)))),
+        };
+        let Some(caller) = self.services.caller.upgrade() else {
+            return Ok(Err(to_guest_error(&CallError::ShuttingDown)));
+        };
+        let chain = self
+            .turn
+            .chain
+            .clone()
+            .unwrap_or_else(|| CallChain::root().entered(&self.key));
+        let request = CallRequest {
+            target,
+            method,
+            payload: Bytes::from(payload),
+            chain,
+        };
+        Ok(caller
+            .call(request)
+            .await
+            .map(|reply| reply.to_vec())
+            .map_err(|e| to_guest_error(&e)))
+    }
+}
+
+impl log::Host for ActorCtx {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        let message = truncate(message, MAX_LOG_LINE);
+        let actor = &self.key;
+        match level {
+            log::Level::Trace => tracing::trace!(target: "wapr::actor", %actor, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "wapr::actor", %actor, "{message}"),
+            log::Level::Info => tracing::info!(target: "wapr::actor", %actor, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "wapr::actor", %actor, "{message}"),
+            log::Level::Error => {
+                tracing::error!(target: "wapr::actor", %actor, "{message}");
+                if message.starts_with("panicked at") {
+                    self.turn.panic_message = Some(message);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clock::Host for ActorCtx {
+    fn now_unix_nanos(&mut self) -> wasmtime::Result<u64> {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn monotonic_nanos(&mut self) -> wasmtime::Result<u64> {
+        Ok(u64::try_from(monotonic_origin().elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+impl random::Host for ActorCtx {
+    fn bytes(&mut self, len: u32) -> wasmtime::Result<Vec<u8>> {
+        let mut buf = vec![0; len.min(MAX_RANDOM_BYTES) as usize];
+        rand::rng().fill_bytes(&mut buf);
+        Ok(buf)
+    }
+
+    fn next_u64(&mut self) -> wasmtime::Result<u64> {
+        Ok(rand::rng().next_u64())
+    }
+}
+
+fn monotonic_origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// How an error looks to an actor that made the call.
+pub(super) fn to_guest_error(err: &CallError) -> GuestError {
+    let kind = match err.kind() {
+        ErrorKind::MethodNotFound => GuestErrorKind::MethodNotFound,
+        ErrorKind::BadRequest => GuestErrorKind::BadRequest,
+        ErrorKind::Application => GuestErrorKind::Application,
+        ErrorKind::CallCycle => GuestErrorKind::CallCycle,
+        ErrorKind::NotFound => GuestErrorKind::NotFound,
+        ErrorKind::Unavailable => GuestErrorKind::Unavailable,
+        ErrorKind::Internal => GuestErrorKind::Internal,
+    };
+    let message = match err {
+        // The guest's own message, without our "actor x method y failed" frame.
+        CallError::Guest { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    GuestError { kind, message }
+}
+
+/// The host's view of an error a guest returned.
+pub(super) fn from_guest_kind(kind: GuestErrorKind) -> ErrorKind {
+    match kind {
+        GuestErrorKind::MethodNotFound => ErrorKind::MethodNotFound,
+        GuestErrorKind::BadRequest => ErrorKind::BadRequest,
+        GuestErrorKind::Application => ErrorKind::Application,
+        GuestErrorKind::CallCycle => ErrorKind::CallCycle,
+        GuestErrorKind::NotFound => ErrorKind::NotFound,
+        GuestErrorKind::Unavailable => ErrorKind::Unavailable,
+        GuestErrorKind::Internal => ErrorKind::Internal,
+    }
+}

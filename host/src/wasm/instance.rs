@@ -1,0 +1,412 @@
+//! Loaded actor types ([`ActorCode`]) and live actors ([`ActorInstance`]).
+//!
+//! A turn runs one export in the actor's store, bounded by its deadline
+//! (epoch interruption for compute, a timer for time spent awaiting the
+//! host) and its memory cap, then commits the turn's writes as one fenced
+//! transaction. Everything that can go wrong comes back as a [`CallError`]
+//! plus whether the instance may be kept.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::{Actor, ActorPre, ActorRef};
+use super::ctx::{ActorCtx, ActorServices, Limiter, TurnAbort, TurnCtx, from_guest_kind};
+use super::{CodeCache, WasmEngine, WasmError};
+use crate::actor_key::ActorKey;
+use crate::call::CallChain;
+use crate::config::TypeLimits;
+use crate::error::CallError;
+use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
+
+/// Extra time a turn gets, past its deadline, to be interrupted by the epoch
+/// (which reports a clean timeout) before the host stops waiting for it.
+const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+
+/// One actor type, compiled and linked, ready to instantiate.
+pub struct ActorCode {
+    name: Arc<str>,
+    pre: ActorPre<ActorCtx>,
+    limits: TypeLimits,
+    /// Keeps the engine's epoch ticker running while this code can run:
+    /// without it, turn deadlines would never fire.
+    _engine: WasmEngine,
+}
+
+impl ActorCode {
+    /// Loads, compiles (or fetches from the cache) and links `path`.
+    pub fn load(
+        engine: &WasmEngine,
+        cache: &CodeCache,
+        name: &str,
+        path: &Path,
+        limits: TypeLimits,
+    ) -> Result<Self, WasmError> {
+        let invalid = |message: String| WasmError::Invalid {
+            actor_type: name.to_string(),
+            path: path.to_path_buf(),
+            message,
+        };
+        let component = cache.load(engine, name, path)?;
+        let mut linker: Linker<ActorCtx> = Linker::new(engine.engine());
+        Actor::add_to_linker::<ActorCtx, HasSelf<ActorCtx>>(&mut linker, |ctx| ctx)
+            .map_err(|e| WasmError::Engine(format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
+            invalid(format!(
+                "{e:#} (wapr provides only the wapr:actor@0.1.0 imports)"
+            ))
+        })?;
+        let pre = ActorPre::new(pre).map_err(|e| {
+            invalid(format!(
+                "{e:#} (an actor must export wapr:actor/handler@0.1.0)"
+            ))
+        })?;
+        Ok(Self {
+            name: Arc::from(name),
+            pre,
+            limits,
+            _engine: engine.clone(),
+        })
+    }
+
+    /// The type name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The type's effective limits.
+    pub fn limits(&self) -> &TypeLimits {
+        &self.limits
+    }
+
+    /// Creates a fresh instance for `key` (does not call `activate`).
+    pub async fn instantiate(
+        &self,
+        key: ActorKey,
+        services: Arc<ActorServices>,
+    ) -> Result<ActorInstance, CallError> {
+        let ctx = ActorCtx {
+            key: key.clone(),
+            services,
+            state: Default::default(),
+            limiter: Limiter {
+                max_memory: usize::try_from(self.limits.max_memory).unwrap_or(usize::MAX),
+                memory_denied: false,
+            },
+            turn: TurnCtx {
+                chain: None,
+                deadline: Instant::now() + self.limits.turn_timeout,
+                timed_out: false,
+                panic_message: None,
+                max_state_bytes: usize::try_from(self.limits.max_turn_state).unwrap_or(usize::MAX),
+            },
+        };
+        let mut store = Store::new(self.pre.engine(), ctx);
+        store.limiter(|ctx| &mut ctx.limiter);
+        store.epoch_deadline_callback(|mut ctx| {
+            let turn = &mut ctx.data_mut().turn;
+            if Instant::now() >= turn.deadline {
+                turn.timed_out = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        let instantiate = self.pre.instantiate_async(&mut store);
+        let actor = match tokio::time::timeout(
+            self.limits.turn_timeout + DEADLINE_GRACE,
+            instantiate,
+        )
+        .await
+        {
+            Ok(Ok(actor)) => actor,
+            Ok(Err(e)) => return Err(classify_instantiate_error(&key, e)),
+            Err(_) => {
+                return Err(CallError::Timeout {
+                    actor: key,
+                    method: "instantiate".into(),
+                    limit: self.limits.turn_timeout,
+                });
+            }
+        };
+        Ok(ActorInstance {
+            store,
+            actor,
+            turn_timeout: self.limits.turn_timeout,
+        })
+    }
+}
+
+fn classify_instantiate_error(key: &ActorKey, e: wasmtime::Error) -> CallError {
+    let text = format!("{e:#}");
+    if text.contains("maximum concurrent") || text.contains("limit of") {
+        return CallError::Host {
+            actor: key.clone(),
+            message: format!("instance pool exhausted: {text}"),
+        };
+    }
+    CallError::Trap {
+        actor: key.clone(),
+        method: "instantiate".into(),
+        message: text,
+    }
+}
+
+/// The result of one turn.
+#[derive(Debug)]
+pub struct TurnOutcome {
+    /// The reply, or why there is none.
+    pub result: Result<Bytes, CallError>,
+    /// False when the instance must be dropped (trap, timeout, memory cap,
+    /// fencing conflict); the next call re-activates from committed state.
+    pub keep_instance: bool,
+}
+
+impl TurnOutcome {
+    fn fatal(err: CallError) -> Self {
+        Self {
+            result: Err(err),
+            keep_instance: false,
+        }
+    }
+}
+
+/// Which export a turn runs.
+enum Export<'a> {
+    Activate,
+    Invoke(&'a str, &'a [u8]),
+    Deactivate,
+}
+
+impl Export<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Self::Activate => "activate",
+            Self::Invoke(method, _) => method,
+            Self::Deactivate => "deactivate",
+        }
+    }
+}
+
+/// One live actor: its store and its bound exports.
+pub struct ActorInstance {
+    store: Store<ActorCtx>,
+    actor: Actor,
+    turn_timeout: Duration,
+}
+
+impl ActorInstance {
+    /// Runs `activate` (a turn of its own).
+    pub async fn activate(&mut self, chain: &CallChain) -> TurnOutcome {
+        self.turn(Export::Activate, chain).await
+    }
+
+    /// Runs one method call.
+    pub async fn invoke(&mut self, method: &str, payload: &[u8], chain: &CallChain) -> TurnOutcome {
+        self.turn(Export::Invoke(method, payload), chain).await
+    }
+
+    /// Runs `deactivate` (a turn of its own).
+    pub async fn deactivate(&mut self, chain: &CallChain) -> TurnOutcome {
+        self.turn(Export::Deactivate, chain).await
+    }
+
+    /// Applies writes that come from outside a method (Dapr's actor state
+    /// transaction API) as one transaction, fenced by the caller's etags
+    /// where given, and keeps the activation's cache in step.
+    pub async fn external_transaction(
+        &mut self,
+        ops: Vec<(String, Option<Bytes>, Option<Etag>)>,
+    ) -> TurnOutcome {
+        let key = self.key().clone();
+        let ctx = self.store.data_mut();
+        let transaction = Transaction {
+            partition: ctx
+                .services
+                .keys
+                .partition(key.actor_type(), key.actor_id()),
+            ops: ops
+                .iter()
+                .map(|(k, value, etag)| WriteOp {
+                    key: ctx.services.keys.key(key.actor_type(), key.actor_id(), k),
+                    value: value.clone(),
+                    expect: etag.clone().map_or(Expect::Any, Expect::Version),
+                })
+                .collect(),
+        };
+        let store = Arc::clone(&ctx.services.store);
+        match store.commit(transaction).await {
+            Ok(etags) => {
+                let state = &mut self.store.data_mut().state;
+                for ((k, value, _), etag) in ops.into_iter().zip(etags) {
+                    let seen = value
+                        .zip(etag)
+                        .map(|(value, etag)| Versioned { value, etag });
+                    state.record_loaded(&k, seen);
+                }
+                TurnOutcome {
+                    result: Ok(Bytes::new()),
+                    keep_instance: true,
+                }
+            }
+            Err(source) => {
+                self.store.data_mut().state.invalidate();
+                TurnOutcome {
+                    result: Err(CallError::State { actor: key, source }),
+                    keep_instance: true,
+                }
+            }
+        }
+    }
+
+    fn key(&self) -> &ActorKey {
+        &self.store.data().key
+    }
+
+    async fn turn(&mut self, export: Export<'_>, chain: &CallChain) -> TurnOutcome {
+        let key = self.key().clone();
+        let deadline = Instant::now() + self.turn_timeout;
+        {
+            let ctx = self.store.data_mut();
+            ctx.turn.chain = Some(chain.entered(&key));
+            ctx.turn.deadline = deadline;
+            ctx.turn.timed_out = false;
+            ctx.turn.panic_message = None;
+            ctx.limiter.memory_denied = false;
+        }
+        self.store.set_epoch_deadline(1);
+
+        let ran = tokio::time::timeout_at(
+            (deadline + DEADLINE_GRACE).into(),
+            self.call_export(&export, &key),
+        )
+        .await;
+        let method = export.name().to_string();
+        let reply = match ran {
+            Err(_) => {
+                return TurnOutcome::fatal(CallError::Timeout {
+                    actor: key,
+                    method,
+                    limit: self.turn_timeout,
+                });
+            }
+            Ok(Err(e)) => return TurnOutcome::fatal(self.classify_trap(key, method, e)),
+            Ok(Ok(Err(guest))) => {
+                self.store.data_mut().state.discard();
+                return TurnOutcome {
+                    result: Err(CallError::Guest {
+                        actor: key,
+                        method,
+                        kind: from_guest_kind(guest.kind),
+                        message: guest.message,
+                    }),
+                    keep_instance: true,
+                };
+            }
+            Ok(Ok(Ok(reply))) => reply,
+        };
+        self.commit(key, reply).await
+    }
+
+    async fn call_export(
+        &mut self,
+        export: &Export<'_>,
+        key: &ActorKey,
+    ) -> wasmtime::Result<Result<Bytes, super::bindings::GuestError>> {
+        let handler = self.actor.wapr_actor_handler();
+        Ok(match export {
+            Export::Activate => {
+                let self_ref = ActorRef {
+                    actor_type: key.actor_type().to_string(),
+                    actor_id: key.actor_id().to_string(),
+                };
+                handler
+                    .call_activate(&mut self.store, &self_ref)
+                    .await?
+                    .map(|()| Bytes::new())
+            }
+            Export::Invoke(method, payload) => handler
+                .call_invoke(&mut self.store, method, payload)
+                .await?
+                .map(Bytes::from),
+            Export::Deactivate => handler
+                .call_deactivate(&mut self.store)
+                .await?
+                .map(|()| Bytes::new()),
+        })
+    }
+
+    /// Commits the turn's writes, then hands back the reply.
+    async fn commit(&mut self, key: ActorKey, reply: Bytes) -> TurnOutcome {
+        let ctx = self.store.data_mut();
+        let Some(prepared) =
+            ctx.state
+                .prepare_commit(&ctx.services.keys, key.actor_type(), key.actor_id())
+        else {
+            return TurnOutcome {
+                result: Ok(reply),
+                keep_instance: true,
+            };
+        };
+        let store = Arc::clone(&ctx.services.store);
+        match store.commit(prepared.transaction.clone()).await {
+            Ok(etags) => {
+                self.store.data_mut().state.apply_committed(prepared, etags);
+                TurnOutcome {
+                    result: Ok(reply),
+                    keep_instance: true,
+                }
+            }
+            Err(source) => {
+                self.store.data_mut().state.invalidate();
+                // A fencing conflict means another activation wrote newer
+                // state: this one is stale and must go.
+                let stale = matches!(source, StateError::Conflict { .. });
+                TurnOutcome {
+                    result: Err(CallError::State { actor: key, source }),
+                    keep_instance: !stale,
+                }
+            }
+        }
+    }
+
+    fn classify_trap(&mut self, key: ActorKey, method: String, err: wasmtime::Error) -> CallError {
+        let ctx = self.store.data_mut();
+        ctx.state.discard();
+        if ctx.turn.timed_out {
+            return CallError::Timeout {
+                actor: key,
+                method,
+                limit: self.turn_timeout,
+            };
+        }
+        if ctx.limiter.memory_denied {
+            return CallError::MemoryLimit {
+                actor: key,
+                method,
+                limit: ctx.limiter.max_memory as u64,
+            };
+        }
+        let err = match err.downcast::<TurnAbort>() {
+            Ok(TurnAbort(call_error)) => return call_error,
+            Err(err) => err,
+        };
+        let trap = match err.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => format!("{err:#}"),
+        };
+        let message = match ctx.turn.panic_message.take() {
+            Some(panic) => format!("{panic} ({trap})"),
+            None => trap,
+        };
+        CallError::Trap {
+            actor: key,
+            method,
+            message,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Activation, idle deactivation, shutdown and restarts.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wapr_host::config::ActorTypeConfig;
+
+use crate::support::{TestNode, component, config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_actors_are_deactivated_and_come_back_from_committed_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(dir.path());
+    config.actors.insert(
+        "testbed".into(),
+        ActorTypeConfig {
+            idle_timeout: Some(Duration::from_millis(300)),
+            ..ActorTypeConfig::from_wasm(component("testbed"))
+        },
+    );
+    let node = TestNode::with_config(config, Some(dir)).await;
+    node.ok("testbed", "sleepy", "put", json!({"key": "x", "value": 7}))
+        .await;
+    node.ok("counter", "awake", "increment", json!(null)).await;
+    assert_eq!(node.active_count("testbed").await, 1);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while node.active_count("testbed").await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "testbed/sleepy was never deactivated"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Counter's idle timeout is Dapr's 60 minutes: still live.
+    assert_eq!(node.active_count("counter").await, 1);
+
+    let lifecycle = node.ok("testbed", "sleepy", "lifecycle", json!(null)).await;
+    assert_eq!(lifecycle, json!({"activations": 2, "deactivations": 1}));
+    assert_eq!(
+        node.ok("testbed", "sleepy", "read", json!({"key": "x"}))
+            .await,
+        json!(7)
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_deactivates_every_actor_and_state_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = TestNode::with_config(config(dir.path()), None).await;
+    for _ in 0..3 {
+        first
+            .ok("counter", "durable", "increment", json!(null))
+            .await;
+    }
+    first.ok("testbed", "durable", "echo", json!(null)).await;
+    first.stop().await;
+
+    let second = TestNode::with_config(config(dir.path()), None).await;
+    assert_eq!(
+        second.ok("counter", "durable", "get", json!(null)).await,
+        json!(3)
+    );
+    let lifecycle = second
+        .ok("testbed", "durable", "lifecycle", json!(null))
+        .await;
+    assert_eq!(
+        lifecycle,
+        json!({"activations": 2, "deactivations": 1}),
+        "deactivate ran at shutdown and its write committed"
+    );
+    second.stop().await;
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the wapr node: in-process nodes on `127.0.0.1:0`
+//! driven over HTTP, and real `wapr` processes for restarts and signals.
+//!
+//! The example actors must be built first (`scripts/setup.sh`, which the
+//! README's test command runs); their components are read from
+//! `target/actors/` or `$WAPR_ACTORS_DIR`.
+
+mod support;
+
+mod api_errors;
+mod examples;
+mod failures;
+mod lifecycle;
+mod process;
+mod turns;

@@ -1,0 +1,267 @@
+//! `build-actors`: build, componentize and publish the example actors.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::toolchain::{Toolchain, WASM_TARGET};
+
+/// The example actor packages. The actor type is the package name; cargo
+/// names the core module after the library (`-` becomes `_`).
+const PACKAGES: &[&str] = &["counter", "player", "leaderboard", "device-twin", "testbed"];
+
+/// The cargo profile for guests (see the workspace `Cargo.toml`).
+const PROFILE: &str = "guest";
+
+/// The only package a component may import from.
+const ABI_PACKAGE: &str = "wapr:actor";
+/// Its version.
+const ABI_VERSION: &str = "0.1.0";
+/// The interface every actor must export.
+const HANDLER: &str = "wapr:actor/handler@0.1.0";
+
+/// Builds all example actors into `<target dir>/actors/<type>.wasm`.
+pub fn build(quiet: bool) -> Result<()> {
+    let workspace = workspace_root();
+    let target_base = target_dir(&workspace)?;
+    let toolchain = Toolchain::detect(&workspace)?;
+    let build_dir = toolchain.target_dir(&target_base);
+
+    let status = toolchain
+        .cargo_build(&workspace, &build_dir, PROFILE, PACKAGES, quiet)
+        .status()
+        .context("could not run cargo")?;
+    ensure!(
+        status.success(),
+        "cargo build of the actors failed ({status})"
+    );
+
+    let modules = build_dir.join(WASM_TARGET).join(PROFILE);
+    let out_dir = target_base.join("actors");
+    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    for package in PACKAGES {
+        let core_path = modules.join(format!("{}.wasm", package.replace('-', "_")));
+        let core =
+            fs::read(&core_path).with_context(|| format!("reading {}", core_path.display()))?;
+        let component = componentize(&core).with_context(|| format!("actor `{package}`"))?;
+        let out = out_dir.join(format!("{package}.wasm"));
+        let written = write_if_changed(&out, &component)?;
+        if written || !quiet {
+            println!(
+                "{:<20} {:>9}  (core module {:>9}){}",
+                format!("{package}.wasm"),
+                kib(component.len()),
+                kib(core.len()),
+                if written { "  written" } else { "" },
+            );
+        }
+    }
+    if !quiet {
+        println!("actors in {}", out_dir.display());
+    }
+    Ok(())
+}
+
+/// Wraps a core module in a component and checks its interface.
+fn componentize(core: &[u8]) -> Result<Vec<u8>> {
+    let component = wit_component::ComponentEncoder::default()
+        .module(core)?
+        .validate(true)
+        .encode()?;
+    check_interface(&component)?;
+    Ok(component)
+}
+
+/// Fails unless the component imports only `wapr:actor/*@0.1.0` interfaces
+/// and exports the handler.
+fn check_interface(component: &[u8]) -> Result<()> {
+    let wit_component::DecodedWasm::Component(resolve, world) = wit_component::decode(component)?
+    else {
+        bail!("the encoder did not produce a component");
+    };
+    let world = &resolve.worlds[world];
+
+    let prefix = format!("{ABI_PACKAGE}/");
+    let suffix = format!("@{ABI_VERSION}");
+    let foreign: Vec<String> = world
+        .imports
+        .keys()
+        .map(|key| resolve.name_world_key(key))
+        .filter(|name| !(name.starts_with(&prefix) && name.ends_with(&suffix)))
+        .collect();
+    ensure!(
+        foreign.is_empty(),
+        "the component imports {} besides `{prefix}*{suffix}`; actors must be built for \
+         {WASM_TARGET} without WASI or other host APIs",
+        foreign.join(", ")
+    );
+
+    let exports_handler = world
+        .exports
+        .keys()
+        .any(|key| resolve.name_world_key(key) == HANDLER);
+    ensure!(
+        exports_handler,
+        "the component does not export `{HANDLER}`; is `wapr_actor::export_actor!` missing?"
+    );
+    Ok(())
+}
+
+/// Writes `bytes` to `path` unless it already holds exactly them, so the
+/// file's modification time (and caches keyed on it) stays put. Writes via
+/// a temporary file and a rename so readers never see a partial file.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    let tmp = path.with_extension("wasm.tmp");
+    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(true)
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// `CARGO_TARGET_DIR` (relative to the current directory, as cargo reads
+/// it) or `<workspace>/target`.
+fn target_dir(workspace: &Path) -> Result<PathBuf> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                Ok(dir)
+            } else {
+                Ok(std::env::current_dir()
+                    .context("reading the current directory")?
+                    .join(dir))
+            }
+        }
+        _ => Ok(workspace.join("target")),
+    }
+}
+
+fn kib(bytes: usize) -> String {
+    // Sizes of wasm modules are far below f64's exact integer range.
+    #[allow(clippy::cast_precision_loss)]
+    let kib = bytes as f64 / 1024.0;
+    format!("{kib:.1} KiB")
+}
+
+#[cfg(test)]
+mod tests {
+    use wit_parser::Resolve;
+
+    use super::*;
+
+    /// A core module importing `imports` (module, field, signature) and
+    /// exporting a memory, with `world` of `wit` embedded as its
+    /// component-type section, the way wit-bindgen does it.
+    fn module_for(wit: &str, world: &str, imports: &[(&str, &str, Sig)]) -> Vec<u8> {
+        let mut resolve = Resolve::default();
+        resolve
+            .push_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../actor-sdk/wit"))
+            .unwrap();
+        let package = resolve.push_str("test.wit", wit).unwrap();
+        let world = resolve.select_world(&[package], Some(world)).unwrap();
+
+        let mut types = vec![2]; // two function types:
+        types.extend([0x60, 0, 0]); // 0: () -> ()
+        types.extend([0x60, 3, 0x7f, 0x7f, 0x7f, 0]); // 1: (i32, i32, i32) -> ()
+        let mut import_section = vec![u8::try_from(imports.len()).unwrap()];
+        for (module, field, sig) in imports {
+            import_section.extend(name(module));
+            import_section.extend(name(field));
+            import_section.extend([0x00, *sig as u8]);
+        }
+        let mut exports = vec![1];
+        exports.extend(name("memory"));
+        exports.extend([0x02, 0]);
+
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend(section(1, &types));
+        module.extend(section(2, &import_section));
+        module.extend(section(5, &[1, 0x00, 1])); // one memory, min 1 page
+        module.extend(section(7, &exports));
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
+            false,
+        )
+        .unwrap();
+        module
+    }
+
+    #[derive(Clone, Copy)]
+    enum Sig {
+        Unit = 0,
+        ThreeI32 = 1,
+    }
+
+    fn section(id: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![id, u8::try_from(body.len()).unwrap()];
+        out.extend(body);
+        out
+    }
+
+    fn name(s: &str) -> Vec<u8> {
+        let mut out = vec![u8::try_from(s.len()).unwrap()];
+        out.extend(s.as_bytes());
+        out
+    }
+
+    fn error_of(module: &[u8]) -> String {
+        format!("{:#}", componentize(module).unwrap_err())
+    }
+
+    #[test]
+    fn rejects_imports_outside_the_abi() {
+        let wit = "package test:foreign;
+            package wasi:io@0.2.0 { interface poll { ready: func(); } }
+            world w { import wasi:io/poll@0.2.0; import now: func(); }";
+        let module = module_for(
+            wit,
+            "w",
+            &[
+                ("wasi:io/poll@0.2.0", "ready", Sig::Unit),
+                ("$root", "now", Sig::Unit),
+            ],
+        );
+        let error = error_of(&module);
+        assert!(
+            error.contains("imports wasi:io/poll@0.2.0, now besides `wapr:actor/*@0.1.0`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn accepts_abi_imports_and_requires_the_handler_export() {
+        let wit = "package test:importer;
+            world w { import wapr:actor/log@0.1.0; }";
+        let module = module_for(wit, "w", &[("wapr:actor/log@0.1.0", "log", Sig::ThreeI32)]);
+        let error = error_of(&module);
+        assert!(
+            error.contains("does not export `wapr:actor/handler@0.1.0`"),
+            "the imports pass, the missing export does not: {error}"
+        );
+    }
+
+    #[test]
+    fn writes_only_changed_bytes() {
+        let dir = std::env::temp_dir().join(format!("xtask-write-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.wasm");
+        assert!(write_if_changed(&path, b"one").unwrap());
+        assert!(!write_if_changed(&path, b"one").unwrap());
+        assert!(write_if_changed(&path, b"two").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
