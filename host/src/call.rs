@@ -9,6 +9,12 @@ use crate::actor_key::ActorKey;
 use crate::error::{CallError, ChainDisplay};
 use crate::state::BoxFuture;
 
+/// Most actors one call chain may pass through (Dapr's default maximum
+/// reentrancy stack depth). Nested turns run on the calling thread, so this
+/// also bounds the native stack a chain uses (each turn's wasm frames are
+/// capped at 256 KiB; `wapr` runs its threads with 16 MiB stacks).
+pub const MAX_CALL_DEPTH: usize = 32;
+
 /// The chain of actors a call passes through, with the chain id that later
 /// carries Dapr's `Dapr-Reentrancy-Id`.
 #[derive(Debug, Clone)]
@@ -41,8 +47,15 @@ impl CallChain {
         &self.actors
     }
 
-    /// Fails if calling `target` would wait on an actor already in the chain.
+    /// Fails if calling `target` would wait on an actor already in the chain,
+    /// or would nest deeper than [`MAX_CALL_DEPTH`].
     pub fn check_no_cycle(&self, target: &ActorKey) -> Result<(), CallError> {
+        if self.actors.len() >= MAX_CALL_DEPTH {
+            return Err(CallError::ChainTooDeep {
+                depth: self.actors.len() + 1,
+                limit: MAX_CALL_DEPTH,
+            });
+        }
         if self.actors.iter().any(|k| k == target) {
             let mut chain: Vec<ActorKey> = self.actors.to_vec();
             chain.push(target.clone());

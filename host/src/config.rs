@@ -134,8 +134,6 @@ impl Default for HttpConfig {
 pub struct Limits {
     /// Most actors live at once on this node; sizes the instance pool.
     pub max_live_actors: u32,
-    /// Most turns executing at once (each holds one async stack).
-    pub max_concurrent_turns: u32,
     /// Largest linear memory one actor may grow to (also the pool slot size).
     pub memory_per_actor: ByteSize,
     /// Default per-turn deadline.
@@ -157,7 +155,6 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_live_actors: 10_000,
-            max_concurrent_turns: 1_000,
             memory_per_actor: ByteSize::mib(16),
             turn_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60 * 60),
@@ -261,9 +258,6 @@ impl NodeConfig {
         let l = &self.limits;
         if l.max_live_actors == 0 {
             return Err(invalid("limits.max_live_actors", "must be at least 1"));
-        }
-        if l.max_concurrent_turns == 0 {
-            return Err(invalid("limits.max_concurrent_turns", "must be at least 1"));
         }
         if l.memory_per_actor.as_u64() < 64 * 1024 || l.memory_per_actor.as_u64() > 4 << 30 {
             return Err(invalid(

@@ -117,6 +117,14 @@ pub enum CallError {
         /// The chain including the repeated actor at the end.
         chain: ChainDisplay,
     },
+    /// A call chain nested deeper than allowed.
+    #[error("call chain too deep: {depth} nested actor calls (the limit is {limit})")]
+    ChainTooDeep {
+        /// Depth the call would reach.
+        depth: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The actor's mailbox is full.
     #[error("actor {actor} has {depth} calls waiting; refusing more")]
     MailboxFull {
@@ -165,7 +173,7 @@ impl CallError {
             Self::InvalidName(_) => ErrorKind::BadRequest,
             Self::ReservedType(_) | Self::UnknownType { .. } => ErrorKind::NotFound,
             Self::Guest { kind, .. } => *kind,
-            Self::CallCycle { .. } => ErrorKind::CallCycle,
+            Self::CallCycle { .. } | Self::ChainTooDeep { .. } => ErrorKind::CallCycle,
             Self::MailboxFull { .. } | Self::AtCapacity { .. } | Self::ShuttingDown => {
                 ErrorKind::Unavailable
             }
@@ -187,6 +195,7 @@ impl CallError {
             Self::ShuttingDown => "ERR_ACTOR_RUNTIME_CLOSED",
             Self::NotActive(_) => "ERR_ACTOR_INSTANCE_MISSING",
             Self::State { .. } => "ERR_ACTOR_STATE_TRANSACTION_SAVE",
+            Self::ChainTooDeep { .. } => "ERR_ACTOR_STACK_DEPTH",
             Self::Guest { .. }
             | Self::Trap { .. }
             | Self::Timeout { .. }

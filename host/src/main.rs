@@ -17,8 +17,11 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wapr")
+        // Nested actor-to-actor calls run on the calling thread; leave room
+        // for MAX_CALL_DEPTH turns of wasm frames.
+        .thread_stack_size(16 << 20)
         .build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         match cli.command {
             Command::Node(args) => {
                 let config = args.into_config()?;
@@ -36,5 +39,9 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
         }
-    })
+    });
+    // Turns end at their deadline at the latest; do not wait forever for a
+    // blocking thread that is stuck in the kernel.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    result
 }

@@ -60,10 +60,9 @@ impl RunningNode {
     /// file's name if one is invalid), opens the store, binds the HTTP port.
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
         config.validate()?;
-        check_kernel_limits(config.limits.max_live_actors);
+        let max_live_actors = live_actor_cap(config.limits.max_live_actors, read_max_map_count());
         let engine = WasmEngine::new(EngineSettings {
-            max_live_actors: config.limits.max_live_actors,
-            max_concurrent_turns: config.limits.max_concurrent_turns,
+            max_live_actors,
             memory_per_actor: config.limits.memory_per_actor.as_u64(),
         })?;
         let cache = CodeCache::new(Some(config.data_dir.join("code-cache")));
@@ -85,7 +84,7 @@ impl RunningNode {
             types,
             store,
             StateKeys::new(config.app_id.clone()),
-            config.limits.max_live_actors as usize,
+            max_live_actors as usize,
         );
         let reaper = spawn_idle_reaper(router.runtime());
 
@@ -156,24 +155,62 @@ impl RunningNode {
     }
 }
 
-/// Warns, with the fix, when the kernel's memory-map limit is too low for the
-/// configured number of live actors (each takes 3–4 mappings; the default
-/// `vm.max_map_count` of 65530 stops near 21 800 actors).
-pub fn check_kernel_limits(max_live_actors: u32) {
-    let needed = u64::from(max_live_actors) * 5 + 10_000;
-    let Ok(text) = std::fs::read_to_string("/proc/sys/vm/max_map_count") else {
-        return;
+/// Kernel memory mappings the rest of the process may need (heap arenas,
+/// thread stacks, code, sockets), kept out of the actors' share.
+const MAPPINGS_RESERVED_FOR_PROCESS: u64 = 8_192;
+
+/// The kernel's per-process limit on memory mappings, if readable.
+pub fn read_max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The number of live actors this node may host given the kernel's
+/// `vm.max_map_count`. Each live actor takes
+/// [`KERNEL_MAPPINGS_PER_ACTOR`](crate::wasm::KERNEL_MAPPINGS_PER_ACTOR)
+/// mappings; when the process runs out, *any* allocation fails and the
+/// process aborts, so the node clamps `limits.max_live_actors` to what fits
+/// and says how to raise the limit. Activations past the cap get a clear 503.
+pub fn live_actor_cap(configured: u32, max_map_count: Option<u64>) -> u32 {
+    let Some(max_map_count) = max_map_count else {
+        return configured;
     };
-    let Ok(current) = text.trim().parse::<u64>() else {
-        return;
-    };
-    if current < needed {
-        tracing::warn!(
-            current,
-            needed,
-            max_live_actors,
-            "vm.max_map_count is too low for limits.max_live_actors: activations will start failing near {} live actors. Fix: `sudo sysctl -w vm.max_map_count={needed}` (persist it in /etc/sysctl.d/), or lower limits.max_live_actors",
-            current.saturating_sub(10_000) / 4
+    let per_actor = crate::wasm::KERNEL_MAPPINGS_PER_ACTOR;
+    let fits = max_map_count.saturating_sub(MAPPINGS_RESERVED_FOR_PROCESS) / per_actor;
+    if u64::from(configured) <= fits {
+        return configured;
+    }
+    let needed = u64::from(configured) * per_actor + MAPPINGS_RESERVED_FOR_PROCESS;
+    let cap = u32::try_from(fits.max(1)).unwrap_or(u32::MAX);
+    tracing::error!(
+        configured,
+        cap,
+        max_map_count,
+        "vm.max_map_count ({max_map_count}) only fits {cap} live actors ({per_actor} kernel mappings each), not limits.max_live_actors = {configured}; using {cap}. To host {configured}: `sudo sysctl -w vm.max_map_count={needed}` (persist it in /etc/sysctl.d/)"
+    );
+    cap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_actor_cap_follows_max_map_count() {
+        assert_eq!(live_actor_cap(10_000, Some(65_530)), 10_000);
+        let cap = live_actor_cap(100_000, Some(65_530));
+        assert_eq!(
+            u64::from(cap),
+            (65_530 - MAPPINGS_RESERVED_FOR_PROCESS) / crate::wasm::KERNEL_MAPPINGS_PER_ACTOR
+        );
+        assert_eq!(live_actor_cap(100_000, Some(1_000_000)), 100_000);
+        assert_eq!(
+            live_actor_cap(100_000, None),
+            100_000,
+            "unknown limit: trust the config"
         );
     }
 }

@@ -341,8 +341,7 @@ impl ActorRuntime {
         }
         let instance = hosted
             .code
-            .instantiate(key.clone(), Arc::clone(&self.services))
-            .await;
+            .instantiate(key.clone(), Arc::clone(&self.services));
         let mut instance = match instance {
             Ok(instance) => instance,
             Err(err) => {

@@ -1,5 +1,6 @@
 //! Host bindings generated from `actor-sdk/wit/actor.wit`, the same file the
-//! guest SDK is generated from.
+//! guest SDK is generated from. Calls are synchronous: a turn runs on the
+//! calling thread with no fiber (see ARCHITECTURE.md, "Sync turns").
 
 #![allow(missing_docs)]
 
@@ -7,12 +8,7 @@ wasmtime::component::bindgen!({
     path: "../actor-sdk/wit",
     world: "actor",
     imports: {
-        "wapr:actor/state": async | trappable,
-        "wapr:actor/actors": async | trappable,
         default: trappable,
-    },
-    exports: {
-        default: async,
     },
 });
 

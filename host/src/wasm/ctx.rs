@@ -1,7 +1,10 @@
 //! The data each actor's `Store` carries, and the host side of the imports
 //! (`state`, `actors`, `log`, `clock`, `random`).
 
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -38,8 +41,14 @@ pub struct ActorServices {
 pub(super) struct TurnCtx {
     /// The chain as seen from inside this turn (ends with this actor).
     pub chain: Option<CallChain>,
+    /// When the turn started.
+    pub started: Instant,
     /// When the turn must end.
     pub deadline: Instant,
+    /// Shared by every actor of the type: set once one of its turns ran
+    /// longer than [`SLOW_TURN`](super::instance::SLOW_TURN), after which its
+    /// turns run off the async workers.
+    pub slow_type: Arc<AtomicBool>,
     /// Set by the epoch callback when it interrupted the turn.
     pub timed_out: bool,
     /// The guest's panic message, if it logged one.
@@ -105,12 +114,13 @@ impl ActorCtx {
 
     /// Makes sure the committed value of `key` is cached (so reads can be
     /// answered and writes fenced).
-    async fn ensure_loaded(&mut self, key: &str) -> wasmtime::Result<()> {
+    fn ensure_loaded(&mut self, key: &str) -> wasmtime::Result<()> {
         if self.state.is_loaded(key) {
             return Ok(());
         }
         let full = self.full_key(key);
-        let value = self.services.store.get(&full).await.map_err(|source| {
+        let read = wait(self.services.store.get(&full), self.turn.deadline);
+        let value = read.map_err(|e| self.abort_wait(e))?.map_err(|source| {
             abort(CallError::State {
                 actor: self.key.clone(),
                 source,
@@ -118,6 +128,22 @@ impl ActorCtx {
         })?;
         self.state.record_loaded(key, value);
         Ok(())
+    }
+
+    fn abort_wait(&mut self, failure: WaitFailure) -> wasmtime::Error {
+        match failure {
+            WaitFailure::Deadline => {
+                self.turn.timed_out = true;
+                abort(CallError::Host {
+                    actor: self.key.clone(),
+                    message: "turn deadline reached while waiting on the host".into(),
+                })
+            }
+            WaitFailure::NoRuntime(message) => abort(CallError::Host {
+                actor: self.key.clone(),
+                message: message.into(),
+            }),
+        }
     }
 
     fn check_key(&self, key: &str) -> wasmtime::Result<()> {
@@ -138,30 +164,30 @@ impl ActorCtx {
 impl types::Host for ActorCtx {}
 
 impl state::Host for ActorCtx {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         self.check_key(&key)?;
         if let Some(value) = self.state.lookup(&key) {
             return Ok(value.map(|b| b.to_vec()));
         }
-        self.ensure_loaded(&key).await?;
+        self.ensure_loaded(&key)?;
         Ok(self.state.lookup(&key).flatten().map(|b| b.to_vec()))
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
         self.check_key(&key)?;
-        self.ensure_loaded(&key).await?;
+        self.ensure_loaded(&key)?;
         self.buffer(&key, Some(Bytes::from(value)))
     }
 
-    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
         self.check_key(&key)?;
-        self.ensure_loaded(&key).await?;
+        self.ensure_loaded(&key)?;
         self.buffer(&key, None)
     }
 }
 
 impl actors::Host for ActorCtx {
-    async fn call(
+    fn call(
         &mut self,
         target: ActorRef,
         method: String,
@@ -185,9 +211,9 @@ impl actors::Host for ActorCtx {
             payload: Bytes::from(payload),
             chain,
         };
-        Ok(caller
-            .call(request)
-            .await
+        let reply =
+            wait(caller.call(request), self.turn.deadline).map_err(|e| self.abort_wait(e))?;
+        Ok(reply
             .map(|reply| reply.to_vec())
             .map_err(|e| to_guest_error(&e)))
     }
@@ -236,6 +262,46 @@ impl random::Host for ActorCtx {
     fn next_u64(&mut self) -> wasmtime::Result<u64> {
         Ok(rand::rng().next_u64())
     }
+}
+
+/// Why a host import could not wait for a future.
+pub(super) enum WaitFailure {
+    /// The turn's deadline passed first.
+    Deadline,
+    /// Waiting needs a multi-threaded tokio runtime.
+    NoRuntime(&'static str),
+}
+
+/// Runs `future` to completion from inside a synchronous host import.
+///
+/// Most futures here are ready at once (the embedded and memory stores
+/// answer reads synchronously): they are polled once, no thread involved.
+/// Otherwise the current worker hands its other tasks to another thread
+/// (`block_in_place`) and this thread blocks on the future, bounded by the
+/// turn's deadline. An actor-to-actor call therefore runs the callee's turn
+/// on this thread, under the caller's.
+pub(super) fn wait<F: Future>(future: F, deadline: Instant) -> Result<F::Output, WaitFailure> {
+    let mut future = std::pin::pin!(future);
+    if let Poll::Ready(output) = future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        return Ok(output);
+    }
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| WaitFailure::NoRuntime("host call outside a tokio runtime"))?;
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return Err(WaitFailure::NoRuntime(
+            "actor-to-actor calls and remote state need a multi-threaded tokio runtime",
+        ));
+    }
+    tokio::task::block_in_place(|| {
+        handle.block_on(async move {
+            tokio::time::timeout_at(deadline.into(), future)
+                .await
+                .map_err(|_| WaitFailure::Deadline)
+        })
+    })
 }
 
 fn monotonic_origin() -> Instant {

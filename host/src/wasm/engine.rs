@@ -1,6 +1,7 @@
 //! Building the node's one `Engine`: pooling allocator sized from the config,
-//! epoch interruption driven by one ticker thread, no component-model
-//! concurrency (it halves the cost of every call, see shared/docs/wasmtime.md).
+//! epoch interruption driven by one ticker thread, synchronous calls and no
+//! component-model concurrency (it halves the cost of every call, see
+//! shared/docs/wasmtime.md).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,13 +15,17 @@ use super::WasmError;
 /// yielding long turns back to the scheduler.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Kernel memory mappings (`/proc/self/maps` entries) one live actor adds:
+/// its linear memory's accessible part and the inaccessible rest of its pool
+/// slot (measured by `cargo bench --bench activation`; 4 with copy-on-write
+/// memory images, which map the image file into every slot).
+pub const KERNEL_MAPPINGS_PER_ACTOR: u64 = 2;
+
 /// What the engine is sized for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineSettings {
     /// Most live actors (component instances) at once.
     pub max_live_actors: u32,
-    /// Most turns running at once (async stacks).
-    pub max_concurrent_turns: u32,
     /// Largest linear memory of one actor, in bytes: the pool slot size.
     pub memory_per_actor: u64,
 }
@@ -84,7 +89,10 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .total_tables(n.saturating_mul(3))
         .max_tables_per_component(4)
         .table_elements(20_000)
-        .total_stacks(settings.max_concurrent_turns)
+        // Turns are synchronous: no fiber stacks. (In async mode wasmtime
+        // caches one fiber stack per Store until it drops, pinning a pooled
+        // stack and its guard-page mappings to every idle actor.)
+        .total_stacks(0)
         .max_memory_size(settings.memory_per_actor as usize)
         // Reuse recently freed slots without zeroing whole pages through the
         // kernel; pagemap_scan (Linux 6.7+) only resets pages actually dirtied.
@@ -105,8 +113,15 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .memory_reservation_for_growth(0)
         .memory_guard_size(64 << 10)
         .memory_may_move(false)
-        .max_wasm_stack(512 << 10)
-        .async_stack_size(1 << 20);
+        // Copy data segments in rather than mapping the module image into
+        // every slot: same latency and RSS here, half the kernel mappings per
+        // actor (2 instead of 4), so twice the actors under a given
+        // vm.max_map_count.
+        .memory_init_cow(false)
+        // Native stack for compiled wasm frames of one turn (a Rust guest's
+        // own stack lives in its linear memory). Nested actor-to-actor calls
+        // stack up on the calling thread: see MAX_CALL_DEPTH.
+        .max_wasm_stack(256 << 10);
     config
 }
 

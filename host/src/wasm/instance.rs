@@ -1,13 +1,14 @@
 //! Loaded actor types ([`ActorCode`]) and live actors ([`ActorInstance`]).
 //!
-//! A turn runs one export in the actor's store, bounded by its deadline
-//! (epoch interruption for compute, a timer for time spent awaiting the
-//! host) and its memory cap, then commits the turn's writes as one fenced
-//! transaction. Everything that can go wrong comes back as a [`CallError`]
+//! A turn runs one export in the actor's store, synchronously on the calling
+//! thread, bounded by its deadline (epoch interruption for compute, the same
+//! deadline for time spent waiting in host imports) and its memory cap, then
+//! commits the turn's writes as one fenced transaction. Everything that can go wrong comes back as a [`CallError`]
 //! plus whether the instance may be kept.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,15 +24,16 @@ use crate::config::TypeLimits;
 use crate::error::CallError;
 use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
 
-/// Extra time a turn gets, past its deadline, to be interrupted by the epoch
-/// (which reports a clean timeout) before the host stops waiting for it.
-const DEADLINE_GRACE: Duration = Duration::from_millis(100);
+/// A turn running longer than this marks its actor type as slow: the type's
+/// later turns run via `block_in_place`, so they cannot pin an async worker.
+pub const SLOW_TURN: Duration = Duration::from_millis(10);
 
 /// One actor type, compiled and linked, ready to instantiate.
 pub struct ActorCode {
     name: Arc<str>,
     pre: ActorPre<ActorCtx>,
     limits: TypeLimits,
+    slow: Arc<AtomicBool>,
     /// Keeps the engine's epoch ticker running while this code can run:
     /// without it, turn deadlines would never fire.
     _engine: WasmEngine,
@@ -69,6 +71,7 @@ impl ActorCode {
             name: Arc::from(name),
             pre,
             limits,
+            slow: Arc::new(AtomicBool::new(false)),
             _engine: engine.clone(),
         })
     }
@@ -83,12 +86,18 @@ impl ActorCode {
         &self.limits
     }
 
+    /// Whether a turn of this type has run longer than [`SLOW_TURN`].
+    pub fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Relaxed)
+    }
+
     /// Creates a fresh instance for `key` (does not call `activate`).
-    pub async fn instantiate(
+    pub fn instantiate(
         &self,
         key: ActorKey,
         services: Arc<ActorServices>,
     ) -> Result<ActorInstance, CallError> {
+        let now = Instant::now();
         let ctx = ActorCtx {
             key: key.clone(),
             services,
@@ -99,7 +108,9 @@ impl ActorCode {
             },
             turn: TurnCtx {
                 chain: None,
-                deadline: Instant::now() + self.limits.turn_timeout,
+                started: now,
+                deadline: now + self.limits.turn_timeout,
+                slow_type: Arc::clone(&self.slow),
                 timed_out: false,
                 panic_message: None,
                 max_state_bytes: usize::try_from(self.limits.max_turn_state).unwrap_or(usize::MAX),
@@ -109,36 +120,33 @@ impl ActorCode {
         store.limiter(|ctx| &mut ctx.limiter);
         store.epoch_deadline_callback(|mut ctx| {
             let turn = &mut ctx.data_mut().turn;
-            if Instant::now() >= turn.deadline {
+            let now = Instant::now();
+            if now >= turn.deadline {
                 turn.timed_out = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
-            Ok(UpdateDeadline::Yield(1))
+            if now.duration_since(turn.started) >= SLOW_TURN {
+                turn.slow_type.store(true, Ordering::Relaxed);
+            }
+            Ok(UpdateDeadline::Continue(1))
         });
         store.set_epoch_deadline(1);
-        let instantiate = self.pre.instantiate_async(&mut store);
-        let actor = match tokio::time::timeout(
-            self.limits.turn_timeout + DEADLINE_GRACE,
-            instantiate,
-        )
-        .await
-        {
-            Ok(Ok(actor)) => actor,
-            Ok(Err(e)) => return Err(classify_instantiate_error(&key, e)),
-            Err(_) => {
-                return Err(CallError::Timeout {
-                    actor: key,
-                    method: "instantiate".into(),
-                    limit: self.limits.turn_timeout,
-                });
-            }
-        };
+        let actor = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify_instantiate_error(&key, e))?;
         Ok(ActorInstance {
             store,
             actor,
             turn_timeout: self.limits.turn_timeout,
         })
     }
+}
+
+/// `block_in_place` panics on a current-thread runtime and outside tokio.
+fn can_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 fn classify_instantiate_error(key: &ActorKey, e: wasmtime::Error) -> CallError {
@@ -269,33 +277,30 @@ impl ActorInstance {
 
     async fn turn(&mut self, export: Export<'_>, chain: &CallChain) -> TurnOutcome {
         let key = self.key().clone();
-        let deadline = Instant::now() + self.turn_timeout;
-        {
+        let slow = {
+            let now = Instant::now();
             let ctx = self.store.data_mut();
             ctx.turn.chain = Some(chain.entered(&key));
-            ctx.turn.deadline = deadline;
+            ctx.turn.started = now;
+            ctx.turn.deadline = now + self.turn_timeout;
             ctx.turn.timed_out = false;
             ctx.turn.panic_message = None;
             ctx.limiter.memory_denied = false;
-        }
+            ctx.turn.slow_type.load(Ordering::Relaxed)
+        };
         self.store.set_epoch_deadline(1);
 
-        let ran = tokio::time::timeout_at(
-            (deadline + DEADLINE_GRACE).into(),
-            self.call_export(&export, &key),
-        )
-        .await;
+        // The guest runs synchronously on this thread. Types known to run
+        // long first hand this worker's other tasks to another thread.
+        let ran = if slow && can_block_in_place() {
+            tokio::task::block_in_place(|| self.call_export(&export, &key))
+        } else {
+            self.call_export(&export, &key)
+        };
         let method = export.name().to_string();
         let reply = match ran {
-            Err(_) => {
-                return TurnOutcome::fatal(CallError::Timeout {
-                    actor: key,
-                    method,
-                    limit: self.turn_timeout,
-                });
-            }
-            Ok(Err(e)) => return TurnOutcome::fatal(self.classify_trap(key, method, e)),
-            Ok(Ok(Err(guest))) => {
+            Err(e) => return TurnOutcome::fatal(self.classify_trap(key, method, e)),
+            Ok(Err(guest)) => {
                 self.store.data_mut().state.discard();
                 return TurnOutcome {
                     result: Err(CallError::Guest {
@@ -307,12 +312,12 @@ impl ActorInstance {
                     keep_instance: true,
                 };
             }
-            Ok(Ok(Ok(reply))) => reply,
+            Ok(Ok(reply)) => reply,
         };
         self.commit(key, reply).await
     }
 
-    async fn call_export(
+    fn call_export(
         &mut self,
         export: &Export<'_>,
         key: &ActorKey,
@@ -325,17 +330,14 @@ impl ActorInstance {
                     actor_id: key.actor_id().to_string(),
                 };
                 handler
-                    .call_activate(&mut self.store, &self_ref)
-                    .await?
+                    .call_activate(&mut self.store, &self_ref)?
                     .map(|()| Bytes::new())
             }
             Export::Invoke(method, payload) => handler
-                .call_invoke(&mut self.store, method, payload)
-                .await?
+                .call_invoke(&mut self.store, method, payload)?
                 .map(Bytes::from),
             Export::Deactivate => handler
-                .call_deactivate(&mut self.store)
-                .await?
+                .call_deactivate(&mut self.store)?
                 .map(|()| Bytes::new()),
         })
     }

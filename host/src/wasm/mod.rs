@@ -13,7 +13,7 @@ mod instance;
 
 pub use cache::CodeCache;
 pub use ctx::ActorServices;
-pub use engine::{EngineSettings, WasmEngine};
+pub use engine::{EngineSettings, KERNEL_MAPPINGS_PER_ACTOR, WasmEngine};
 pub use instance::{ActorCode, ActorInstance, TurnOutcome};
 
 use std::path::PathBuf;

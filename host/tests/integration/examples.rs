@@ -35,7 +35,7 @@ async fn counter_flow() {
     node.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn player_and_leaderboard_flow() {
     let node = TestNode::start().await;
     let inventory = node

@@ -226,3 +226,53 @@ async fn malformed_wasm_is_refused_at_load_naming_the_file() {
         assert!(message.contains(fragment), "{message}");
     }
 }
+
+/// A payload for testbed `call` that goes through `depth` testbed actors
+/// (`deep-0` … `deep-{depth-1}`), the last one echoing `"bottom"`.
+fn nested_calls(depth: usize) -> serde_json::Value {
+    let mut payload = json!({"target": {"type": "testbed", "id": format!("deep-{}", depth - 1)}, "method": "echo", "payload": "bottom"});
+    for level in (1..depth - 1).rev() {
+        payload = json!({"target": {"type": "testbed", "id": format!("deep-{level}")}, "method": "call", "payload": payload});
+    }
+    payload
+}
+
+#[test]
+fn call_chains_nest_up_to_the_limit_and_no_further() {
+    // Nested turns run on the calling thread: use the binary's thread stacks.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let node = TestNode::start_in_memory().await;
+        let limit = wapr_host::call::MAX_CALL_DEPTH;
+        assert_eq!(
+            node.ok("testbed", "deep-0", "call", nested_calls(limit))
+                .await,
+            json!("bottom")
+        );
+        let (status, body) = node
+            .call("testbed", "deep-0", "call", nested_calls(limit + 1))
+            .await;
+        assert_dapr_error(
+            status,
+            &body,
+            500,
+            "ERR_ACTOR_INVOKE_METHOD",
+            &format!(
+                "call chain too deep: {} nested actor calls (the limit is {limit})",
+                limit + 1
+            ),
+        );
+        // Every actor in the chain is still usable.
+        assert_eq!(
+            node.ok("testbed", &format!("deep-{limit}"), "echo", json!(1))
+                .await,
+            json!(1)
+        );
+        node.stop().await;
+    });
+}
