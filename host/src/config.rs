@@ -132,7 +132,9 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Most actors live at once on this node; sizes the instance pool.
+    /// Most actors live at once on this node; sizes the instance pool. At
+    /// the cap, the least recently used idle actors are deactivated to make
+    /// room.
     pub max_live_actors: u32,
     /// Largest linear memory one actor may grow to (also the pool slot size).
     pub memory_per_actor: ByteSize,

@@ -135,7 +135,7 @@ pub enum CallError {
     },
     /// The node is at its configured live-actor capacity.
     #[error(
-        "node is at capacity ({limit} live actors); raise limits.max_live_actors or lower idle timeouts"
+        "node is at capacity: all {limit} live actors are busy and none could be deactivated to make room; raise limits.max_live_actors (and vm.max_map_count)"
     )]
     AtCapacity {
         /// The configured maximum.

@@ -108,7 +108,14 @@ pub struct ActorRuntime {
     max_live: usize,
     closing: AtomicBool,
     epoch: Instant,
+    /// One eviction pass at a time when the node is at capacity.
+    evicting: Mutex<()>,
+    evicted: AtomicU64,
 }
+
+/// Fraction of the live-actor cap evicted in one pass at capacity (at least
+/// one actor): amortises the scan over many activations.
+const EVICTION_BATCH_DIVISOR: usize = 100;
 
 impl ActorRuntime {
     /// A runtime hosting `types`, with state and callers from `services`.
@@ -132,7 +139,14 @@ impl ActorRuntime {
             max_live,
             closing: AtomicBool::new(false),
             epoch: Instant::now(),
+            evicting: Mutex::new(()),
+            evicted: AtomicU64::new(0),
         }
+    }
+
+    /// Actors deactivated early to make room at the live-actor cap.
+    pub fn evicted_total(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 
     /// The hosted type names, sorted.
@@ -332,9 +346,7 @@ impl ActorRuntime {
         slot: &ActorSlot,
         chain: &CallChain,
     ) -> Result<ActorInstance, CallError> {
-        let live = self.live.fetch_add(1, Ordering::AcqRel);
-        if live >= self.max_live {
-            self.live.fetch_sub(1, Ordering::AcqRel);
+        if !self.reserve_live_slot().await {
             return Err(CallError::AtCapacity {
                 limit: self.max_live,
             });
@@ -359,6 +371,72 @@ impl ActorRuntime {
         slot.last_used_ms.store(now, Ordering::Relaxed);
         slot.activated_at_ms.store(unix_ms(), Ordering::Relaxed);
         Ok(instance)
+    }
+
+    /// Counts one more live actor, making room first if the node is at its
+    /// cap: the least recently used idle actors are deactivated (their
+    /// state is committed; they re-activate on their next call). False only
+    /// if nothing could be evicted.
+    async fn reserve_live_slot(&self) -> bool {
+        for _ in 0..3 {
+            if self.live.fetch_add(1, Ordering::AcqRel) < self.max_live {
+                return true;
+            }
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            let _one_pass = self.evicting.lock().await;
+            if self.live.load(Ordering::Acquire) < self.max_live {
+                continue; // another pass made room meanwhile
+            }
+            if self.evict_least_recently_used().await == 0 {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Deactivates up to a batch of the least recently used idle actors.
+    async fn evict_least_recently_used(&self) -> usize {
+        let batch = (self.max_live / EVICTION_BATCH_DIVISOR).max(1);
+        // Keep the `batch` oldest idle candidates (max-heap on last use).
+        let mut oldest: std::collections::BinaryHeap<(u64, ActorKey)> =
+            std::collections::BinaryHeap::with_capacity(batch + 1);
+        let mut slots = HashMap::with_capacity(batch + 1);
+        for entry in &self.table {
+            let slot = entry.value();
+            if slot.waiting.load(Ordering::Acquire) > 0
+                || slot.activated_at_ms.load(Ordering::Relaxed) == 0
+            {
+                continue;
+            }
+            let last = slot.last_used_ms.load(Ordering::Relaxed);
+            if oldest.len() < batch {
+                oldest.push((last, entry.key().clone()));
+                slots.insert(entry.key().clone(), Arc::clone(slot));
+            } else if oldest.peek().is_some_and(|(newest, _)| last < *newest) {
+                if let Some((_, dropped)) = oldest.pop() {
+                    slots.remove(&dropped);
+                }
+                oldest.push((last, entry.key().clone()));
+                slots.insert(entry.key().clone(), Arc::clone(slot));
+            }
+        }
+        let mut evicted = 0;
+        for (_, key) in oldest.into_sorted_vec() {
+            if let Some(slot) = slots.get(&key)
+                && self.deactivate_if_idle(&key, slot, Duration::ZERO).await
+            {
+                evicted += 1;
+            }
+        }
+        if evicted > 0 {
+            self.evicted.fetch_add(evicted as u64, Ordering::Relaxed);
+            tracing::debug!(
+                evicted,
+                max_live = self.max_live,
+                "evicted least recently used idle actors to make room"
+            );
+        }
+        evicted
     }
 
     /// Drops a failed instance; the next call re-activates from committed state.

@@ -64,6 +64,7 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
     let mut extended = serde_json::Map::new();
     extended.insert("runtime".into(), "wapr".into());
     extended.insert("liveActors".into(), runtime.live_total().into());
+    extended.insert("evictedActors".into(), runtime.evicted_total().into());
     Json(Metadata {
         id: api.app_id.to_string(),
         runtime_version: format!("wapr-{}", env!("CARGO_PKG_VERSION")),

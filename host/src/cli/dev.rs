@@ -65,8 +65,18 @@ fn find_components(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 /// What `wapr dev` prints once the node is up.
 pub fn banner(addr: std::net::SocketAddr, config: &NodeConfig) -> String {
     let types: Vec<&str> = config.actors.keys().map(String::as_str).collect();
+    let wapr = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let cwd = std::env::current_dir().ok()?;
+            Some(
+                exe.strip_prefix(&cwd)
+                    .map_or(exe.clone(), std::path::Path::to_path_buf),
+            )
+        })
+        .map_or_else(|| "wapr".to_string(), |p| p.display().to_string());
     format!(
-        "wapr dev: node ready\n  endpoint:    http://{addr}\n  actor types: {}\n  state:       embedded, {}\n\ntry:\n  curl -X POST http://{addr}/v1.0/actors/counter/demo/method/increment\n  curl http://{addr}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint http://{addr}\n\nCtrl-C stops the node (running turns finish, actors deactivate, state is flushed).",
+        "wapr dev: node ready\n  endpoint:    http://{addr}\n  actor types: {}\n  state:       embedded, {}\n\ntry:\n  curl -X POST http://{addr}/v1.0/actors/counter/demo/method/increment\n  curl http://{addr}/v1.0/actors/counter/demo/method/get\n  {wapr} call counter/demo increment 5 --endpoint http://{addr}\n\nCtrl-C stops the node (running turns finish, actors deactivate, state is flushed).",
         types.join(", "),
         config.data_dir.display(),
     )

@@ -72,3 +72,42 @@ async fn shutdown_deactivates_every_actor_and_state_survives_a_restart() {
     );
     second.stop().await;
 }
+
+#[tokio::test]
+async fn at_the_live_actor_cap_the_least_recently_used_idle_actors_make_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(dir.path());
+    config.limits.max_live_actors = 10;
+    let node = TestNode::with_config(config, Some(dir)).await;
+    for i in 0..40 {
+        node.ok(
+            "testbed",
+            &format!("crowd-{i}"),
+            "put",
+            json!({"key": "i", "value": i}),
+        )
+        .await;
+        assert!(node.active_count("testbed").await <= 10);
+    }
+    let (_, metadata) = node.get("/v1.0/metadata").await;
+    assert_eq!(metadata["extended"]["liveActors"], 10);
+    assert_eq!(metadata["extended"]["evictedActors"], 30);
+    // Every evicted actor ran `deactivate`, and its state survived.
+    for i in [0, 17, 39] {
+        assert_eq!(
+            node.ok(
+                "testbed",
+                &format!("crowd-{i}"),
+                "read",
+                json!({"key": "i"})
+            )
+            .await,
+            json!(i)
+        );
+    }
+    let lifecycle = node
+        .ok("testbed", "crowd-0", "lifecycle", json!(null))
+        .await;
+    assert_eq!(lifecycle, json!({"activations": 2, "deactivations": 1}));
+    node.stop().await;
+}
