@@ -36,6 +36,11 @@
 //! state writes are buffered and committed only if the method returns `Ok`.
 //! On native targets the host calls go to an in-process mock
 //! ([`testing`]), so actors can be unit-tested with `cargo test`.
+//!
+//! On `wasm32` the crate installs a small `#[global_allocator]` in front of
+//! the standard one (default feature `heap`), so that a fresh instance
+//! touches as few memory pages as possible; an actor that wants its own
+//! global allocator turns the feature off (`default-features = false`).
 
 // Lets the paths that the generated bindings use (`::wapr_actor::...`)
 // resolve inside this crate as well as in the actor crates that expand
@@ -55,8 +60,29 @@ mod actor;
 mod actor_ref;
 mod codec;
 mod error;
+#[cfg(any(
+    test,
+    all(
+        target_arch = "wasm32",
+        not(target_feature = "atomics"),
+        feature = "heap"
+    )
+))]
+mod heap;
 mod host;
 mod runtime;
+
+/// The allocator of `wasm32` actors (default feature `heap`): allocations
+/// are served from the unused end of the instance's initial memory first, so
+/// a fresh instance touches fewer pages. Disable default features of this
+/// crate to install a `#[global_allocator]` of your own.
+#[cfg(all(
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    feature = "heap"
+))]
+#[global_allocator]
+static ALLOCATOR: heap::ActorHeap = heap::ActorHeap::new();
 
 pub use actor::{Actor, Methods, Request};
 pub use actor_ref::ActorRef;
