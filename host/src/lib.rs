@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod node;
+pub mod ring;
 pub mod router;
 pub mod state;
 pub mod wasm;
