@@ -1,9 +1,55 @@
 //! Protocol definitions for wapr.
 //!
-//! This crate will hold the `.proto` files wapr speaks and their generated
-//! Rust (protox + tonic-prost-build from `build.rs`, no `protoc`): Dapr's
-//! placement API (`dapr.proto.placement.v1`), the subset of
-//! `dapr.proto.internals.v1` used to forward actor calls between hosts, and
-//! wapr's own admin API. The single-node host does not use gRPC yet, so the
-//! crate is intentionally empty; it exists so the workspace layout is stable
-//! when the placement mesh lands.
+//! Rust for the `.proto` files under `proto/proto/`, generated at build time
+//! with protox and tonic-prost-build (no `protoc`). The files were written
+//! from `shared/docs/dapr-protocol.md` and match Dapr v1.18.3:
+//!
+//! * [`dapr::proto::placement::v1`]: Dapr's placement API
+//!   (`/dapr.proto.placement.v1.Placement/ReportDaprStatus`) and its
+//!   `state.proto` messages;
+//! * [`dapr::proto::internals::v1`]: the actor-forwarding subset of Dapr's
+//!   internal `ServiceInvocation` service (`CallActor`, `CallActorReminder`);
+//! * [`dapr::proto::common::v1`]: the `InvokeRequest`/`InvokeResponse`
+//!   messages those use.
+//!
+//! Each package module holds the prost messages plus a `*_client` and a
+//! `*_server` module with the tonic client and server.
+
+/// Dapr's protobuf packages, laid out as `dapr.proto.<name>.v1`.
+pub mod dapr {
+    /// Dapr's protobuf packages (`dapr.proto.*`).
+    pub mod proto {
+        /// The `dapr.proto.placement.*` packages.
+        pub mod placement {
+            /// `dapr.proto.placement.v1`: the `Placement` service
+            /// (`ReportDaprStatus`), `Host`, `PlacementOrder`, placement
+            /// tables and the placement server's state messages.
+            #[allow(missing_docs, clippy::all, clippy::pedantic)]
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/dapr.proto.placement.v1.rs"));
+            }
+        }
+
+        /// The `dapr.proto.internals.*` packages.
+        pub mod internals {
+            /// `dapr.proto.internals.v1` (actor-forwarding subset): the
+            /// `ServiceInvocation` service (`CallActor`, `CallActorReminder`),
+            /// `InternalInvokeRequest`/`InternalInvokeResponse`, `Status`,
+            /// `APIVersion` and `Reminder`.
+            #[allow(missing_docs, clippy::all, clippy::pedantic)]
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/dapr.proto.internals.v1.rs"));
+            }
+        }
+
+        /// The `dapr.proto.common.*` packages.
+        pub mod common {
+            /// `dapr.proto.common.v1` (subset): `InvokeRequest`,
+            /// `InvokeResponse` and `HTTPExtension`.
+            #[allow(missing_docs, clippy::all, clippy::pedantic)]
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/dapr.proto.common.v1.rs"));
+            }
+        }
+    }
+}
