@@ -39,7 +39,8 @@ pub struct ActorServices {
 
 /// Per-turn bookkeeping.
 pub(super) struct TurnCtx {
-    /// The chain as seen from inside this turn (ends with this actor).
+    /// The chain of the call that started this turn (without this actor);
+    /// extended with this actor only when the turn calls another actor.
     pub chain: Option<CallChain>,
     /// When the turn started.
     pub started: Instant,
@@ -200,11 +201,10 @@ impl actors::Host for ActorCtx {
         let Some(caller) = self.services.caller.upgrade() else {
             return Ok(Err(to_guest_error(&CallError::ShuttingDown)));
         };
-        let chain = self
-            .turn
-            .chain
-            .clone()
-            .unwrap_or_else(|| CallChain::root().entered(&self.key));
+        let chain = self.turn.chain.as_ref().map_or_else(
+            || CallChain::root().entered(&self.key),
+            |c| c.entered(&self.key),
+        );
         let request = CallRequest {
             target,
             method,

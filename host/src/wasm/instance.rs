@@ -280,7 +280,7 @@ impl ActorInstance {
         let slow = {
             let now = Instant::now();
             let ctx = self.store.data_mut();
-            ctx.turn.chain = Some(chain.entered(&key));
+            ctx.turn.chain = Some(chain.clone());
             ctx.turn.started = now;
             ctx.turn.deadline = now + self.turn_timeout;
             ctx.turn.timed_out = false;
