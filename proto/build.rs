@@ -13,6 +13,7 @@ const FILES: &[&str] = &[
     "dapr/proto/internals/v1/status.proto",
     "dapr/proto/internals/v1/reminders.proto",
     "dapr/proto/internals/v1/service_invocation.proto",
+    "dapr/proto/runtime/v1/dapr.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

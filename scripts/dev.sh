@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo: builds what it needs (wasm toolchain, example actors, wapr) and
-# runs a node with the example actors on embedded defaults. Extra arguments go
-# to `wapr dev` (e.g. --http-port 3600, --data-dir /tmp/wapr).
+# runs a local cluster: the embedded placement server plus $WAPR_NODES nodes
+# (default 3) hosting the example actors on embedded state. Extra arguments
+# go to `wapr dev` (e.g. --http-port 3600, --data-dir /tmp/wapr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-exec cargo run --quiet --locked -p wapr-host --bin wapr -- dev "$@"
+exec cargo run --quiet --locked -p wapr-host --bin wapr -- dev --nodes "${WAPR_NODES:-3}" "$@"

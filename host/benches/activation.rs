@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use wapr_host::actor_key::ActorKey;
@@ -55,20 +57,6 @@ fn sizes() -> Sizes {
     }
 }
 
-fn counter_wasm() -> PathBuf {
-    let dir = std::env::var_os("WAPR_ACTORS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/actors"),
-        PathBuf::from,
-    );
-    let path = dir.join("counter.wasm");
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/setup.sh first",
-        path.display()
-    );
-    path
-}
-
 fn node_config(state: StateBackend, dir: &std::path::Path, max_live: u32) -> NodeConfig {
     let mut config = NodeConfig {
         data_dir: dir.to_path_buf(),
@@ -76,10 +64,12 @@ fn node_config(state: StateBackend, dir: &std::path::Path, max_live: u32) -> Nod
         ..NodeConfig::default()
     };
     config.http.port = 0;
+    config.cluster = wapr_host::config::ClusterConfig::standalone();
     config.limits.max_live_actors = max_live;
-    config
-        .actors
-        .insert("counter".into(), ActorTypeConfig::from_wasm(counter_wasm()));
+    config.actors.insert(
+        "counter".into(),
+        ActorTypeConfig::from_wasm(support::counter_wasm()),
+    );
     config
 }
 

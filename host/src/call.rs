@@ -37,6 +37,15 @@ impl CallChain {
         }
     }
 
+    /// A chain received from another node: its id and the actors it has
+    /// passed through so far (in order).
+    pub fn from_parts(id: impl Into<Arc<str>>, actors: Vec<ActorKey>) -> Self {
+        Self {
+            id: id.into(),
+            actors: actors.into(),
+        }
+    }
+
     /// The chain id.
     pub fn id(&self) -> &str {
         &self.id

@@ -52,15 +52,25 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError 
 }
 
 /// Where actor state is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(try_from = "String", into = "String")]
 pub enum StateBackend {
     /// A durable redb file under the data dir (the default).
     #[default]
     Embedded,
     /// In memory only; lost on exit. For tests and benchmarks.
     Memory,
+    /// A Dapr sidecar's state API over gRPC (`dapr` or `dapr:STORE`): the
+    /// sidecar at `127.0.0.1:$DAPR_GRPC_PORT` (as `dapr run` sets it), or a
+    /// wapr state server (`wapr dev` runs one for its nodes).
+    Dapr {
+        /// The state store component's name.
+        store: String,
+    },
 }
+
+/// The state store name used when `dapr` is given without one.
+pub const DEFAULT_DAPR_STORE: &str = "statestore";
 
 impl FromStr for StateBackend {
     type Err = String;
@@ -68,9 +78,102 @@ impl FromStr for StateBackend {
         match s {
             "embedded" => Ok(Self::Embedded),
             "memory" => Ok(Self::Memory),
-            other => Err(format!(
-                "unknown state backend {other:?} (expected \"embedded\" or \"memory\")"
-            )),
+            "dapr" => Ok(Self::Dapr {
+                store: DEFAULT_DAPR_STORE.to_string(),
+            }),
+            other => match other.strip_prefix("dapr:") {
+                Some(store) if !store.is_empty() => Ok(Self::Dapr {
+                    store: store.to_string(),
+                }),
+                _ => Err(format!(
+                    "unknown state backend {other:?} (expected \"embedded\", \"memory\", \"dapr\" or \"dapr:STORE\")"
+                )),
+            },
+        }
+    }
+}
+
+impl TryFrom<String> for StateBackend {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<StateBackend> for String {
+    fn from(backend: StateBackend) -> Self {
+        match backend {
+            StateBackend::Embedded => "embedded".into(),
+            StateBackend::Memory => "memory".into(),
+            StateBackend::Dapr { store } => format!("dapr:{store}"),
+        }
+    }
+}
+
+/// How a node takes part in a cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Placement service addresses (`host:port`), tried in turn. Empty: a
+    /// standalone node that hosts every call itself, with no placement.
+    pub placement: Vec<String>,
+    /// Address the internal gRPC API (Dapr's `ServiceInvocation`) listens on.
+    pub listen: IpAddr,
+    /// Its port (0 picks a free one).
+    pub port: u16,
+    /// The host other nodes dial (`Host.name` is `advertise_host:port`);
+    /// default: the listen address, or 127.0.0.1 when listening on all.
+    pub advertise_host: Option<String>,
+    /// Dapr namespace reported to placement (default: env `NAMESPACE`, else
+    /// `default`, as daprd).
+    pub namespace: Option<String>,
+    /// How long running turns of actors that moved away may finish (Dapr's
+    /// `drainOngoingCallTimeout`, default 2 s).
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    /// How long a call may wait for a routable table and retry an owner
+    /// that moved or cannot be reached.
+    #[serde(with = "humantime_serde")]
+    pub route_budget: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            placement: vec![format!(
+                "localhost:{}",
+                crate::placement::DEFAULT_PLACEMENT_PORT
+            )],
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            advertise_host: None,
+            namespace: None,
+            drain_timeout: Duration::from_secs(2),
+            route_budget: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// A standalone node: no placement.
+    pub fn standalone() -> Self {
+        Self {
+            placement: Vec::new(),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the node joins a placement service.
+    pub fn is_clustered(&self) -> bool {
+        !self.placement.is_empty()
+    }
+
+    /// The host part of `Host.name`.
+    pub fn advertised_host(&self) -> String {
+        match &self.advertise_host {
+            Some(host) => host.clone(),
+            None if self.listen.is_unspecified() => "127.0.0.1".to_string(),
+            None => self.listen.to_string(),
         }
     }
 }
@@ -87,6 +190,8 @@ pub struct NodeConfig {
     pub state: StateBackend,
     /// The Dapr-compatible HTTP API.
     pub http: HttpConfig,
+    /// Placement and the internal API (cluster membership).
+    pub cluster: ClusterConfig,
     /// Runtime limits and defaults for every actor type.
     pub limits: Limits,
     /// Actor types hosted by this node, by type name.
@@ -100,6 +205,7 @@ impl Default for NodeConfig {
             data_dir: PathBuf::from(".wapr/data"),
             state: StateBackend::default(),
             http: HttpConfig::default(),
+            cluster: ClusterConfig::default(),
             limits: Limits::default(),
             actors: BTreeMap::new(),
         }
@@ -277,6 +383,23 @@ impl NodeConfig {
         }
         if l.mailbox_capacity == 0 {
             return Err(invalid("limits.mailbox_capacity", "must be at least 1"));
+        }
+        for (i, address) in self.cluster.placement.iter().enumerate() {
+            let ok = address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                return Err(invalid(
+                    format!("cluster.placement[{i}]"),
+                    format!("expected host:port, got {address:?}"),
+                ));
+            }
+        }
+        if self.cluster.drain_timeout.is_zero() || self.cluster.route_budget.is_zero() {
+            return Err(invalid(
+                "cluster.drain_timeout / cluster.route_budget",
+                "must be greater than zero",
+            ));
         }
         if self.http.max_body_size.as_u64() == 0 {
             return Err(invalid("http.max_body_size", "must be greater than zero"));

@@ -156,6 +156,48 @@ pub enum CallError {
     /// The state API was used on an actor that is not active here.
     #[error("actor {0} is not active on this node")]
     NotActive(ActorKey),
+    /// The actor is not owned by this node under its current placement
+    /// table (it moved, or a rebalance of its type is in flight). Nothing
+    /// ran; the router re-resolves the owner and retries.
+    #[error(
+        "actor {actor} is not owned by this node under its current placement table (it moved or is being rebalanced)"
+    )]
+    Moved {
+        /// Which actor.
+        actor: ActorKey,
+    },
+    /// No placement table let the node route the call in time.
+    #[error(
+        "placement is disseminating: no table routes actor type {actor_type:?} after waiting {}", humantime::format_duration(*waited)
+    )]
+    PlacementNotReady {
+        /// The type being looked up.
+        actor_type: String,
+        /// How long the call waited.
+        waited: Duration,
+    },
+    /// The owning node could not be reached (after retries).
+    #[error("cannot reach node {address} that owns actor {actor}: {message}")]
+    Unreachable {
+        /// Which actor.
+        actor: ActorKey,
+        /// The owner's advertised address.
+        address: String,
+        /// The transport error.
+        message: String,
+    },
+    /// The owning node answered the forwarded call with an error.
+    #[error("{message}")]
+    Remote {
+        /// The HTTP status the owner gave.
+        status: u16,
+        /// The owner's Dapr `errorCode`.
+        code: &'static str,
+        /// The WIT error kind the owner gave.
+        kind: ErrorKind,
+        /// The owner's message.
+        message: String,
+    },
     /// A host-side failure that is not the actor's fault.
     #[error("actor {actor}: host error: {message}")]
     Host {
@@ -178,6 +220,10 @@ impl CallError {
                 ErrorKind::Unavailable
             }
             Self::NotActive(_) => ErrorKind::NotFound,
+            Self::Moved { .. } | Self::PlacementNotReady { .. } | Self::Unreachable { .. } => {
+                ErrorKind::Unavailable
+            }
+            Self::Remote { kind, .. } => *kind,
             Self::Trap { .. }
             | Self::Timeout { .. }
             | Self::MemoryLimit { .. }
@@ -196,6 +242,7 @@ impl CallError {
             Self::NotActive(_) => "ERR_ACTOR_INSTANCE_MISSING",
             Self::State { .. } => "ERR_ACTOR_STATE_TRANSACTION_SAVE",
             Self::ChainTooDeep { .. } => "ERR_ACTOR_STACK_DEPTH",
+            Self::Remote { code, .. } => code,
             Self::Guest { .. }
             | Self::Trap { .. }
             | Self::Timeout { .. }
@@ -203,6 +250,9 @@ impl CallError {
             | Self::CallCycle { .. }
             | Self::MailboxFull { .. }
             | Self::AtCapacity { .. }
+            | Self::Moved { .. }
+            | Self::PlacementNotReady { .. }
+            | Self::Unreachable { .. }
             | Self::Host { .. } => "ERR_ACTOR_INVOKE_METHOD",
         }
     }
@@ -214,8 +264,58 @@ impl CallError {
             Self::ReservedType(_) => 403,
             Self::UnknownType { .. } => 404,
             Self::MailboxFull { .. } => 429,
-            Self::ShuttingDown | Self::AtCapacity { .. } => 503,
+            Self::ShuttingDown | Self::AtCapacity { .. } | Self::PlacementNotReady { .. } => 503,
+            Self::Remote { status, .. } => *status,
             _ => 500,
+        }
+    }
+}
+
+/// Every `errorCode` a wapr node answers with, so a code received from
+/// another node maps back to a `&'static str` (unknown codes become
+/// `ERR_ACTOR_INVOKE_METHOD`).
+pub fn known_dapr_code(code: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "ERR_MALFORMED_REQUEST",
+        "ERR_ACTOR_TYPE_RESERVED",
+        "ERR_ACTOR_NO_ADDRESS",
+        "ERR_ACTOR_RUNTIME_CLOSED",
+        "ERR_ACTOR_INSTANCE_MISSING",
+        "ERR_ACTOR_STATE_TRANSACTION_SAVE",
+        "ERR_ACTOR_STACK_DEPTH",
+        "ERR_ACTOR_INVOKE_METHOD",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == code)
+        .copied()
+        .unwrap_or("ERR_ACTOR_INVOKE_METHOD")
+}
+
+impl ErrorKind {
+    /// The kind's name on the wire between wapr nodes (`wapr-error-kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MethodNotFound => "method-not-found",
+            Self::BadRequest => "bad-request",
+            Self::Application => "application",
+            Self::CallCycle => "call-cycle",
+            Self::NotFound => "not-found",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Parses [`ErrorKind::as_str`]; unknown names are `Internal`.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "method-not-found" => Self::MethodNotFound,
+            "bad-request" => Self::BadRequest,
+            "application" => Self::Application,
+            "call-cycle" => Self::CallCycle,
+            "not-found" => Self::NotFound,
+            "unavailable" => Self::Unavailable,
+            _ => Self::Internal,
         }
     }
 }

@@ -29,12 +29,17 @@ fn main() -> anyhow::Result<()> {
                 run_until_signal(node).await
             }
             Command::Dev(args) => {
-                let config = args.into_config()?;
-                let node = RunningNode::start(config.clone()).await?;
-                println!("{}", wapr_host::cli::dev_banner(node.http_addr(), &config));
-                run_until_signal(node).await
+                let cluster = args.start().await?;
+                println!("{}", cluster.banner());
+                cluster.run_until_signal().await
             }
+            Command::Placement(args) => args.run().await,
+            Command::StateServer(args) => args.run().await,
             Command::Call(args) => {
+                println!("{}", args.run().await?);
+                Ok(())
+            }
+            Command::Status(args) => {
                 println!("{}", args.run().await?);
                 Ok(())
             }

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -15,8 +16,14 @@ use tokio::task::JoinHandle;
 
 use crate::actors::spawn_idle_reaper;
 use crate::api::{ApiState, http_app};
+use crate::cluster::forward::Forwarder;
+use crate::cluster::internal::{InternalService, NodeIdentity, internal_app};
+use crate::cluster::{ClusterSettings, ClusterView};
 use crate::config::{ConfigError, NodeConfig, StateBackend};
+use crate::placement::client::{ClientSettings, ClientStatus, HostReport, PlacementClient};
+use crate::placement::{TableListener, current_namespace};
 use crate::router::Router;
+use crate::state::dapr::DaprStateStore;
 use crate::state::embedded::EmbeddedStore;
 use crate::state::memory::MemoryStore;
 use crate::state::{StateError, StateKeys, StateStore};
@@ -45,6 +52,15 @@ pub enum NodeError {
     },
 }
 
+/// The cluster side of a started node.
+struct ClusterParts {
+    view: Arc<ClusterView>,
+    placement: PlacementClient,
+    internal_addr: SocketAddr,
+    stop_internal: oneshot::Sender<()>,
+    internal_server: JoinHandle<()>,
+}
+
 /// A started node.
 pub struct RunningNode {
     router: Arc<Router>,
@@ -53,12 +69,30 @@ pub struct RunningNode {
     stop_http: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     reaper: JoinHandle<()>,
+    cluster: Option<ClusterParts>,
 }
 
 impl RunningNode {
     /// Starts a node from `config`: loads every actor type (failing with the
-    /// file's name if one is invalid), opens the store, binds the HTTP port.
+    /// file's name if one is invalid), opens the store, binds the HTTP port
+    /// and, in a cluster, the internal port, and joins placement.
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        Self::start_inner(config, None).await
+    }
+
+    /// Like [`RunningNode::start`] with a store opened by the caller (tests
+    /// run several in-process nodes on one shared store).
+    pub async fn start_with_store(
+        config: NodeConfig,
+        store: Arc<dyn StateStore>,
+    ) -> Result<Self, NodeError> {
+        Self::start_inner(config, Some(store)).await
+    }
+
+    async fn start_inner(
+        config: NodeConfig,
+        store: Option<Arc<dyn StateStore>>,
+    ) -> Result<Self, NodeError> {
         config.validate()?;
         let max_live_actors = live_actor_cap(config.limits.max_live_actors, read_max_map_count());
         let engine = WasmEngine::new(EngineSettings {
@@ -74,11 +108,11 @@ impl RunningNode {
             tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
             types.push(code);
         }
-        let store: Arc<dyn StateStore> = match config.state {
-            StateBackend::Embedded => {
-                Arc::new(EmbeddedStore::open(&config.data_dir.join("state"))?)
-            }
-            StateBackend::Memory => Arc::new(MemoryStore::new()),
+        // Opened after the types load, so a bad component leaves no store
+        // (and no file lock) behind.
+        let store = match store {
+            Some(store) => store,
+            None => open_store(&config)?,
         };
         let router = Router::new(
             types,
@@ -95,6 +129,11 @@ impl RunningNode {
         let http_addr = listener
             .local_addr()
             .map_err(|source| NodeError::Bind { addr, source })?;
+        let cluster = if config.cluster.is_clustered() {
+            Some(join_cluster(&config, &router, http_addr).await?)
+        } else {
+            None
+        };
         let app = http_app(ApiState {
             router: Arc::clone(&router),
             app_id: Arc::from(config.app_id.as_str()),
@@ -110,7 +149,15 @@ impl RunningNode {
                 tracing::error!(error = %err, "HTTP server failed");
             }
         });
-        tracing::info!(%http_addr, app_id = %config.app_id, state = router.runtime().store().name(), types = ?router.runtime().type_names(), "node started");
+        tracing::info!(
+            %http_addr,
+            internal = ?cluster.as_ref().map(|c| c.internal_addr),
+            placement = ?config.cluster.placement,
+            app_id = %config.app_id,
+            state = router.runtime().store().name(),
+            types = ?router.runtime().type_names(),
+            "node started"
+        );
         Ok(Self {
             router,
             http_addr,
@@ -118,6 +165,7 @@ impl RunningNode {
             stop_http: Some(stop_http),
             server,
             reaper,
+            cluster,
         })
     }
 
@@ -126,9 +174,24 @@ impl RunningNode {
         self.http_addr
     }
 
+    /// The internal (gRPC) address, in a cluster.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.cluster.as_ref().map(|c| c.internal_addr)
+    }
+
     /// The router (for in-process callers: tests, benchmarks).
     pub fn router(&self) -> &Arc<Router> {
         &self.router
+    }
+
+    /// The cluster view, in a cluster.
+    pub fn cluster(&self) -> Option<&Arc<ClusterView>> {
+        self.cluster.as_ref().map(|c| &c.view)
+    }
+
+    /// The placement client's status, in a cluster.
+    pub fn placement_status(&self) -> Option<ClientStatus> {
+        self.cluster.as_ref().map(|c| c.placement.status())
     }
 
     /// The data dir.
@@ -136,8 +199,16 @@ impl RunningNode {
         &self.config.data_dir
     }
 
-    /// Stops the node in order (see the module docs).
+    /// Stops the node in order: leave placement (peers stop routing here),
+    /// stop the HTTP API and let in-flight calls finish, deactivate every
+    /// actor, close the store, stop the internal API.
     pub async fn shutdown(mut self) {
+        let cluster = self.cluster.take();
+        let mut internal = None;
+        if let Some(parts) = cluster {
+            parts.placement.shutdown().await;
+            internal = Some((parts.stop_internal, parts.internal_server));
+        }
         if let Some(stop) = self.stop_http.take() {
             let _ = stop.send(());
         }
@@ -151,7 +222,117 @@ impl RunningNode {
         }
         self.reaper.abort();
         self.router.runtime().shutdown(timeout).await;
+        if let Some((stop, mut server)) = internal {
+            let _ = stop.send(());
+            if tokio::time::timeout(Duration::from_secs(2), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
         tracing::info!("node stopped");
+    }
+}
+
+/// Opens the state store `config` names.
+pub fn open_store(config: &NodeConfig) -> Result<Arc<dyn StateStore>, NodeError> {
+    Ok(match &config.state {
+        StateBackend::Embedded => Arc::new(EmbeddedStore::open(&config.data_dir.join("state"))?),
+        StateBackend::Memory => Arc::new(MemoryStore::new()),
+        StateBackend::Dapr { store } => Arc::new(DaprStateStore::from_env(store)?),
+    })
+}
+
+/// Binds the internal port, starts Dapr's `ServiceInvocation` there, and
+/// joins placement with this node's types.
+async fn join_cluster(
+    config: &NodeConfig,
+    router: &Arc<Router>,
+    http_addr: SocketAddr,
+) -> Result<ClusterParts, NodeError> {
+    let addr = SocketAddr::new(config.cluster.listen, config.cluster.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind { addr, source })?;
+    let internal_addr = listener
+        .local_addr()
+        .map_err(|source| NodeError::Bind { addr, source })?;
+    let self_name = join_host_port(&config.cluster.advertised_host(), internal_addr.port());
+    let view = ClusterView::new(
+        ClusterSettings {
+            self_name: self_name.clone(),
+            drain_timeout: config.cluster.drain_timeout,
+            route_budget: config.cluster.route_budget,
+        },
+        Arc::clone(router.runtime()),
+    );
+    let longest_turn = config
+        .actors
+        .keys()
+        .map(|name| config.type_limits(name).turn_timeout)
+        .max()
+        .unwrap_or(config.limits.turn_timeout);
+    router.attach_cluster(
+        Arc::clone(&view),
+        Forwarder::new(longest_turn + FORWARD_MARGIN),
+    );
+    let max_message = usize::try_from(config.http.max_body_size.as_u64())
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    let app = internal_app(
+        InternalService::new(Arc::clone(router.runtime()), Arc::clone(&view)),
+        NodeIdentity {
+            http_addr: http_addr.to_string(),
+            app_id: config.app_id.clone(),
+            pid: std::process::id(),
+        },
+        max_message,
+    );
+    let (stop_internal, stopped) = oneshot::channel::<()>();
+    let internal_server = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(err) = serve.await {
+            tracing::error!(error = %err, "internal API server failed");
+        }
+    });
+    let placement = PlacementClient::start(
+        ClientSettings {
+            addresses: config.cluster.placement.clone(),
+            ..ClientSettings::default()
+        },
+        HostReport {
+            name: self_name,
+            app_id: config.app_id.clone(),
+            namespace: config
+                .cluster
+                .namespace
+                .clone()
+                .unwrap_or_else(current_namespace),
+            entities: router.runtime().type_names(),
+        },
+        Arc::clone(&view) as Arc<dyn TableListener>,
+    );
+    Ok(ClusterParts {
+        view,
+        placement,
+        internal_addr,
+        stop_internal,
+        internal_server,
+    })
+}
+
+/// Extra time a forwarded call may take beyond the longest turn deadline.
+const FORWARD_MARGIN: Duration = Duration::from_secs(5);
+
+/// `host:port`, with brackets for IPv6 (Go's `net.JoinHostPort`, as daprd).
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 

@@ -1,23 +1,42 @@
 //! The router: the one place that decides where a call runs.
 //!
-//! Today every hosted type runs on this node; the placement-driven mesh
-//! (Dapr's hash ring, forwarding to the owning node) plugs in here without
-//! changing callers: the HTTP API and actor-to-actor calls both come through
-//! [`Router::call`].
+//! Standalone, every call runs on this node. In a cluster the router looks
+//! the owner up in the placement table ([`ClusterView::resolve`], which
+//! waits while a round holds the type): local calls go to the actor's
+//! mailbox, remote ones are forwarded over gRPC to the owner's advertised
+//! address. "Actor moved" (from the runtime or the owner) and an unreachable
+//! owner are retried against a fresh lookup, with backoff, within the
+//! cluster's route budget. The HTTP API and actor-to-actor calls both come
+//! through [`Router::call`].
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::actor_key::{MAX_METHOD_LEN, validate_name};
 use crate::actors::ActorRuntime;
 use crate::call::{ActorCaller, CallRequest};
+use crate::cluster::forward::Forwarder;
+use crate::cluster::{ClusterView, Owner};
 use crate::error::CallError;
 use crate::state::{BoxFuture, StateKeys, StateStore};
 use crate::wasm::{ActorCode, ActorServices};
 
-/// Routes calls to the actor runtime that owns the target.
+/// First pause before retrying a moved or unreachable actor.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
+/// Longest pause between retries.
+const MAX_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+struct Cluster {
+    view: Arc<ClusterView>,
+    forwarder: Forwarder,
+}
+
+/// Routes calls to the node that owns the target.
 pub struct Router {
     runtime: Arc<ActorRuntime>,
+    cluster: OnceLock<Cluster>,
 }
 
 impl Router {
@@ -37,6 +56,7 @@ impl Router {
             });
             Router {
                 runtime: Arc::new(ActorRuntime::new(types, services, max_live)),
+                cluster: OnceLock::new(),
             }
         })
     }
@@ -46,9 +66,62 @@ impl Router {
         &self.runtime
     }
 
+    /// Joins the router to a cluster: from now on calls are routed by
+    /// `view`, and the runtime activates only actors `view` says it owns.
+    /// Only the first call has an effect.
+    pub fn attach_cluster(&self, view: Arc<ClusterView>, forwarder: Forwarder) {
+        let weak: Weak<ClusterView> = Arc::downgrade(&view);
+        let gate: Weak<dyn crate::actors::ActivationGate> = weak;
+        self.runtime.set_activation_gate(gate);
+        let _ = self.cluster.set(Cluster { view, forwarder });
+    }
+
+    /// The cluster view, when the node is part of one.
+    pub fn cluster(&self) -> Option<&Arc<ClusterView>> {
+        self.cluster.get().map(|c| &c.view)
+    }
+
     /// Delivers one call and waits for its reply.
     pub async fn call(&self, request: CallRequest) -> Result<Bytes, CallError> {
-        self.runtime.call_local(request).await
+        let Some(cluster) = self.cluster.get() else {
+            return self.runtime.call_local(request).await;
+        };
+        if request.target.is_reserved_type() {
+            return Err(CallError::ReservedType(
+                request.target.actor_type().to_string(),
+            ));
+        }
+        validate_name("method", &request.method, MAX_METHOD_LEN)?;
+        request.chain.check_no_cycle(&request.target)?;
+        let deadline = Instant::now() + cluster.view.settings().route_budget;
+        let mut delay = FIRST_RETRY_DELAY;
+        loop {
+            let owner = cluster.view.resolve(&request.target, deadline).await?;
+            let result = match &owner {
+                Owner::Local => self.runtime.call_local(request.clone()).await,
+                Owner::Remote { address, .. } => cluster.forwarder.call(address, &request).await,
+            };
+            match result {
+                Err(err @ (CallError::Moved { .. } | CallError::Unreachable { .. }))
+                    if Instant::now() + delay < deadline =>
+                {
+                    tracing::debug!(actor = %request.target, error = %err, ?owner, "re-resolving and retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Drops pooled connections to hosts no longer in the table.
+    pub fn prune_connections(&self) {
+        if let Some(cluster) = self.cluster.get() {
+            let table = cluster.view.table();
+            cluster
+                .forwarder
+                .retain(|address| table.members.contains_key(address));
+        }
     }
 }
 

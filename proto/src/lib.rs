@@ -9,8 +9,12 @@
 //!   `state.proto` messages;
 //! * [`dapr::proto::internals::v1`]: the actor-forwarding subset of Dapr's
 //!   internal `ServiceInvocation` service (`CallActor`, `CallActorReminder`);
+//! * [`dapr::proto::runtime::v1`]: the state subset of the sidecar's public
+//!   `Dapr` service (`GetState`, `GetBulkState`, `SaveState`, `DeleteState`,
+//!   `ExecuteStateTransaction`);
 //! * [`dapr::proto::common::v1`]: the `InvokeRequest`/`InvokeResponse`
-//!   messages those use.
+//!   messages actor forwarding uses and the `StateItem`/`Etag`/`StateOptions`
+//!   messages of the state API.
 //!
 //! Each package module holds the prost messages plus a `*_client` and a
 //! `*_server` module with the tonic client and server.
@@ -42,10 +46,24 @@ pub mod dapr {
             }
         }
 
+        /// The `dapr.proto.runtime.*` packages.
+        pub mod runtime {
+            /// `dapr.proto.runtime.v1` (state subset): the `Dapr` service with
+            /// only `GetState`, `GetBulkState`, `SaveState`, `DeleteState` and
+            /// `ExecuteStateTransaction`, and their request and response
+            /// messages. gRPC paths are per method, so this subset talks to
+            /// a full daprd.
+            #[allow(missing_docs, clippy::all, clippy::pedantic)]
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/dapr.proto.runtime.v1.rs"));
+            }
+        }
+
         /// The `dapr.proto.common.*` packages.
         pub mod common {
             /// `dapr.proto.common.v1` (subset): `InvokeRequest`,
-            /// `InvokeResponse` and `HTTPExtension`.
+            /// `InvokeResponse` and `HTTPExtension` (actor forwarding), and
+            /// `StateItem`, `Etag` and `StateOptions` (state API).
             #[allow(missing_docs, clippy::all, clippy::pedantic)]
             pub mod v1 {
                 include!(concat!(env!("OUT_DIR"), "/dapr.proto.common.v1.rs"));

@@ -23,6 +23,12 @@ use wapr_proto::dapr::proto::placement::v1::{
     placement_client::PlacementClient,
     placement_server::{self, Placement, PlacementServer},
 };
+use wapr_proto::dapr::proto::runtime::v1::{
+    BulkStateItem, DeleteStateRequest, ExecuteStateTransactionRequest, GetBulkStateRequest,
+    GetBulkStateResponse, GetStateRequest, GetStateResponse, SaveStateRequest,
+    dapr_client::DaprClient,
+    dapr_server::{self, Dapr, DaprServer},
+};
 
 /// Tower service that records each request path, then forwards it.
 #[derive(Clone)]
@@ -123,6 +129,74 @@ impl ServiceInvocation for StubInvocation {
     }
 }
 
+/// Dapr state stub: echoes keys back, refuses an empty store name.
+struct StubState;
+
+fn check_store(name: &str) -> Result<(), Status> {
+    if name.is_empty() {
+        Err(Status::invalid_argument("no store"))
+    } else {
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl Dapr for StubState {
+    async fn get_state(
+        &self,
+        request: Request<GetStateRequest>,
+    ) -> Result<Response<GetStateResponse>, Status> {
+        let req = request.into_inner();
+        check_store(&req.store_name)?;
+        Ok(Response::new(GetStateResponse {
+            data: req.key.into_bytes(),
+            etag: "1".into(),
+            metadata: req.metadata,
+        }))
+    }
+
+    async fn get_bulk_state(
+        &self,
+        request: Request<GetBulkStateRequest>,
+    ) -> Result<Response<GetBulkStateResponse>, Status> {
+        let req = request.into_inner();
+        check_store(&req.store_name)?;
+        let items = req
+            .keys
+            .into_iter()
+            .map(|key| BulkStateItem {
+                key,
+                ..BulkStateItem::default()
+            })
+            .collect();
+        Ok(Response::new(GetBulkStateResponse { items }))
+    }
+
+    async fn save_state(&self, request: Request<SaveStateRequest>) -> Result<Response<()>, Status> {
+        check_store(&request.get_ref().store_name)?;
+        Ok(Response::new(()))
+    }
+
+    async fn delete_state(
+        &self,
+        request: Request<DeleteStateRequest>,
+    ) -> Result<Response<()>, Status> {
+        check_store(&request.get_ref().store_name)?;
+        Ok(Response::new(()))
+    }
+
+    async fn execute_state_transaction(
+        &self,
+        request: Request<ExecuteStateTransactionRequest>,
+    ) -> Result<Response<()>, Status> {
+        check_store(&request.get_ref().store_name)?;
+        if request.get_ref().operations.is_empty() {
+            return Err(Status::aborted("empty"));
+        }
+        Ok(Response::new(()))
+    }
+}
+
 #[test]
 fn service_names() {
     assert_eq!(
@@ -140,6 +214,76 @@ fn service_names() {
     assert_eq!(
         <ServiceInvocationServer<StubInvocation> as NamedService>::NAME,
         "dapr.proto.internals.v1.ServiceInvocation"
+    );
+    assert_eq!(dapr_server::SERVICE_NAME, "dapr.proto.runtime.v1.Dapr");
+    assert_eq!(
+        <DaprServer<StubState> as NamedService>::NAME,
+        "dapr.proto.runtime.v1.Dapr"
+    );
+}
+
+#[tokio::test]
+async fn dapr_state_paths() {
+    let transport = Recorder::new(DaprServer::new(StubState));
+    let mut client = DaprClient::new(transport.clone());
+    let store = || "statestore".to_string();
+
+    let got = client
+        .get_state(GetStateRequest {
+            store_name: store(),
+            key: "k".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("get_state")
+        .into_inner();
+    assert_eq!((got.data.as_slice(), got.etag.as_str()), (&b"k"[..], "1"));
+
+    let bulk = client
+        .get_bulk_state(GetBulkStateRequest {
+            store_name: store(),
+            keys: vec!["a".into(), "b".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("get_bulk_state")
+        .into_inner();
+    let keys: Vec<_> = bulk.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b"]);
+
+    client
+        .save_state(SaveStateRequest {
+            store_name: store(),
+            states: vec![],
+        })
+        .await
+        .expect("save_state");
+    client
+        .delete_state(DeleteStateRequest {
+            store_name: store(),
+            key: "k".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("delete_state");
+    let err = client
+        .execute_state_transaction(ExecuteStateTransactionRequest {
+            store_name: store(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("stub aborts empty transactions");
+    assert_eq!(err.code(), tonic::Code::Aborted);
+
+    assert_eq!(
+        transport.paths(),
+        [
+            "/dapr.proto.runtime.v1.Dapr/GetState",
+            "/dapr.proto.runtime.v1.Dapr/GetBulkState",
+            "/dapr.proto.runtime.v1.Dapr/SaveState",
+            "/dapr.proto.runtime.v1.Dapr/DeleteState",
+            "/dapr.proto.runtime.v1.Dapr/ExecuteStateTransaction",
+        ]
     );
 }
 

@@ -1,12 +1,20 @@
 //! Wire-format checks against hand-built protobuf bytes (field numbers and
-//! wire types from `shared/docs/dapr-protocol.md` §1.2), not against prost's
-//! own encoder.
+//! wire types from `shared/docs/dapr-protocol.md` §1.2 and §6), not against
+//! prost's own encoder.
 
 use prost::Message;
-use wapr_proto::dapr::proto::common::v1::{HttpExtension, http_extension::Verb};
+use wapr_proto::dapr::proto::common::v1::{
+    Etag, HttpExtension, StateItem, StateOptions,
+    http_extension::Verb,
+    state_options::{StateConcurrency, StateConsistency},
+};
 use wapr_proto::dapr::proto::internals::v1::{ApiVersion, InternalInvokeRequest, Status};
 use wapr_proto::dapr::proto::placement::v1::{
     Host, HostOperation, PlacementOrder, StatePlacementTable, StatePlacementTables,
+};
+use wapr_proto::dapr::proto::runtime::v1::{
+    DeleteStateRequest, ExecuteStateTransactionRequest, GetBulkStateResponse, GetStateRequest,
+    GetStateResponse, TransactionalStateOperation,
 };
 
 /// Length-delimited field (wire type 2) with a one-byte tag and length.
@@ -204,5 +212,162 @@ fn internals_and_common_numbers() {
     assert_eq!(
         (a.actor_type.as_str(), a.actor_id.as_str()),
         ("Counter", "c1")
+    );
+}
+
+/// One map<string,string> entry: field `tag`, entry { 1 key, 2 value }.
+fn map_entry(tag: u8, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut entry = ld(0x0a, key);
+    entry.extend(ld(0x12, value));
+    ld(tag, &entry)
+}
+
+fn fenced_item() -> StateItem {
+    StateItem {
+        key: "a||T||1||k".into(),
+        value: b"42".to_vec(),
+        etag: Some(Etag { value: "7".into() }),
+        metadata: [("partitionKey".to_string(), "a||T||1".to_string())].into(),
+        options: Some(StateOptions {
+            concurrency: StateConcurrency::ConcurrencyFirstWrite as i32,
+            consistency: StateConsistency::ConsistencyStrong as i32,
+        }),
+    }
+}
+
+fn fenced_item_bytes() -> Vec<u8> {
+    let mut expected = ld(0x0a, b"a||T||1||k"); // 1 key, string
+    expected.extend(ld(0x12, b"42")); // 2 value, bytes
+    expected.extend(ld(0x1a, &ld(0x0a, b"7"))); // 3 etag { 1 value }
+    expected.extend(map_entry(0x22, b"partitionKey", b"a||T||1")); // 4 metadata
+    expected.extend(ld(0x2a, &[0x08, 0x01, 0x10, 0x02])); // 5 options { 1 FIRST_WRITE, 2 STRONG }
+    expected
+}
+
+#[test]
+fn state_item_with_every_field_encodes_to_exact_bytes() {
+    assert_eq!(fenced_item().encode_to_vec(), fenced_item_bytes());
+
+    // A present but empty Etag is still on the wire (an empty message), so a
+    // server can tell "etag \"\"" from "no etag".
+    let empty_etag = StateItem {
+        etag: Some(Etag::default()),
+        ..StateItem::default()
+    };
+    assert_eq!(empty_etag.encode_to_vec(), [0x1a, 0x00]);
+    assert_eq!(
+        StateItem::decode(&[0x1a, 0x00][..]).expect("decode").etag,
+        Some(Etag::default())
+    );
+    assert_eq!(StateItem::decode(&[][..]).expect("decode").etag, None);
+}
+
+#[test]
+fn state_option_enum_numbers() {
+    let concurrency = [
+        (StateConcurrency::ConcurrencyUnspecified, 0),
+        (StateConcurrency::ConcurrencyFirstWrite, 1),
+        (StateConcurrency::ConcurrencyLastWrite, 2),
+    ];
+    for (c, n) in concurrency {
+        assert_eq!(c as i32, n, "{c:?}");
+    }
+    let consistency = [
+        (StateConsistency::ConsistencyUnspecified, 0),
+        (StateConsistency::ConsistencyEventual, 1),
+        (StateConsistency::ConsistencyStrong, 2),
+    ];
+    for (c, n) in consistency {
+        assert_eq!(c as i32, n, "{c:?}");
+    }
+}
+
+#[test]
+fn execute_state_transaction_request_field_numbers() {
+    let req = ExecuteStateTransactionRequest {
+        store_name: "wapr".into(),
+        operations: vec![TransactionalStateOperation {
+            operation_type: "upsert".into(),
+            request: Some(fenced_item()),
+        }],
+        metadata: [("partitionKey".to_string(), "a||T||1".to_string())].into(),
+    };
+    let mut op = ld(0x0a, b"upsert"); // 1 operationType
+    op.extend(ld(0x12, &fenced_item_bytes())); // 2 request
+    let mut expected = ld(0x0a, b"wapr"); // 1 storeName
+    expected.extend(ld(0x12, &op)); // 2 operations
+    expected.extend(map_entry(0x1a, b"partitionKey", b"a||T||1")); // 3 metadata
+    assert_eq!(req.encode_to_vec(), expected);
+}
+
+#[test]
+fn get_and_delete_state_field_numbers() {
+    let get = GetStateRequest {
+        store_name: "s".into(),
+        key: "k".into(),
+        consistency: StateConsistency::ConsistencyStrong as i32,
+        metadata: [("partitionKey".to_string(), "p".to_string())].into(),
+    };
+    let mut expected = ld(0x0a, b"s"); // 1 store_name
+    expected.extend(ld(0x12, b"k")); // 2 key
+    expected.extend([0x18, 0x02]); // 3 consistency = STRONG, enum varint
+    expected.extend(map_entry(0x22, b"partitionKey", b"p")); // 4 metadata
+    assert_eq!(get.encode_to_vec(), expected);
+
+    // GetStateResponse { 1 data, 2 etag }
+    let mut bytes = ld(0x0a, b"v");
+    bytes.extend(ld(0x12, b"3"));
+    let resp = GetStateResponse::decode(bytes.as_slice()).expect("decode");
+    assert_eq!((resp.data.as_slice(), resp.etag.as_str()), (&b"v"[..], "3"));
+
+    let delete = DeleteStateRequest {
+        store_name: "s".into(),
+        key: "k".into(),
+        etag: Some(Etag { value: "3".into() }),
+        options: Some(StateOptions {
+            concurrency: StateConcurrency::ConcurrencyFirstWrite as i32,
+            consistency: 0,
+        }),
+        metadata: [("m".to_string(), "v".to_string())].into(),
+    };
+    let mut expected = ld(0x0a, b"s"); // 1 store_name
+    expected.extend(ld(0x12, b"k")); // 2 key
+    expected.extend(ld(0x1a, &ld(0x0a, b"3"))); // 3 etag { 1 value }
+    expected.extend(ld(0x22, &[0x08, 0x01])); // 4 options { 1 FIRST_WRITE }
+    expected.extend(map_entry(0x2a, b"m", b"v")); // 5 metadata
+    assert_eq!(delete.encode_to_vec(), expected);
+}
+
+#[test]
+fn decodes_hand_built_bulk_state_response() {
+    // BulkStateItem { 1 key, 2 data, 3 etag } and { 1 key, 4 error }
+    let mut found = ld(0x0a, b"a");
+    found.extend(ld(0x12, b"1"));
+    found.extend(ld(0x1a, b"9"));
+    let mut failed = ld(0x0a, b"b");
+    failed.extend(ld(0x22, b"boom"));
+    let mut bytes = ld(0x0a, &found); // GetBulkStateResponse { 1 items }
+    bytes.extend(ld(0x0a, &failed));
+
+    let resp = GetBulkStateResponse::decode(bytes.as_slice()).expect("decode");
+    assert_eq!(resp.items.len(), 2);
+    let (a, b) = (&resp.items[0], &resp.items[1]);
+    assert_eq!(
+        (
+            a.key.as_str(),
+            a.data.as_slice(),
+            a.etag.as_str(),
+            a.error.as_str()
+        ),
+        ("a", &b"1"[..], "9", "")
+    );
+    assert_eq!(
+        (
+            b.key.as_str(),
+            b.data.as_slice(),
+            b.etag.as_str(),
+            b.error.as_str()
+        ),
+        ("b", &b""[..], "", "boom")
     );
 }

@@ -84,7 +84,7 @@ def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen(
-            [wapr, "node", "--http-port", str(port), "--data-dir", data_dir,
+            [wapr, "node", "--standalone", "--http-port", str(port), "--data-dir", data_dir,
              "--actor", f"counter={os.path.join(actors_dir, 'counter.wasm')}"],
             env={**os.environ, "WAPR_LOG": "warn"},
         )

@@ -16,8 +16,8 @@
 mod idle;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -65,6 +65,12 @@ pub struct ActorSlot {
     waiting: AtomicU32,
     last_used_ms: AtomicU64,
     activated_at_ms: AtomicU64,
+    /// Set when a rebalance takes the actor away: queued calls give up
+    /// (they are re-routed to the new owner) instead of running here.
+    leaving: AtomicBool,
+    /// Set when a drain times out: the running turn is interrupted at the
+    /// next epoch tick and its writes are discarded.
+    interrupt: Arc<AtomicBool>,
 }
 
 impl ActorSlot {
@@ -74,8 +80,18 @@ impl ActorSlot {
             waiting: AtomicU32::new(0),
             last_used_ms: AtomicU64::new(0),
             activated_at_ms: AtomicU64::new(0),
+            leaving: AtomicBool::new(false),
+            interrupt: Arc::new(AtomicBool::new(false)),
         }
     }
+}
+
+/// Decides whether this node may activate an actor now. In a cluster it is
+/// the placement view: a node activates only actors it owns under its
+/// current table, outside a dissemination round.
+pub trait ActivationGate: Send + Sync + 'static {
+    /// Whether `key` may be activated here now.
+    fn may_activate(&self, key: &ActorKey) -> bool;
 }
 
 /// Decrements a slot's waiting count when the caller stops waiting.
@@ -111,6 +127,7 @@ pub struct ActorRuntime {
     /// One eviction pass at a time when the node is at capacity.
     evicting: Mutex<()>,
     evicted: AtomicU64,
+    gate: OnceLock<Weak<dyn ActivationGate>>,
 }
 
 /// Fraction of the live-actor cap evicted in one pass at capacity (at least
@@ -141,7 +158,20 @@ impl ActorRuntime {
             epoch: Instant::now(),
             evicting: Mutex::new(()),
             evicted: AtomicU64::new(0),
+            gate: OnceLock::new(),
         }
+    }
+
+    /// Installs the activation gate (once; later calls are ignored). Without
+    /// one, every hosted actor may activate (a standalone node).
+    pub fn set_activation_gate(&self, gate: Weak<dyn ActivationGate>) {
+        let _ = self.gate.set(gate);
+    }
+
+    fn may_activate(&self, key: &ActorKey) -> bool {
+        self.gate
+            .get()
+            .is_none_or(|gate| gate.upgrade().is_some_and(|g| g.may_activate(key)))
     }
 
     /// Actors deactivated early to make room at the live-actor cap.
@@ -243,7 +273,18 @@ impl ActorRuntime {
             if matches!(*state, SlotState::Retired) {
                 continue;
             }
+            if slot.leaving.load(Ordering::Acquire) {
+                return Err(CallError::Moved {
+                    actor: request.target.clone(),
+                });
+            }
             if matches!(*state, SlotState::Vacant) {
+                if !self.may_activate(&request.target) {
+                    self.release_vacant(&request.target, &slot, &mut state);
+                    return Err(CallError::Moved {
+                        actor: request.target.clone(),
+                    });
+                }
                 match self
                     .activate(&request.target, hosted, &slot, &request.chain)
                     .await
@@ -351,9 +392,11 @@ impl ActorRuntime {
                 limit: self.max_live,
             });
         }
-        let instance = hosted
-            .code
-            .instantiate(key.clone(), Arc::clone(&self.services));
+        let instance = hosted.code.instantiate(
+            key.clone(),
+            Arc::clone(&self.services),
+            Arc::clone(&slot.interrupt),
+        );
         let mut instance = match instance {
             Ok(instance) => instance,
             Err(err) => {
@@ -496,9 +539,13 @@ impl ActorRuntime {
     /// Runs `deactivate` on a live instance, drops it and takes the slot out.
     async fn retire(&self, key: &ActorKey, slot: &ActorSlot, state: &mut SlotState) {
         if let SlotState::Live(instance) = state {
-            let outcome = instance.deactivate(&CallChain::root()).await;
-            if let Err(err) = outcome.result {
-                tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
+            if slot.interrupt.load(Ordering::Acquire) {
+                tracing::warn!(actor = %key, "dropping an interrupted actor without running deactivate");
+            } else {
+                let outcome = instance.deactivate(&CallChain::root()).await;
+                if let Err(err) = outcome.result {
+                    tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
+                }
             }
             if let Some(hosted) = self.types.get(key.actor_type()) {
                 hosted.live.fetch_sub(1, Ordering::Relaxed);
@@ -509,6 +556,55 @@ impl ActorRuntime {
         slot.activated_at_ms.store(0, Ordering::Relaxed);
         self.table
             .remove_if(key, |_, v| std::ptr::eq(Arc::as_ptr(v), slot));
+    }
+
+    /// Deactivates every local actor for which `should_go` holds: a
+    /// rebalance moved it away, or the node lost placement. Calls queued on
+    /// those actors give up with [`CallError::Moved`] (the router re-routes
+    /// them); running turns get `drain_timeout` to finish, then are
+    /// interrupted at the next epoch tick with their writes discarded.
+    /// Returns how many actors were deactivated.
+    pub async fn drain_where(
+        &self,
+        should_go: impl Fn(&ActorKey) -> bool,
+        drain_timeout: Duration,
+    ) -> usize {
+        let leaving: Vec<(ActorKey, Arc<ActorSlot>)> = self
+            .table
+            .iter()
+            .filter(|e| should_go(e.key()))
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        for (_, slot) in &leaving {
+            slot.leaving.store(true, Ordering::Release);
+        }
+        let deadline = tokio::time::Instant::now() + drain_timeout;
+        let mut interrupted = 0usize;
+        let mut drained = 0usize;
+        for (key, slot) in &leaving {
+            let (mut state, was_running) =
+                match tokio::time::timeout_at(deadline, slot.state.lock()).await {
+                    Ok(state) => (state, false),
+                    Err(_) => {
+                        slot.interrupt.store(true, Ordering::Release);
+                        interrupted += 1;
+                        (slot.state.lock().await, true)
+                    }
+                };
+            // An interrupted turn already dropped its instance.
+            if was_running || matches!(*state, SlotState::Live(_)) {
+                drained += 1;
+            }
+            self.retire(key, slot, &mut state).await;
+        }
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                drain_timeout_ms = drain_timeout.as_millis() as u64,
+                "turns still running at the drain timeout were interrupted; their writes were discarded"
+            );
+        }
+        drained
     }
 
     /// Stops taking calls, waits for running turns, deactivates every actor

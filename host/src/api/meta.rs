@@ -65,6 +65,18 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
     extended.insert("runtime".into(), "wapr".into());
     extended.insert("liveActors".into(), runtime.live_total().into());
     extended.insert("evictedActors".into(), runtime.evicted_total().into());
+    let cluster = api.router.cluster().map(|c| c.status());
+    let (host_ready, placement) = match &cluster {
+        None => (true, "placement: local (single node)".to_string()),
+        Some(status) if status.ready => (
+            true,
+            format!(
+                "placement: connected (table version {})",
+                status.table_version
+            ),
+        ),
+        Some(_) => (false, "placement: disconnected".to_string()),
+    };
     Json(Metadata {
         id: api.app_id.to_string(),
         runtime_version: format!("wapr-{}", env!("CARGO_PKG_VERSION")),
@@ -80,8 +92,8 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
         actor_runtime: ActorRuntimeMetadata {
             runtime_status: "RUNNING",
             active_actors: counts(),
-            host_ready: true,
-            placement: "placement: local (single node)".into(),
+            host_ready,
+            placement,
         },
     })
 }
@@ -108,6 +120,30 @@ pub(super) async fn list_actors(
             .router
             .runtime()
             .list_active(query.actor_type.as_deref()),
+    })
+}
+
+/// What `GET /wapr/v1/cluster` answers.
+#[derive(Serialize)]
+pub(super) struct ClusterReport {
+    /// "standalone" or "cluster".
+    mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::cluster::ClusterStatus>,
+    live_actors: usize,
+}
+
+/// `GET /wapr/v1/cluster`: this node's view of the placement table.
+pub(super) async fn cluster(State(api): State<ApiState>) -> Json<ClusterReport> {
+    let cluster = api.router.cluster().map(|c| c.status());
+    Json(ClusterReport {
+        mode: if cluster.is_some() {
+            "cluster"
+        } else {
+            "standalone"
+        },
+        cluster,
+        live_actors: api.router.runtime().live_total(),
     })
 }
 

@@ -53,6 +53,7 @@ pub fn http_app(state: ApiState) -> HttpRouter {
         .route("/v1.0/healthz/outbound", get(meta::healthz))
         .route("/v1.0/metadata", get(meta::metadata))
         .route("/wapr/v1/actors", get(meta::list_actors))
+        .route("/wapr/v1/cluster", get(meta::cluster))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

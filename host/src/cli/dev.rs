@@ -1,39 +1,320 @@
-//! `wapr dev`: the demo. One node on embedded defaults hosting every actor
-//! component found in the actors directory (built by `scripts/setup.sh`).
+//! `wapr dev`: the demo cluster on one machine. The embedded placement
+//! server and a state server (Dapr's state API over the embedded store) run
+//! in this process; each node is a child `wapr node` process on loopback,
+//! node i's HTTP API on `--http-port` + i. Waits until every node has the
+//! same table with every member, then prints the endpoints.
+//!
+//! Children watch their stdin: if this process dies (even `kill -9`), the
+//! pipe closes and they shut down, so nothing is left behind.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-use crate::config::{ActorTypeConfig, NodeConfig};
+use crate::placement::server::{PlacementService, PlacementSettings};
+use crate::state::StateStore;
+use crate::state::embedded::EmbeddedStore;
+use crate::state::serve::DaprStateServer;
+
+/// The state component name the dev state server answers to.
+pub const DEV_STATE_STORE: &str = "statestore";
+
+/// Environment variable that tells a node to exit when its stdin closes.
+pub const EXIT_WITH_PARENT_ENV: &str = "WAPR_EXIT_WITH_PARENT";
 
 /// Options of `wapr dev`.
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// HTTP API port.
+    /// Number of nodes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub nodes: u16,
+    /// HTTP API port of node 0; node i listens on this + i.
     #[arg(long, default_value_t = 3500, env = "WAPR_HTTP_PORT")]
     pub http_port: u16,
-    /// Data directory.
+    /// Port of the embedded placement server (Dapr's self-hosted default).
+    #[arg(long, default_value_t = crate::placement::DEFAULT_PLACEMENT_PORT)]
+    pub placement_port: u16,
+    /// Data directory (state file, compiled-code cache).
     #[arg(long, default_value = ".wapr/dev", env = "WAPR_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Directory of actor components (`<type>.wasm`).
     #[arg(long, default_value = "target/actors", env = "WAPR_ACTORS_DIR")]
     pub actors_dir: PathBuf,
+    /// How long to wait for every node to get the table.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub ready_timeout: Duration,
+}
+
+/// One child node.
+struct DevNode {
+    http_port: u16,
+    child: Child,
+}
+
+/// A running dev cluster.
+pub struct DevCluster {
+    placement_addr: SocketAddr,
+    state_addr: SocketAddr,
+    nodes: Vec<DevNode>,
+    types: Vec<String>,
+    data_dir: PathBuf,
+    store: Arc<EmbeddedStore>,
+    stop_servers: Vec<oneshot::Sender<()>>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl DevArgs {
-    /// The demo node's configuration.
-    pub fn into_config(self) -> anyhow::Result<NodeConfig> {
-        let mut config = NodeConfig {
-            data_dir: self.data_dir,
-            ..NodeConfig::default()
-        };
-        config.http.port = self.http_port;
-        for (name, path) in find_components(&self.actors_dir)? {
-            config.actors.insert(name, ActorTypeConfig::from_wasm(path));
+    /// Starts placement, the state server and the nodes, and waits until
+    /// every node has the table.
+    pub async fn start(self) -> anyhow::Result<DevCluster> {
+        let components = find_components(&self.actors_dir)?;
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+        let mut stop_servers = Vec::new();
+        let mut servers = Vec::new();
+
+        let placement_listener = TcpListener::bind(("127.0.0.1", self.placement_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on 127.0.0.1:{} for placement (is Dapr's placement running? pick another with --placement-port)",
+                    self.placement_port
+                )
+            })?;
+        let placement_addr = placement_listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        stop_servers.push(stop);
+        let service = PlacementService::new(PlacementSettings::default());
+        servers.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(err) =
+                crate::placement::server::serve(placement_listener, service, shutdown).await
+            {
+                tracing::error!(error = %err, "placement server failed");
+            }
+        }));
+
+        let store = Arc::new(
+            EmbeddedStore::open(&self.data_dir.join("state"))
+                .context("cannot open the dev cluster's state")?,
+        );
+        let state_listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let state_addr = state_listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        stop_servers.push(stop);
+        let state_server =
+            DaprStateServer::new(Arc::clone(&store) as Arc<dyn StateStore>, DEV_STATE_STORE);
+        servers.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(err) =
+                crate::state::serve::serve(state_listener, state_server, shutdown).await
+            {
+                tracing::error!(error = %err, "state server failed");
+            }
+        }));
+
+        let exe = std::env::current_exe().context("cannot find the wapr executable")?;
+        let mut nodes = Vec::with_capacity(usize::from(self.nodes));
+        for i in 0..self.nodes {
+            let http_port = self
+                .http_port
+                .checked_add(i)
+                .context("--http-port + node index overflows")?;
+            let mut command = Command::new(&exe);
+            command
+                .arg("node")
+                .args(["--placement", &placement_addr.to_string()])
+                .args(["--http-port", &http_port.to_string()])
+                .arg("--data-dir")
+                .arg(self.data_dir.join("nodes"))
+                .args(["--state", &format!("dapr:{DEV_STATE_STORE}")]);
+            for (name, path) in &components {
+                command
+                    .arg("--actor")
+                    .arg(format!("{name}={}", path.display()));
+            }
+            command
+                .env("DAPR_GRPC_PORT", state_addr.port().to_string())
+                .env(EXIT_WITH_PARENT_ENV, "1")
+                .env_remove("WAPR_CONFIG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true);
+            let child = command
+                .spawn()
+                .with_context(|| format!("cannot start node {i}"))?;
+            nodes.push(DevNode { http_port, child });
         }
-        Ok(config)
+        let cluster = DevCluster {
+            placement_addr,
+            state_addr,
+            nodes,
+            types: components.into_iter().map(|(name, _)| name).collect(),
+            data_dir: self.data_dir,
+            store,
+            stop_servers,
+            servers,
+        };
+        cluster.wait_ready(self.ready_timeout).await?;
+        Ok(cluster)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReadyProbe {
+    cluster: Option<ReadyView>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReadyView {
+    ready: bool,
+    table_version: u64,
+    members: Vec<serde::de::IgnoredAny>,
+}
+
+impl DevCluster {
+    /// The placement server's address.
+    pub fn placement_addr(&self) -> SocketAddr {
+        self.placement_addr
+    }
+
+    /// The HTTP API endpoint of every node.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("http://127.0.0.1:{}", n.http_port))
+            .collect()
+    }
+
+    /// Waits until every node is ready with the same table listing every
+    /// node. Fails early if a node exits.
+    async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let deadline = Instant::now() + timeout;
+        let want = self.nodes.len();
+        loop {
+            let mut versions = Vec::with_capacity(want);
+            for endpoint in self.endpoints() {
+                let probe = client
+                    .get(format!("{endpoint}/wapr/v1/cluster"))
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success());
+                let view = match probe {
+                    Some(r) => r.json::<ReadyProbe>().await.ok().and_then(|p| p.cluster),
+                    None => None,
+                };
+                if let Some(view) = view.filter(|v| v.ready && v.members.len() == want) {
+                    versions.push(view.table_version);
+                }
+            }
+            if versions.len() == want && versions.windows(2).all(|w| w[0] == w[1]) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the dev cluster's nodes did not all get the placement table within {} ({} of {want} ready)",
+                humantime::format_duration(timeout),
+                versions.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What `wapr dev` prints once every node is ready.
+    pub fn banner(&self) -> String {
+        let endpoints = self.endpoints();
+        let first = endpoints.first().cloned().unwrap_or_default();
+        let mut nodes = String::new();
+        for (i, (node, endpoint)) in self.nodes.iter().zip(&endpoints).enumerate() {
+            let pid = node
+                .child
+                .id()
+                .map_or_else(|| "-".into(), |p| p.to_string());
+            nodes.push_str(&format!("  node {i}:      {endpoint}  (pid {pid})\n"));
+        }
+        format!(
+            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  state:       embedded, {} (served to the nodes as Dapr's state API on {})\n  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
+            self.nodes.len(),
+            self.placement_addr,
+            self.data_dir.join("state").display(),
+            self.state_addr,
+            self.types.join(", "),
+        )
+    }
+
+    /// Runs until Ctrl-C or SIGTERM; logs nodes that exit on their own.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
+        let exits = async {
+            let mut exited = vec![false; self.nodes.len()];
+            loop {
+                for (i, node) in self.nodes.iter_mut().enumerate() {
+                    if !exited[i]
+                        && let Ok(Some(status)) = node.child.try_wait()
+                    {
+                        exited[i] = true;
+                        tracing::warn!(node = i, %status, "node exited; the others take over its actors");
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        tokio::select! {
+            () = super::shutdown_signal() => {},
+            () = exits => {},
+        }
+        tracing::info!("stopping the dev cluster");
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Stops every node (SIGTERM, then kill after the shutdown timeout),
+    /// then the state and placement servers, then flushes the store.
+    pub async fn shutdown(mut self) {
+        for node in &self.nodes {
+            if let Some(pid) = node.child.id()
+                && let Ok(pid) = i32::try_from(pid)
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+        for node in &mut self.nodes {
+            if tokio::time::timeout(Duration::from_secs(30), node.child.wait())
+                .await
+                .is_err()
+            {
+                let _ = node.child.kill().await;
+            }
+        }
+        for stop in self.stop_servers.drain(..) {
+            let _ = stop.send(());
+        }
+        for server in self.servers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+        if let Err(err) = self.store.close().await {
+            tracing::error!(error = %err, "closing the state store failed");
+        }
     }
 }
 
@@ -50,7 +331,9 @@ fn find_components(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         if path.extension().is_some_and(|e| e == "wasm")
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
         {
-            found.push((stem.to_string(), path.clone()));
+            let stem = stem.to_string();
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
+            found.push((stem, path));
         }
     }
     found.sort();
@@ -60,24 +343,4 @@ fn find_components(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         dir.display()
     );
     Ok(found)
-}
-
-/// What `wapr dev` prints once the node is up.
-pub fn banner(addr: std::net::SocketAddr, config: &NodeConfig) -> String {
-    let types: Vec<&str> = config.actors.keys().map(String::as_str).collect();
-    let wapr = std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let cwd = std::env::current_dir().ok()?;
-            Some(
-                exe.strip_prefix(&cwd)
-                    .map_or(exe.clone(), std::path::Path::to_path_buf),
-            )
-        })
-        .map_or_else(|| "wapr".to_string(), |p| p.display().to_string());
-    format!(
-        "wapr dev: node ready\n  endpoint:    http://{addr}\n  actor types: {}\n  state:       embedded, {}\n\ntry:\n  curl -X POST http://{addr}/v1.0/actors/counter/demo/method/increment\n  curl http://{addr}/v1.0/actors/counter/demo/method/get\n  {wapr} call counter/demo increment 5 --endpoint http://{addr}\n\nCtrl-C stops the node (running turns finish, actors deactivate, state is flushed).",
-        types.join(", "),
-        config.data_dir.display(),
-    )
 }

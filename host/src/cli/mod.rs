@@ -1,14 +1,19 @@
-//! The `wapr` command line: `node`, `dev`, `call`.
+//! The `wapr` command line: `node`, `dev`, `placement`, `state-server`,
+//! `call`, `status`.
 
 mod call;
 mod dev;
 mod node;
+mod servers;
+mod status;
 
 use clap::{Parser, Subcommand};
 
 pub use call::CallArgs;
-pub use dev::{DevArgs, banner as dev_banner};
+pub use dev::{DevArgs, DevCluster};
 pub use node::NodeArgs;
+pub use servers::{PlacementArgs, StateServerArgs};
+pub use status::StatusArgs;
 
 /// wapr: WebAssembly virtual actors on Dapr's actor API.
 #[derive(Debug, Parser)]
@@ -23,11 +28,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a node hosting the configured actor types.
-    Node(NodeArgs),
-    /// Run a demo node with the example actors on embedded defaults.
+    Node(Box<NodeArgs>),
+    /// Run a local cluster: embedded placement, embedded state and N nodes
+    /// hosting the example actors.
     Dev(DevArgs),
+    /// Run the embedded placement server (Dapr's placement protocol).
+    Placement(PlacementArgs),
+    /// Serve the embedded store as Dapr's state API, for nodes in other
+    /// processes (`--state dapr` with `DAPR_GRPC_PORT`).
+    StateServer(StateServerArgs),
     /// Call an actor method on a running node.
     Call(CallArgs),
+    /// Show a cluster's members, table version and live actors per node.
+    Status(StatusArgs),
 }
 
 /// Runs a node until Ctrl-C or SIGTERM, then shuts it down in order.
@@ -38,7 +51,31 @@ pub async fn run_until_signal(node: crate::node::RunningNode) -> anyhow::Result<
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM, or, for nodes started by `wapr dev`
+/// (`WAPR_EXIT_WITH_PARENT=1`), when stdin closes because the parent died.
+pub(crate) async fn shutdown_signal() {
+    let parent_gone = async {
+        if std::env::var_os(dev::EXIT_WITH_PARENT_ENV).is_some_and(|v| v == "1") {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            loop {
+                match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            tracing::warn!("the parent process is gone (stdin closed): shutting down");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = signal_received() => {},
+        () = parent_gone => {},
+    }
+}
+
+async fn signal_received() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

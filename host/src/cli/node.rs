@@ -48,6 +48,31 @@ pub struct NodeArgs {
     /// Largest request body, e.g. 4MiB.
     #[arg(long, env = "WAPR_MAX_BODY_SIZE")]
     pub max_body_size: Option<ByteSize>,
+    /// Placement service addresses, host:port[,host:port] (Dapr's or
+    /// `wapr placement`; default localhost:50005, Dapr's self-hosted port).
+    #[arg(
+        long,
+        env = "WAPR_PLACEMENT",
+        value_delimiter = ',',
+        conflicts_with = "standalone"
+    )]
+    pub placement: Vec<String>,
+    /// Run alone, without placement: this node hosts every call itself.
+    #[arg(long, env = "WAPR_STANDALONE")]
+    pub standalone: bool,
+    /// Port of the internal gRPC API other nodes forward calls to (Dapr's
+    /// internal port; 0 picks a free one).
+    #[arg(long, env = "WAPR_INTERNAL_PORT")]
+    pub internal_port: Option<u16>,
+    /// Address the internal API listens on.
+    #[arg(long, env = "WAPR_INTERNAL_LISTEN")]
+    pub internal_listen: Option<IpAddr>,
+    /// Host other nodes dial for this node's internal API.
+    #[arg(long, env = "WAPR_ADVERTISE_HOST")]
+    pub advertise_host: Option<String>,
+    /// How long running turns of actors that moved away may finish, e.g. 2s.
+    #[arg(long, env = "WAPR_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Option<Duration>,
 }
 
 fn parse_actor(s: &str) -> Result<(String, PathBuf), String> {
@@ -99,6 +124,23 @@ impl NodeArgs {
         }
         if let Some(v) = self.max_body_size {
             config.http.max_body_size = v;
+        }
+        if self.standalone {
+            config.cluster.placement.clear();
+        } else if !self.placement.is_empty() {
+            config.cluster.placement = self.placement;
+        }
+        if let Some(v) = self.internal_port {
+            config.cluster.port = v;
+        }
+        if let Some(v) = self.internal_listen {
+            config.cluster.listen = v;
+        }
+        if let Some(v) = self.advertise_host {
+            config.cluster.advertise_host = Some(v);
+        }
+        if let Some(v) = self.drain_timeout {
+            config.cluster.drain_timeout = v;
         }
         if config.actors.is_empty() {
             return Err(ConfigError::Invalid {

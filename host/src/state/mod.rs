@@ -7,11 +7,15 @@
 //! ([`Expect`]): a stale writer gets [`StateError::Conflict`] and never
 //! overwrites newer state.
 //!
-//! Stores: [`memory::MemoryStore`] (tests, benchmarks) and
-//! [`embedded::EmbeddedStore`] (the default: a redb file with group commit).
+//! Stores: [`memory::MemoryStore`] (tests, benchmarks),
+//! [`embedded::EmbeddedStore`] (the default: a redb file with group commit)
+//! and [`dapr::DaprStateStore`] (Dapr's gRPC state API: a real daprd, or a
+//! [`serve::DaprStateServer`] shared by the processes of a cluster).
 
+pub mod dapr;
 pub mod embedded;
 pub mod memory;
+pub mod serve;
 pub mod turn;
 
 use std::future::Future;

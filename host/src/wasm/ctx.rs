@@ -52,6 +52,11 @@ pub(super) struct TurnCtx {
     pub slow_type: Arc<AtomicBool>,
     /// Set by the epoch callback when it interrupted the turn.
     pub timed_out: bool,
+    /// Set from outside (a rebalance drain ran out of time): interrupt the
+    /// turn at the next epoch tick.
+    pub interrupt: Arc<AtomicBool>,
+    /// Set by the epoch callback when `interrupt` stopped the turn.
+    pub interrupted: bool,
     /// The guest's panic message, if it logged one.
     pub panic_message: Option<String>,
     /// Most bytes of state this turn may write.
@@ -120,7 +125,11 @@ impl ActorCtx {
             return Ok(());
         }
         let full = self.full_key(key);
-        let read = wait(self.services.store.get(&full), self.turn.deadline);
+        let read = wait(
+            self.services.store.get(&full),
+            self.turn.deadline,
+            &self.turn.interrupt,
+        );
         let value = read.map_err(|e| self.abort_wait(e))?.map_err(|source| {
             abort(CallError::State {
                 actor: self.key.clone(),
@@ -138,6 +147,12 @@ impl ActorCtx {
                 abort(CallError::Host {
                     actor: self.key.clone(),
                     message: "turn deadline reached while waiting on the host".into(),
+                })
+            }
+            WaitFailure::Interrupted => {
+                self.turn.interrupted = true;
+                abort(CallError::Moved {
+                    actor: self.key.clone(),
                 })
             }
             WaitFailure::NoRuntime(message) => abort(CallError::Host {
@@ -211,8 +226,12 @@ impl actors::Host for ActorCtx {
             payload: Bytes::from(payload),
             chain,
         };
-        let reply =
-            wait(caller.call(request), self.turn.deadline).map_err(|e| self.abort_wait(e))?;
+        let reply = wait(
+            caller.call(request),
+            self.turn.deadline,
+            &self.turn.interrupt,
+        )
+        .map_err(|e| self.abort_wait(e))?;
         Ok(reply
             .map(|reply| reply.to_vec())
             .map_err(|e| to_guest_error(&e)))
@@ -268,6 +287,8 @@ impl random::Host for ActorCtx {
 pub(super) enum WaitFailure {
     /// The turn's deadline passed first.
     Deadline,
+    /// A rebalance drain interrupted the turn.
+    Interrupted,
     /// Waiting needs a multi-threaded tokio runtime.
     NoRuntime(&'static str),
 }
@@ -278,9 +299,14 @@ pub(super) enum WaitFailure {
 /// answer reads synchronously): they are polled once, no thread involved.
 /// Otherwise the current worker hands its other tasks to another thread
 /// (`block_in_place`) and this thread blocks on the future, bounded by the
-/// turn's deadline. An actor-to-actor call therefore runs the callee's turn
-/// on this thread, under the caller's.
-pub(super) fn wait<F: Future>(future: F, deadline: Instant) -> Result<F::Output, WaitFailure> {
+/// turn's deadline and by `interrupt` (checked every epoch tick; a
+/// rebalance drain sets it). An actor-to-actor call therefore runs the
+/// callee's turn on this thread, under the caller's.
+pub(super) fn wait<F: Future>(
+    future: F,
+    deadline: Instant,
+    interrupt: &AtomicBool,
+) -> Result<F::Output, WaitFailure> {
     let mut future = std::pin::pin!(future);
     if let Poll::Ready(output) = future
         .as_mut()
@@ -297,9 +323,20 @@ pub(super) fn wait<F: Future>(future: F, deadline: Instant) -> Result<F::Output,
     }
     tokio::task::block_in_place(|| {
         handle.block_on(async move {
-            tokio::time::timeout_at(deadline.into(), future)
-                .await
-                .map_err(|_| WaitFailure::Deadline)
+            let interrupted = async {
+                loop {
+                    tokio::time::sleep(super::engine::EPOCH_TICK).await;
+                    if interrupt.load(std::sync::atomic::Ordering::Acquire) {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                output = tokio::time::timeout_at(deadline.into(), future) => {
+                    output.map_err(|_| WaitFailure::Deadline)
+                }
+                () = interrupted => Err(WaitFailure::Interrupted),
+            }
         })
     })
 }

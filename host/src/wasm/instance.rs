@@ -96,6 +96,7 @@ impl ActorCode {
         &self,
         key: ActorKey,
         services: Arc<ActorServices>,
+        interrupt: Arc<AtomicBool>,
     ) -> Result<ActorInstance, CallError> {
         let now = Instant::now();
         let ctx = ActorCtx {
@@ -112,6 +113,8 @@ impl ActorCode {
                 deadline: now + self.limits.turn_timeout,
                 slow_type: Arc::clone(&self.slow),
                 timed_out: false,
+                interrupt,
+                interrupted: false,
                 panic_message: None,
                 max_state_bytes: usize::try_from(self.limits.max_turn_state).unwrap_or(usize::MAX),
             },
@@ -120,6 +123,10 @@ impl ActorCode {
         store.limiter(|ctx| &mut ctx.limiter);
         store.epoch_deadline_callback(|mut ctx| {
             let turn = &mut ctx.data_mut().turn;
+            if turn.interrupt.load(Ordering::Acquire) {
+                turn.interrupted = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
             let now = Instant::now();
             if now >= turn.deadline {
                 turn.timed_out = true;
@@ -284,6 +291,7 @@ impl ActorInstance {
             ctx.turn.started = now;
             ctx.turn.deadline = now + self.turn_timeout;
             ctx.turn.timed_out = false;
+            ctx.turn.interrupted = false;
             ctx.turn.panic_message = None;
             ctx.limiter.memory_denied = false;
             ctx.turn.slow_type.load(Ordering::Relaxed)
@@ -379,6 +387,9 @@ impl ActorInstance {
     fn classify_trap(&mut self, key: ActorKey, method: String, err: wasmtime::Error) -> CallError {
         let ctx = self.store.data_mut();
         ctx.state.discard();
+        if ctx.turn.interrupted {
+            return CallError::Moved { actor: key };
+        }
         if ctx.turn.timed_out {
             return CallError::Timeout {
                 actor: key,

@@ -276,3 +276,49 @@ fn call_chains_nest_up_to_the_limit_and_no_further() {
         node.stop().await;
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_drain_interrupts_a_running_turn_after_the_drain_timeout() {
+    let node = Arc::new(limited_node().await);
+    node.ok("counter", "leaving-idle", "increment", json!(3))
+        .await;
+    let spinner = {
+        let node = Arc::clone(&node);
+        tokio::spawn(async move {
+            node.call("testbed", "leaving-spin", "spin", json!(null))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let runtime = Arc::clone(node.node.router().runtime());
+    let started = Instant::now();
+    let drained = runtime
+        .drain_where(
+            |key| key.actor_id().starts_with("leaving-"),
+            Duration::from_millis(200),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        drained, 2,
+        "the idle and the spinning actor were deactivated"
+    );
+    assert!(
+        took < Duration::from_millis(450),
+        "the spinning turn was interrupted soon after the 200ms drain timeout, not at its 500ms deadline: {took:?}"
+    );
+    let (status, body) = spinner.await.expect("join");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not owned by this node")),
+        "{body}"
+    );
+    assert_eq!(node.active_count("counter").await, 0);
+    // Standalone, the actor re-activates here from committed state.
+    assert_eq!(
+        node.ok("counter", "leaving-idle", "get", json!(null)).await,
+        json!(3)
+    );
+}

@@ -8,6 +8,7 @@
 mod support;
 
 mod api_errors;
+mod cluster;
 mod examples;
 mod failures;
 mod lifecycle;

@@ -27,7 +27,13 @@ impl Drop for Proc {
 
 fn spawn_node(port: u16, data_dir: &std::path::Path) -> Proc {
     let child = Command::new(WAPR)
-        .args(["node", "--http-port", &port.to_string(), "--data-dir"])
+        .args([
+            "node",
+            "--standalone",
+            "--http-port",
+            &port.to_string(),
+            "--data-dir",
+        ])
         .arg(data_dir)
         .arg("--actor")
         .arg(format!("counter={}", component("counter").display()))
@@ -154,7 +160,14 @@ async fn wapr_dev_prints_its_endpoint_and_serves_the_examples() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mut child = Command::new(WAPR)
-        .args(["dev", "--http-port", &port.to_string(), "--data-dir"])
+        .args([
+            "dev",
+            "--placement-port",
+            "0",
+            "--http-port",
+            &port.to_string(),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .arg("--actors-dir")
         .arg(actors_dir())
@@ -167,8 +180,12 @@ async fn wapr_dev_prints_its_endpoint_and_serves_the_examples() {
     let mut lines = BufReader::new(stdout).lines();
     let endpoint = loop {
         let line = lines.next().expect("dev printed its banner").expect("line");
-        if let Some(rest) = line.trim().strip_prefix("endpoint:") {
-            break rest.trim().to_string();
+        if let Some(rest) = line.trim().strip_prefix("node 0:") {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("endpoint")
+                .to_string();
         }
     };
     assert_eq!(endpoint, format!("http://127.0.0.1:{port}"));

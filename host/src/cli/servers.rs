@@ -1,0 +1,98 @@
+//! `wapr placement` and `wapr state-server`: the two shared services of a
+//! multi-process cluster, each on its own.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::net::TcpListener;
+
+use crate::placement::server::{PlacementService, PlacementSettings};
+use crate::state::StateStore;
+use crate::state::embedded::EmbeddedStore;
+use crate::state::serve::DaprStateServer;
+
+/// Options of `wapr placement`.
+#[derive(Debug, Args)]
+pub struct PlacementArgs {
+    /// Port (Dapr's placement default).
+    #[arg(long, default_value_t = crate::placement::DEFAULT_PLACEMENT_PORT, env = "WAPR_PLACEMENT_PORT")]
+    pub port: u16,
+    /// Listen address.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub listen: IpAddr,
+    /// Virtual nodes per host in the tables (Dapr's `--replicationFactor`).
+    #[arg(long, default_value_t = crate::placement::DEFAULT_REPLICATION_FACTOR)]
+    pub replication_factor: i64,
+    /// How long a round waits for every host's ack before dropping the
+    /// hosts that did not answer (Dapr's `--disseminate-timeout`).
+    #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
+    pub disseminate_timeout: Duration,
+}
+
+impl PlacementArgs {
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run(self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.replication_factor > 0,
+            "--replication-factor must be at least 1"
+        );
+        let addr = SocketAddr::new(self.listen, self.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let settings = PlacementSettings {
+            replication_factor: self.replication_factor,
+            disseminate_timeout: self.disseminate_timeout,
+            ..PlacementSettings::default()
+        };
+        let service = PlacementService::new(settings);
+        println!(
+            "wapr placement: listening on {}",
+            listener.local_addr().unwrap_or(addr)
+        );
+        crate::placement::server::serve(listener, service, super::shutdown_signal()).await?;
+        Ok(())
+    }
+}
+
+/// Options of `wapr state-server`.
+#[derive(Debug, Args)]
+pub struct StateServerArgs {
+    /// Port (daprd's default gRPC port, so `DAPR_GRPC_PORT` can stay unset).
+    #[arg(long, default_value_t = 50001, env = "WAPR_STATE_SERVER_PORT")]
+    pub port: u16,
+    /// Listen address.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub listen: IpAddr,
+    /// Data directory of the embedded store.
+    #[arg(long, default_value = ".wapr/state-server", env = "WAPR_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The state component name clients use (`--state dapr:NAME`).
+    #[arg(long, default_value = crate::config::DEFAULT_DAPR_STORE)]
+    pub store: String,
+}
+
+impl StateServerArgs {
+    /// Serves until Ctrl-C or SIGTERM, then flushes the store.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let addr = SocketAddr::new(self.listen, self.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let store = Arc::new(EmbeddedStore::open(&self.data_dir.join("state"))?);
+        println!(
+            "wapr state-server: store {:?} ({}) on {}",
+            self.store,
+            self.data_dir.join("state").display(),
+            listener.local_addr().unwrap_or(addr)
+        );
+        let server = DaprStateServer::new(Arc::clone(&store) as Arc<dyn StateStore>, self.store);
+        crate::state::serve::serve(listener, server, super::shutdown_signal()).await?;
+        store.close().await?;
+        Ok(())
+    }
+}

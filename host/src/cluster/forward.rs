@@ -1,0 +1,110 @@
+//! Forwarding calls to the owning node over Dapr's internal gRPC API
+//! (`ServiceInvocation/CallActor`), with one pooled HTTP/2 connection per
+//! peer address.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use tonic::transport::{Channel, Endpoint};
+use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceInvocationClient;
+
+use super::wire::{ACTOR_MOVED, DISSEMINATING_SUFFIX, decode_reply, encode_request};
+use crate::call::CallRequest;
+use crate::error::{CallError, ErrorKind};
+
+/// How long to wait for a TCP connection to a peer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Largest forwarded message (request or reply), matching the HTTP API's
+/// largest body plus framing.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Sends calls to other nodes.
+pub struct Forwarder {
+    peers: DashMap<Arc<str>, ServiceInvocationClient<Channel>>,
+    call_timeout: Duration,
+}
+
+impl Forwarder {
+    /// A forwarder whose calls give up after `call_timeout` (a turn's
+    /// deadline plus margin).
+    pub fn new(call_timeout: Duration) -> Self {
+        Self {
+            peers: DashMap::new(),
+            call_timeout,
+        }
+    }
+
+    /// Forwards `call` to the node at `address` and returns its reply.
+    /// [`CallError::Moved`] and [`CallError::Unreachable`] mean "re-resolve
+    /// and retry"; any other error is the owner's answer.
+    pub async fn call(&self, address: &Arc<str>, call: &CallRequest) -> Result<Bytes, CallError> {
+        let mut client = self.client(address, call)?;
+        let mut request = tonic::Request::new(encode_request(call));
+        request.set_timeout(self.call_timeout);
+        match client.call_actor(request).await {
+            Ok(reply) => decode_reply(reply.into_inner()),
+            Err(status) => Err(classify(address, call, &status)),
+        }
+    }
+
+    /// Forgets connections to hosts that left the table.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.peers.retain(|address, _| keep(address));
+    }
+
+    fn client(
+        &self,
+        address: &Arc<str>,
+        call: &CallRequest,
+    ) -> Result<ServiceInvocationClient<Channel>, CallError> {
+        if let Some(client) = self.peers.get(address) {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| CallError::Host {
+                actor: call.target.clone(),
+                message: format!("placement table names an invalid address {address:?}: {e}"),
+            })?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true);
+        let client = ServiceInvocationClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        self.peers.insert(Arc::clone(address), client.clone());
+        Ok(client)
+    }
+}
+
+/// Maps a gRPC failure of `CallActor` the way daprd's caller does: moved
+/// and disseminating are retryable, `Unavailable` means the owner could not
+/// be reached, anything else is final.
+fn classify(address: &str, call: &CallRequest, status: &tonic::Status) -> CallError {
+    let message = status.message();
+    match status.code() {
+        tonic::Code::Internal
+            if message == ACTOR_MOVED || message.ends_with(DISSEMINATING_SUFFIX) =>
+        {
+            CallError::Moved {
+                actor: call.target.clone(),
+            }
+        }
+        tonic::Code::Unavailable => CallError::Unreachable {
+            actor: call.target.clone(),
+            address: address.to_string(),
+            message: message.to_string(),
+        },
+        code => CallError::Remote {
+            status: if code == tonic::Code::DeadlineExceeded {
+                504
+            } else {
+                500
+            },
+            code: "ERR_ACTOR_INVOKE_METHOD",
+            kind: ErrorKind::Internal,
+            message: format!("forwarding to {address} failed: {code:?}: {message}"),
+        },
+    }
+}
