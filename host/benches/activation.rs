@@ -79,6 +79,7 @@ fn request(id: &str, method: &str, payload: &'static [u8]) -> CallRequest {
         method: method.into(),
         payload: bytes::Bytes::from_static(payload),
         chain: CallChain::root(),
+        request_id: None,
     }
 }
 

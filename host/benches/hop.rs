@@ -64,6 +64,7 @@ fn request(id: &str) -> CallRequest {
         method: "get".into(),
         payload: bytes::Bytes::new(),
         chain: CallChain::root(),
+        request_id: None,
     }
 }
 

@@ -76,6 +76,9 @@ pub fn validate_state_key(key: &str) -> Result<(), InvalidName> {
     if key.chars().any(char::is_control) {
         return Err(fail("must not contain control characters"));
     }
+    if key.starts_with(crate::state::ledger::RESERVED_KEY_PREFIX) {
+        return Err(fail("is reserved for wapr (keys starting with '__wapr.')"));
+    }
     Ok(())
 }
 

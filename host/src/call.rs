@@ -98,6 +98,10 @@ pub struct CallRequest {
     pub payload: Bytes,
     /// The chain the call belongs to.
     pub chain: CallChain,
+    /// Makes retries safe: a writing turn records its id with its reply,
+    /// and a call whose id is recorded gets that reply instead of running
+    /// again (see [`crate::state::ledger`]).
+    pub request_id: Option<Arc<str>>,
 }
 
 /// Something that can deliver a call to whichever node owns the target: the

@@ -67,6 +67,13 @@ pub enum StateBackend {
         /// The state store component's name.
         store: String,
     },
+    /// Redis, directly, in the layout Dapr's `state.redis` component uses
+    /// (`redis://[:password@]host:port[/db]`), so wapr nodes and daprd
+    /// sidecars can share one Redis.
+    Redis {
+        /// The connection URL.
+        url: String,
+    },
 }
 
 /// The state store name used when `dapr` is given without one.
@@ -81,12 +88,15 @@ impl FromStr for StateBackend {
             "dapr" => Ok(Self::Dapr {
                 store: DEFAULT_DAPR_STORE.to_string(),
             }),
+            url if url.starts_with("redis://") => Ok(Self::Redis {
+                url: url.to_string(),
+            }),
             other => match other.strip_prefix("dapr:") {
                 Some(store) if !store.is_empty() => Ok(Self::Dapr {
                     store: store.to_string(),
                 }),
                 _ => Err(format!(
-                    "unknown state backend {other:?} (expected \"embedded\", \"memory\", \"dapr\" or \"dapr:STORE\")"
+                    "unknown state backend {other:?} (expected \"embedded\", \"memory\", \"dapr\", \"dapr:STORE\" or \"redis://HOST:PORT\")"
                 )),
             },
         }
@@ -106,6 +116,7 @@ impl From<StateBackend> for String {
             StateBackend::Embedded => "embedded".into(),
             StateBackend::Memory => "memory".into(),
             StateBackend::Dapr { store } => format!("dapr:{store}"),
+            StateBackend::Redis { url } => url,
         }
     }
 }

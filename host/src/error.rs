@@ -198,6 +198,26 @@ pub enum CallError {
         /// The owner's message.
         message: String,
     },
+    /// The call's request id was already applied, and its reply was too
+    /// long to keep: the call did not run again.
+    #[error("request {request_id:?} was already applied to actor {actor}; its reply was not kept")]
+    AlreadyApplied {
+        /// Which actor.
+        actor: ActorKey,
+        /// The request id.
+        request_id: String,
+    },
+    /// A forwarded call failed after it may have reached the owner: it may
+    /// or may not have run. Retried (with its request id) by the router.
+    #[error("call to actor {actor} on {address} may or may not have run: {message}")]
+    InDoubt {
+        /// Which actor.
+        actor: ActorKey,
+        /// The owner's address.
+        address: String,
+        /// The transport error.
+        message: String,
+    },
     /// A host-side failure that is not the actor's fault.
     #[error("actor {actor}: host error: {message}")]
     Host {
@@ -220,9 +240,11 @@ impl CallError {
                 ErrorKind::Unavailable
             }
             Self::NotActive(_) => ErrorKind::NotFound,
-            Self::Moved { .. } | Self::PlacementNotReady { .. } | Self::Unreachable { .. } => {
-                ErrorKind::Unavailable
-            }
+            Self::Moved { .. }
+            | Self::PlacementNotReady { .. }
+            | Self::Unreachable { .. }
+            | Self::InDoubt { .. } => ErrorKind::Unavailable,
+            Self::AlreadyApplied { .. } => ErrorKind::Application,
             Self::Remote { kind, .. } => *kind,
             Self::Trap { .. }
             | Self::Timeout { .. }
@@ -253,6 +275,8 @@ impl CallError {
             | Self::Moved { .. }
             | Self::PlacementNotReady { .. }
             | Self::Unreachable { .. }
+            | Self::InDoubt { .. }
+            | Self::AlreadyApplied { .. }
             | Self::Host { .. } => "ERR_ACTOR_INVOKE_METHOD",
         }
     }
@@ -261,6 +285,7 @@ impl CallError {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::InvalidName(_) | Self::NotActive(_) => 400,
+            Self::AlreadyApplied { .. } => 409,
             Self::ReservedType(_) => 403,
             Self::UnknownType { .. } => 404,
             Self::MailboxFull { .. } => 429,

@@ -26,6 +26,7 @@ use crate::router::Router;
 use crate::state::dapr::DaprStateStore;
 use crate::state::embedded::EmbeddedStore;
 use crate::state::memory::MemoryStore;
+use crate::state::redis::{RedisSettings, RedisStore};
 use crate::state::{StateError, StateKeys, StateStore};
 use crate::wasm::{ActorCode, CodeCache, EngineSettings, WasmEngine, WasmError};
 
@@ -112,7 +113,7 @@ impl RunningNode {
         // (and no file lock) behind.
         let store = match store {
             Some(store) => store,
-            None => open_store(&config)?,
+            None => open_store(&config).await?,
         };
         let router = Router::new(
             types,
@@ -236,8 +237,11 @@ impl RunningNode {
 }
 
 /// Opens the state store `config` names.
-pub fn open_store(config: &NodeConfig) -> Result<Arc<dyn StateStore>, NodeError> {
+pub async fn open_store(config: &NodeConfig) -> Result<Arc<dyn StateStore>, NodeError> {
     Ok(match &config.state {
+        StateBackend::Redis { url } => {
+            Arc::new(RedisStore::connect(url, RedisSettings::default()).await?)
+        }
         StateBackend::Embedded => Arc::new(EmbeddedStore::open(&config.data_dir.join("state"))?),
         StateBackend::Memory => Arc::new(MemoryStore::new()),
         StateBackend::Dapr { store } => Arc::new(DaprStateStore::from_env(store)?),

@@ -93,18 +93,29 @@ impl Router {
         }
         validate_name("method", &request.method, MAX_METHOD_LEN)?;
         request.chain.check_no_cycle(&request.target)?;
+        let mut request = request;
         let deadline = Instant::now() + cluster.view.settings().route_budget;
         let mut delay = FIRST_RETRY_DELAY;
         loop {
             let owner = cluster.view.resolve(&request.target, deadline).await?;
             let result = match &owner {
                 Owner::Local => self.runtime.call_local(request.clone()).await,
-                Owner::Remote { address, .. } => cluster.forwarder.call(address, &request).await,
+                Owner::Remote { address, .. } => {
+                    if request.request_id.is_none() {
+                        // A forwarded call gets an id, so if its outcome is
+                        // in doubt it can be retried (here or, after a table
+                        // change, anywhere) and still apply once.
+                        request.request_id = Some(Arc::from(uuid::Uuid::new_v4().to_string()));
+                    }
+                    cluster.forwarder.call(address, &request).await
+                }
             };
             match result {
-                Err(err @ (CallError::Moved { .. } | CallError::Unreachable { .. }))
-                    if Instant::now() + delay < deadline =>
-                {
+                Err(
+                    err @ (CallError::Moved { .. }
+                    | CallError::Unreachable { .. }
+                    | CallError::InDoubt { .. }),
+                ) if Instant::now() + delay < deadline => {
                     tracing::debug!(actor = %request.target, error = %err, ?owner, "re-resolving and retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_RETRY_DELAY);

@@ -27,6 +27,7 @@ use tokio::sync::Mutex;
 use crate::actor_key::{ActorKey, MAX_METHOD_LEN, validate_name, validate_state_key};
 use crate::call::{CallChain, CallRequest};
 use crate::error::CallError;
+use crate::state::ledger::Replay;
 use crate::state::{Etag, StateStore, Versioned};
 use crate::wasm::{ActorCode, ActorInstance, ActorServices, TurnOutcome};
 
@@ -299,9 +300,28 @@ impl ActorRuntime {
             let SlotState::Live(instance) = &mut *state else {
                 continue;
             };
-            let outcome = instance
-                .invoke(&request.method, &request.payload, &request.chain)
-                .await;
+            let outcome = match &request.request_id {
+                None => {
+                    instance
+                        .invoke(&request.method, &request.payload, &request.chain)
+                        .await
+                }
+                Some(id) => match instance.replay(id).await {
+                    Ok(Some(Replay::Reply(reply))) => return Ok(reply),
+                    Ok(Some(Replay::NotKept)) => {
+                        return Err(CallError::AlreadyApplied {
+                            actor: request.target.clone(),
+                            request_id: id.to_string(),
+                        });
+                    }
+                    Ok(None) => {
+                        instance
+                            .invoke_once(&request.method, &request.payload, &request.chain, id)
+                            .await
+                    }
+                    Err(err) => return Err(err),
+                },
+            };
             slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
             if !outcome.keep_instance {
                 self.drop_instance(&request.target, hosted, &slot, &mut state, &outcome);

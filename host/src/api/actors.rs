@@ -16,6 +16,10 @@ use crate::state::Etag;
 /// Header carrying Dapr's reentrancy / call-chain id.
 pub const REENTRANCY_HEADER: &str = "dapr-reentrancy-id";
 
+/// Header carrying a caller's request id: a retried call with the same id
+/// applies once (its recorded reply is returned).
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
 #[derive(Deserialize)]
 pub(super) struct MethodPath {
     actor_type: String,
@@ -71,6 +75,18 @@ pub(super) async fn invoke(
         Some(id) if !id.is_empty() && id.len() <= 128 => CallChain::with_id(id),
         _ => CallChain::root(),
     };
+    let request_id = match headers.get(IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(value) => match value.to_str() {
+            Ok(id) if crate::state::ledger::valid_request_id(id) => Some(std::sync::Arc::from(id)),
+            _ => {
+                return Err(ApiError::malformed(format!(
+                    "{IDEMPOTENCY_HEADER} must be 1 to {} printable ASCII characters",
+                    crate::state::ledger::MAX_REQUEST_ID_LEN
+                )));
+            }
+        },
+    };
     let reply = api
         .router
         .call(CallRequest {
@@ -78,6 +94,7 @@ pub(super) async fn invoke(
             method: path.method,
             payload,
             chain,
+            request_id,
         })
         .await?;
     let mut response = reply.into_response();

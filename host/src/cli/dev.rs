@@ -20,6 +20,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::config::StateBackend;
 use crate::placement::server::{PlacementService, PlacementSettings};
 use crate::state::StateStore;
 use crate::state::embedded::EmbeddedStore;
@@ -49,6 +50,11 @@ pub struct DevArgs {
     /// Directory of actor components (`<type>.wasm`).
     #[arg(long, default_value = "target/actors", env = "WAPR_ACTORS_DIR")]
     pub actors_dir: PathBuf,
+    /// Where the nodes keep actor state: `embedded` (default; this process
+    /// serves one embedded store to every node), `redis://HOST:PORT`, or
+    /// `dapr[:STORE]` (a sidecar at `DAPR_GRPC_PORT`).
+    #[arg(long, default_value = "embedded", env = "WAPR_STATE")]
+    pub state: StateBackend,
     /// How long to wait for every node to get the table.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
@@ -63,11 +69,12 @@ struct DevNode {
 /// A running dev cluster.
 pub struct DevCluster {
     placement_addr: SocketAddr,
-    state_addr: SocketAddr,
+    /// Where the nodes' state lives, for the banner.
+    state_desc: String,
     nodes: Vec<DevNode>,
     types: Vec<String>,
-    data_dir: PathBuf,
-    store: Arc<EmbeddedStore>,
+    /// The embedded store this process serves, if any.
+    store: Option<Arc<EmbeddedStore>>,
     stop_servers: Vec<oneshot::Sender<()>>,
     servers: Vec<JoinHandle<()>>,
 }
@@ -105,26 +112,56 @@ impl DevArgs {
             }
         }));
 
-        let store = Arc::new(
-            EmbeddedStore::open(&self.data_dir.join("state"))
-                .context("cannot open the dev cluster's state")?,
-        );
-        let state_listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let state_addr = state_listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        stop_servers.push(stop);
-        let state_server =
-            DaprStateServer::new(Arc::clone(&store) as Arc<dyn StateStore>, DEV_STATE_STORE);
-        servers.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(err) =
-                crate::state::serve::serve(state_listener, state_server, shutdown).await
-            {
-                tracing::error!(error = %err, "state server failed");
+        let (node_state, state_port, store, state_desc) = match &self.state {
+            StateBackend::Embedded => {
+                let store = Arc::new(
+                    EmbeddedStore::open(&self.data_dir.join("state"))
+                        .context("cannot open the dev cluster's state")?,
+                );
+                let state_listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+                let state_addr = state_listener.local_addr()?;
+                let (stop, stopped) = oneshot::channel::<()>();
+                stop_servers.push(stop);
+                let state_server = DaprStateServer::new(
+                    Arc::clone(&store) as Arc<dyn StateStore>,
+                    DEV_STATE_STORE,
+                );
+                servers.push(tokio::spawn(async move {
+                    let shutdown = async move {
+                        let _ = stopped.await;
+                    };
+                    if let Err(err) =
+                        crate::state::serve::serve(state_listener, state_server, shutdown).await
+                    {
+                        tracing::error!(error = %err, "state server failed");
+                    }
+                }));
+                (
+                    format!("dapr:{DEV_STATE_STORE}"),
+                    Some(state_addr.port()),
+                    Some(store),
+                    format!(
+                        "embedded, {} (served to the nodes as Dapr's state API on {state_addr})",
+                        self.data_dir.join("state").display()
+                    ),
+                )
             }
-        }));
+            StateBackend::Memory => anyhow::bail!(
+                "--state memory cannot be shared by the nodes of a cluster (use embedded, redis://… or dapr)"
+            ),
+            StateBackend::Redis { url } => (
+                url.clone(),
+                None,
+                None,
+                format!("redis, {}", redact_url(url)),
+            ),
+            StateBackend::Dapr { store } => (
+                format!("dapr:{store}"),
+                None,
+                None,
+                format!("the Dapr sidecar's state store {store:?} (DAPR_GRPC_PORT)"),
+            ),
+        };
 
         let exe = std::env::current_exe().context("cannot find the wapr executable")?;
         let mut nodes = Vec::with_capacity(usize::from(self.nodes));
@@ -139,15 +176,19 @@ impl DevArgs {
                 .args(["--placement", &placement_addr.to_string()])
                 .args(["--http-port", &http_port.to_string()])
                 .arg("--data-dir")
-                .arg(self.data_dir.join("nodes"))
-                .args(["--state", &format!("dapr:{DEV_STATE_STORE}")]);
+                .arg(self.data_dir.join("nodes"));
+            // Through the environment, so a Redis password is not on the
+            // command line for every user to see.
+            command.env("WAPR_STATE", &node_state);
             for (name, path) in &components {
                 command
                     .arg("--actor")
                     .arg(format!("{name}={}", path.display()));
             }
+            if let Some(port) = state_port {
+                command.env("DAPR_GRPC_PORT", port.to_string());
+            }
             command
-                .env("DAPR_GRPC_PORT", state_addr.port().to_string())
                 .env(EXIT_WITH_PARENT_ENV, "1")
                 .env_remove("WAPR_CONFIG")
                 .stdin(Stdio::piped())
@@ -161,10 +202,9 @@ impl DevArgs {
         }
         let cluster = DevCluster {
             placement_addr,
-            state_addr,
+            state_desc,
             nodes,
             types: components.into_iter().map(|(name, _)| name).collect(),
-            data_dir: self.data_dir,
             store,
             stop_servers,
             servers,
@@ -251,11 +291,10 @@ impl DevCluster {
             nodes.push_str(&format!("  node {i}:      {endpoint}  (pid {pid})\n"));
         }
         format!(
-            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  state:       embedded, {} (served to the nodes as Dapr's state API on {})\n  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
+            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  state:       {}\n  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
             self.nodes.len(),
             self.placement_addr,
-            self.data_dir.join("state").display(),
-            self.state_addr,
+            self.state_desc,
             self.types.join(", "),
         )
     }
@@ -312,9 +351,21 @@ impl DevCluster {
         for server in self.servers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         }
-        if let Err(err) = self.store.close().await {
+        if let Some(store) = &self.store
+            && let Err(err) = store.close().await
+        {
             tracing::error!(error = %err, "closing the state store failed");
         }
+    }
+}
+
+/// `url` with any password replaced by `***`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -18,7 +18,8 @@ pub struct NodeArgs {
     /// Actor type to host, as TYPE=PATH.wasm (repeatable; comma-separated in the variable).
     #[arg(long = "actor", env = "WAPR_ACTORS", value_delimiter = ',', value_parser = parse_actor)]
     pub actors: Vec<(String, PathBuf)>,
-    /// Dapr app id (part of every state key).
+    /// Dapr app id (part of every state key; default: `APP_ID` as `dapr run`
+    /// sets it, else "wapr"). Every node of a cluster needs the same one.
     #[arg(long, env = "WAPR_APP_ID")]
     pub app_id: Option<String>,
     /// HTTP API port (Dapr's default is 3500).
@@ -30,7 +31,8 @@ pub struct NodeArgs {
     /// Data directory (state file, compiled-code cache).
     #[arg(long, env = "WAPR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// State backend: embedded or memory.
+    /// State backend: embedded, memory, dapr[:STORE] (sidecar at DAPR_GRPC_PORT) or redis://HOST:PORT.
+    /// Default: dapr:statestore when DAPR_GRPC_PORT is set (under `dapr run`), else embedded.
     #[arg(long, env = "WAPR_STATE")]
     pub state: Option<StateBackend>,
     /// Most live actors on this node.
@@ -95,7 +97,11 @@ impl NodeArgs {
         for (name, path) in self.actors {
             config.actors.insert(name, ActorTypeConfig::from_wasm(path));
         }
+        let from_file = self.config.is_some();
         if let Some(v) = self.app_id {
+            config.app_id = v;
+        } else if !from_file && let Ok(v) = std::env::var("APP_ID") {
+            // Under `dapr run`: the app id the CLI gave this app.
             config.app_id = v;
         }
         if let Some(v) = self.http_port {
@@ -109,6 +115,11 @@ impl NodeArgs {
         }
         if let Some(v) = self.state {
             config.state = v;
+        } else if !from_file && std::env::var_os("DAPR_GRPC_PORT").is_some() {
+            // Under `dapr run` the sidecar's state API is the default store.
+            config.state = StateBackend::Dapr {
+                store: crate::config::DEFAULT_DAPR_STORE.to_string(),
+            };
         }
         if let Some(v) = self.max_live_actors {
             config.limits.max_live_actors = v;

@@ -78,9 +78,10 @@ impl Forwarder {
     }
 }
 
-/// Maps a gRPC failure of `CallActor` the way daprd's caller does: moved
-/// and disseminating are retryable, `Unavailable` means the owner could not
-/// be reached, anything else is final.
+/// Maps a gRPC failure of `CallActor`: moved and disseminating are
+/// retryable (as daprd's caller treats them), `Unavailable` means the owner
+/// could not be reached, a reset or timeout mid-call is in doubt (retried
+/// with the call's request id, so it applies once), anything else is final.
 fn classify(address: &str, call: &CallRequest, status: &tonic::Status) -> CallError {
     let message = status.message();
     match status.code() {
@@ -96,12 +97,15 @@ fn classify(address: &str, call: &CallRequest, status: &tonic::Status) -> CallEr
             address: address.to_string(),
             message: message.to_string(),
         },
+        tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => {
+            CallError::InDoubt {
+                actor: call.target.clone(),
+                address: address.to_string(),
+                message: format!("{:?}: {message}", status.code()),
+            }
+        }
         code => CallError::Remote {
-            status: if code == tonic::Code::DeadlineExceeded {
-                504
-            } else {
-                500
-            },
+            status: 500,
             code: "ERR_ACTOR_INVOKE_METHOD",
             kind: ErrorKind::Internal,
             message: format!("forwarding to {address} failed: {code:?}: {message}"),

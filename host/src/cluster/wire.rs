@@ -29,6 +29,9 @@ pub const REENTRANCY_ID: &str = "Dapr-Reentrancy-Id";
 /// The actors a chain has passed through, as `type, id, type, id, …`.
 pub const CALL_CHAIN: &str = "Wapr-Call-Chain";
 
+/// The call's request id (wapr only; see `state::ledger`).
+pub const REQUEST_ID: &str = "Wapr-Request-Id";
+
 /// Marks an actor application error (Dapr's header).
 pub const ERROR_RESPONSE_HEADER: &str = "X-Daprerrorresponseheader";
 
@@ -52,6 +55,9 @@ pub fn encode_request(call: &CallRequest) -> InternalInvokeRequest {
     let mut metadata = HashMap::with_capacity(3);
     metadata.insert(REENTRANCY_ID.to_string(), one(call.chain.id()));
     metadata.insert("Content-Type".to_string(), one(JSON));
+    if let Some(id) = &call.request_id {
+        metadata.insert(REQUEST_ID.to_string(), one(&**id));
+    }
     if !call.chain.actors().is_empty() {
         let mut values = Vec::with_capacity(call.chain.actors().len() * 2);
         for actor in call.chain.actors() {
@@ -126,7 +132,12 @@ pub fn decode_request(request: InternalInvokeRequest) -> Result<CallRequest, Dec
         Some(id) => CallChain::from_parts(id, actors),
         None => CallChain::root(),
     };
+    let request_id = lookup(REQUEST_ID)
+        .and_then(|v| v.first())
+        .filter(|id| crate::state::ledger::valid_request_id(id))
+        .map(|id| std::sync::Arc::from(id.as_str()));
     Ok(CallRequest {
+        request_id,
         target,
         method: message.method,
         payload: message
@@ -247,6 +258,7 @@ mod tests {
             method: "increment".into(),
             payload: Bytes::from_static(b"5"),
             chain: CallChain::with_id("chain-1").entered(&a),
+            request_id: Some("req-1".into()),
         };
         let wire = encode_request(&call);
         assert_eq!(wire.ver, ApiVersion::V1 as i32);
@@ -256,6 +268,7 @@ mod tests {
         assert_eq!(back.payload, Bytes::from_static(b"5"));
         assert_eq!(back.chain.id(), "chain-1");
         assert_eq!(back.chain.actors(), &[a]);
+        assert_eq!(back.request_id.as_deref(), Some("req-1"));
     }
 
     #[test]
@@ -265,6 +278,7 @@ mod tests {
             method: "m".into(),
             payload: Bytes::new(),
             chain: CallChain::root(),
+            request_id: None,
         });
         wire.metadata.insert(
             CALL_CHAIN.into(),

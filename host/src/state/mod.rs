@@ -8,13 +8,17 @@
 //! overwrites newer state.
 //!
 //! Stores: [`memory::MemoryStore`] (tests, benchmarks),
-//! [`embedded::EmbeddedStore`] (the default: a redb file with group commit)
-//! and [`dapr::DaprStateStore`] (Dapr's gRPC state API: a real daprd, or a
-//! [`serve::DaprStateServer`] shared by the processes of a cluster).
+//! [`embedded::EmbeddedStore`] (the default: a redb file with group commit),
+//! [`dapr::DaprStateStore`] (Dapr's gRPC state API: a real daprd, or a
+//! [`serve::DaprStateServer`] shared by the processes of a cluster), and
+//! [`redis::RedisStore`] (Redis, in the layout of Dapr's `state.redis`
+//! component, shareable with daprd sidecars).
 
 pub mod dapr;
 pub mod embedded;
+pub mod ledger;
 pub mod memory;
+pub mod redis;
 pub mod serve;
 pub mod turn;
 
@@ -89,7 +93,10 @@ pub enum StateError {
         /// What the store had.
         found: String,
     },
-    /// The store could not be reached or failed; nothing was written.
+    /// The store could not be reached or failed. Nothing was written,
+    /// unless the failure hit a commit in flight (a timeout or a dropped
+    /// connection; the message then says so): such a commit may have been
+    /// applied, and fencing makes the writer's next commit conflict.
     #[error("state store {store} failed: {message}")]
     Unavailable {
         /// Which store.

@@ -87,6 +87,17 @@ impl ActorState {
         Ok(())
     }
 
+    /// Whether the running turn has buffered any write.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The committed value of `key` if it is cached (`Some(None)`: known
+    /// absent; `None`: not loaded).
+    pub fn committed(&self, key: &str) -> Option<Option<&Versioned>> {
+        self.committed.get(key).map(Option::as_ref)
+    }
+
     /// Drops the running turn's writes (error, trap, timeout).
     pub fn discard(&mut self) {
         self.pending.clear();

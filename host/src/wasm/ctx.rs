@@ -221,6 +221,7 @@ impl actors::Host for ActorCtx {
             |c| c.entered(&self.key),
         );
         let request = CallRequest {
+            request_id: None,
             target,
             method,
             payload: Bytes::from(payload),

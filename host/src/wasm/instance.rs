@@ -22,6 +22,7 @@ use crate::actor_key::ActorKey;
 use crate::call::CallChain;
 use crate::config::TypeLimits;
 use crate::error::CallError;
+use crate::state::ledger::{LEDGER_KEY, Ledger, Replay};
 use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
 
 /// A turn running longer than this marks its actor type as slow: the type's
@@ -217,17 +218,61 @@ pub struct ActorInstance {
 impl ActorInstance {
     /// Runs `activate` (a turn of its own).
     pub async fn activate(&mut self, chain: &CallChain) -> TurnOutcome {
-        self.turn(Export::Activate, chain).await
+        self.turn(Export::Activate, chain, None).await
     }
 
     /// Runs one method call.
     pub async fn invoke(&mut self, method: &str, payload: &[u8], chain: &CallChain) -> TurnOutcome {
-        self.turn(Export::Invoke(method, payload), chain).await
+        self.turn(Export::Invoke(method, payload), chain, None)
+            .await
+    }
+
+    /// Runs one method call that carries a request id: if the turn writes
+    /// state, the id and reply are committed with it in the actor's ledger.
+    /// Call [`ActorInstance::replay`] first.
+    pub async fn invoke_once(
+        &mut self,
+        method: &str,
+        payload: &[u8],
+        chain: &CallChain,
+        request_id: &str,
+    ) -> TurnOutcome {
+        self.turn(Export::Invoke(method, payload), chain, Some(request_id))
+            .await
+    }
+
+    /// What the actor's ledger knows about `request_id` (loading the ledger
+    /// into the activation's cache on first use).
+    pub async fn replay(&mut self, request_id: &str) -> Result<Option<Replay>, CallError> {
+        let key = self.key().clone();
+        let ctx = self.store.data_mut();
+        if ctx.state.committed(LEDGER_KEY).is_none() {
+            let full = ctx
+                .services
+                .keys
+                .key(key.actor_type(), key.actor_id(), LEDGER_KEY);
+            let store = Arc::clone(&ctx.services.store);
+            let loaded = store.get(&full).await.map_err(|source| CallError::State {
+                actor: key.clone(),
+                source,
+            })?;
+            self.store
+                .data_mut()
+                .state
+                .record_loaded(LEDGER_KEY, loaded);
+        }
+        Ok(self
+            .store
+            .data()
+            .state
+            .committed(LEDGER_KEY)
+            .flatten()
+            .and_then(|v| Ledger::decode(&v.value).find(request_id)))
     }
 
     /// Runs `deactivate` (a turn of its own).
     pub async fn deactivate(&mut self, chain: &CallChain) -> TurnOutcome {
-        self.turn(Export::Deactivate, chain).await
+        self.turn(Export::Deactivate, chain, None).await
     }
 
     /// Applies writes that come from outside a method (Dapr's actor state
@@ -282,7 +327,12 @@ impl ActorInstance {
         &self.store.data().key
     }
 
-    async fn turn(&mut self, export: Export<'_>, chain: &CallChain) -> TurnOutcome {
+    async fn turn(
+        &mut self,
+        export: Export<'_>,
+        chain: &CallChain,
+        request_id: Option<&str>,
+    ) -> TurnOutcome {
         let key = self.key().clone();
         let slow = {
             let now = Instant::now();
@@ -322,6 +372,9 @@ impl ActorInstance {
             }
             Ok(Ok(reply)) => reply,
         };
+        if let Some(id) = request_id {
+            self.record_in_ledger(id, &reply);
+        }
         self.commit(key, reply).await
     }
 
@@ -348,6 +401,26 @@ impl ActorInstance {
                 .call_deactivate(&mut self.store)?
                 .map(|()| Bytes::new()),
         })
+    }
+
+    /// Adds `id` and `reply` to the ledger write of a turn that writes state
+    /// (a turn that writes nothing can run again harmlessly).
+    fn record_in_ledger(&mut self, id: &str, reply: &Bytes) {
+        let state = &mut self.store.data_mut().state;
+        if !state.has_pending() {
+            return;
+        }
+        let Some(current) = state.committed(LEDGER_KEY) else {
+            tracing::warn!(
+                "request ledger not loaded before a turn with a request id; the id is not recorded"
+            );
+            return;
+        };
+        let mut ledger = current.map_or_else(Ledger::default, |v| Ledger::decode(&v.value));
+        ledger.record(id, reply);
+        if let Err(message) = state.buffer(LEDGER_KEY, Some(ledger.encode()), usize::MAX) {
+            tracing::warn!(%message, "cannot record the request id");
+        }
     }
 
     /// Commits the turn's writes, then hands back the reply.

@@ -9,6 +9,7 @@ mod support;
 
 mod api_errors;
 mod cluster;
+mod durability;
 mod examples;
 mod failures;
 mod lifecycle;

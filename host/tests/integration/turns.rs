@@ -87,6 +87,7 @@ proptest! {
                             method: "increment".into(),
                             payload: serde_json::to_vec(&delta).expect("json").into(),
                             chain: CallChain::root(),
+                            request_id: None,
                         }).await.expect("increment");
                         let count: u64 = serde_json::from_slice(&reply).expect("count");
                         assert!(count >= last[actor] + delta, "client saw {count} after {}", last[actor]);
@@ -112,4 +113,64 @@ fn rand_suffix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_call_with_the_same_idempotency_key_applies_once() {
+    let node = TestNode::start().await;
+    let send = |key: &'static str, amount: &'static str| {
+        node.client
+            .post(node.method_url("counter", "once", "increment"))
+            .header("Idempotency-Key", key)
+            .body(amount)
+            .send()
+    };
+    let first = send("req-1", "5").await.expect("send");
+    assert_eq!(first.status().as_u16(), 200);
+    assert_eq!(first.text().await.expect("body"), "5");
+    // The same id again (a client retry after a lost reply): same reply,
+    // not applied twice, even with another body.
+    let again = send("req-1", "5").await.expect("send");
+    assert_eq!(again.text().await.expect("body"), "5");
+    let other = send("req-1", "100").await.expect("send");
+    assert_eq!(other.text().await.expect("body"), "5");
+    let second = send("req-2", "1").await.expect("send");
+    assert_eq!(second.text().await.expect("body"), "6");
+    assert_eq!(
+        node.ok("counter", "once", "get", json!(null)).await,
+        json!(6)
+    );
+    // The ledger survives re-activation: it is committed state.
+    let dir = node.stop().await;
+    let node = TestNode::with_config(
+        crate::support::config(dir.as_ref().expect("dir").path()),
+        dir,
+    )
+    .await;
+    let replay = node
+        .client
+        .post(node.method_url("counter", "once", "increment"))
+        .header("Idempotency-Key", "req-2")
+        .body("1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(replay.text().await.expect("body"), "6");
+    assert_eq!(
+        node.ok("counter", "once", "get", json!(null)).await,
+        json!(6)
+    );
+    // Bad ids are refused; the ledger key is not an actor's to touch.
+    let bad = node
+        .client
+        .post(node.method_url("counter", "once", "increment"))
+        .header("Idempotency-Key", "has space")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status().as_u16(), 400);
+    let (status, _) = node
+        .get("/v1.0/actors/counter/once/state/__wapr.requests")
+        .await;
+    assert_eq!(status, 400);
 }
