@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,19 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wapr_host::ring::HashRing;
 
-use crate::support::{actors_dir, component};
+use crate::support::{Proc, actors_dir, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
@@ -48,13 +38,6 @@ fn rand_u16() -> u16 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     (nanos ^ std::process::id().rotate_left(7)) as u16
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// A `wapr dev` cluster and what its banner said.

@@ -6,37 +6,14 @@
 //! counter must equal the number of increments that got a success reply.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::component;
+use crate::support::{Proc, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    fn kill9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// A private redis-server on `port`, files in `dir`; `durable` turns on the
 /// append-only file with an fsync per write, so a restart keeps the data.
@@ -572,4 +549,67 @@ async fn the_dapr_sidecar_store_works_against_a_state_api_stand_in_on_real_redis
     assert_eq!(fields.get("data").map(String::as_str), Some("50"));
     assert_eq!(fields.get("version").map(String::as_str), Some("50"));
     node.shutdown().await;
+}
+
+/// Two activations of one actor on one store (what a partition between a
+/// node and placement could produce): the stale one's commit is refused by
+/// its etag, it is dropped, and it re-activates from the newer state.
+async fn stale_activation_is_fenced(store: Arc<dyn wapr_host::state::StateStore>) {
+    let dir_a = tempfile::tempdir().expect("tempdir");
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let a = wapr_host::node::RunningNode::start_with_store(
+        crate::support::config(dir_a.path()),
+        Arc::clone(&store),
+    )
+    .await
+    .expect("node a");
+    let b = wapr_host::node::RunningNode::start_with_store(
+        crate::support::config(dir_b.path()),
+        Arc::clone(&store),
+    )
+    .await
+    .expect("node b");
+    let (ea, eb) = (
+        format!("http://{}", a.http_addr()),
+        format!("http://{}", b.http_addr()),
+    );
+    let client = client();
+    assert_eq!(increment(&client, &ea, "split", None).await, Ok(1));
+    assert_eq!(increment(&client, &eb, "split", None).await, Ok(2));
+    // A's activation still believes count = 1 at the old version.
+    let stale = increment(&client, &ea, "split", None)
+        .await
+        .expect_err("a stale activation must not commit");
+    assert!(
+        stale.contains("ERR_ACTOR_STATE_TRANSACTION_SAVE") && stale.contains("conflict"),
+        "{stale}"
+    );
+    // Nothing was overwritten, and A re-activated from committed state.
+    assert_eq!(get(&client, &eb, "split").await, 2);
+    assert_eq!(increment(&client, &ea, "split", None).await, Ok(3));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_activation_gets_an_etag_conflict_on_every_store() {
+    use wapr_host::state::embedded::EmbeddedStore;
+    use wapr_host::state::memory::MemoryStore;
+    use wapr_host::state::redis::{RedisSettings, RedisStore};
+
+    stale_activation_is_fenced(Arc::new(MemoryStore::new())).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    stale_activation_is_fenced(Arc::new(
+        EmbeddedStore::open(&dir.path().join("state")).expect("embedded"),
+    ))
+    .await;
+    let redis_port = free_port();
+    let _redis = start_redis(redis_port, dir.path(), false);
+    let redis = RedisStore::connect(
+        &format!("redis://127.0.0.1:{redis_port}"),
+        RedisSettings::default(),
+    )
+    .await
+    .expect("redis");
+    stale_activation_is_fenced(Arc::new(redis)).await;
 }

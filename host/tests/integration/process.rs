@@ -1,29 +1,12 @@
 //! The `wapr` binary as a user runs it: `node`, `dev`, `call`, signals.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{actors_dir, component};
+use crate::support::{Proc, actors_dir, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A child process killed on drop, so a failing test leaves nothing behind.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn spawn_node(port: u16, data_dir: &std::path::Path) -> Proc {
     let child = Command::new(WAPR)
