@@ -101,7 +101,36 @@ pub struct CallRequest {
     /// Makes retries safe: a writing turn records its id with its reply,
     /// and a call whose id is recorded gets that reply instead of running
     /// again (see [`crate::state::ledger`]).
-    pub request_id: Option<Arc<str>>,
+    pub request_id: Option<RequestId>,
+}
+
+/// A call's request id (see [`crate::state::ledger`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId {
+    /// The id.
+    pub id: Arc<str>,
+    /// Minted for this call and never delivered before: no earlier attempt
+    /// can be in the ledger, so the owner skips the lookup (a read-only
+    /// turn then never touches the ledger).
+    pub fresh: bool,
+}
+
+impl RequestId {
+    /// An id a caller supplied (it may be a retry).
+    pub fn given(id: impl Into<Arc<str>>) -> Self {
+        Self {
+            id: id.into(),
+            fresh: false,
+        }
+    }
+
+    /// A new id for a first delivery.
+    pub fn mint() -> Self {
+        Self {
+            id: Arc::from(uuid::Uuid::new_v4().to_string()),
+            fresh: true,
+        }
+    }
 }
 
 /// Something that can deliver a call to whichever node owns the target: the

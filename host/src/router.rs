@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use crate::actor_key::{MAX_METHOD_LEN, validate_name};
 use crate::actors::ActorRuntime;
-use crate::call::{ActorCaller, CallRequest};
+use crate::call::{ActorCaller, CallRequest, RequestId};
 use crate::cluster::forward::Forwarder;
 use crate::cluster::{ClusterView, Owner};
 use crate::error::CallError;
@@ -105,9 +105,14 @@ impl Router {
                         // A forwarded call gets an id, so if its outcome is
                         // in doubt it can be retried (here or, after a table
                         // change, anywhere) and still apply once.
-                        request.request_id = Some(Arc::from(uuid::Uuid::new_v4().to_string()));
+                        request.request_id = Some(RequestId::mint());
                     }
-                    cluster.forwarder.call(address, &request).await
+                    let result = cluster.forwarder.call(address, &request).await;
+                    // Any later attempt may follow one that was applied.
+                    if let Some(id) = request.request_id.as_mut() {
+                        id.fresh = false;
+                    }
+                    result
                 }
             };
             match result {

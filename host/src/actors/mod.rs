@@ -306,17 +306,22 @@ impl ActorRuntime {
                         .invoke(&request.method, &request.payload, &request.chain)
                         .await
                 }
-                Some(id) => match instance.replay(id).await {
+                Some(id) if id.fresh => {
+                    instance
+                        .invoke_once(&request.method, &request.payload, &request.chain, &id.id)
+                        .await
+                }
+                Some(id) => match instance.replay(&id.id).await {
                     Ok(Some(Replay::Reply(reply))) => return Ok(reply),
                     Ok(Some(Replay::NotKept)) => {
                         return Err(CallError::AlreadyApplied {
                             actor: request.target.clone(),
-                            request_id: id.to_string(),
+                            request_id: id.id.to_string(),
                         });
                     }
                     Ok(None) => {
                         instance
-                            .invoke_once(&request.method, &request.payload, &request.chain, id)
+                            .invoke_once(&request.method, &request.payload, &request.chain, &id.id)
                             .await
                     }
                     Err(err) => return Err(err),

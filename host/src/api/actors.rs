@@ -78,7 +78,9 @@ pub(super) async fn invoke(
     let request_id = match headers.get(IDEMPOTENCY_HEADER) {
         None => None,
         Some(value) => match value.to_str() {
-            Ok(id) if crate::state::ledger::valid_request_id(id) => Some(std::sync::Arc::from(id)),
+            Ok(id) if crate::state::ledger::valid_request_id(id) => {
+                Some(crate::call::RequestId::given(id))
+            }
             _ => {
                 return Err(ApiError::malformed(format!(
                     "{IDEMPOTENCY_HEADER} must be 1 to {} printable ASCII characters",

@@ -12,7 +12,7 @@ use wapr_proto::dapr::proto::internals::v1::{
 };
 
 use crate::actor_key::ActorKey;
-use crate::call::{CallChain, CallRequest};
+use crate::call::{CallChain, CallRequest, RequestId};
 use crate::error::{CallError, ErrorKind, known_dapr_code};
 
 /// The exact message daprd answers a misrouted `CallActor` with (gRPC
@@ -31,6 +31,9 @@ pub const CALL_CHAIN: &str = "Wapr-Call-Chain";
 
 /// The call's request id (wapr only; see `state::ledger`).
 pub const REQUEST_ID: &str = "Wapr-Request-Id";
+
+/// Set to `1` on the first delivery of a router-minted request id.
+pub const REQUEST_FRESH: &str = "Wapr-Request-Fresh";
 
 /// Marks an actor application error (Dapr's header).
 pub const ERROR_RESPONSE_HEADER: &str = "X-Daprerrorresponseheader";
@@ -56,7 +59,10 @@ pub fn encode_request(call: &CallRequest) -> InternalInvokeRequest {
     metadata.insert(REENTRANCY_ID.to_string(), one(call.chain.id()));
     metadata.insert("Content-Type".to_string(), one(JSON));
     if let Some(id) = &call.request_id {
-        metadata.insert(REQUEST_ID.to_string(), one(&**id));
+        metadata.insert(REQUEST_ID.to_string(), one(&*id.id));
+        if id.fresh {
+            metadata.insert(REQUEST_FRESH.to_string(), one("1"));
+        }
     }
     if !call.chain.actors().is_empty() {
         let mut values = Vec::with_capacity(call.chain.actors().len() * 2);
@@ -132,10 +138,16 @@ pub fn decode_request(request: InternalInvokeRequest) -> Result<CallRequest, Dec
         Some(id) => CallChain::from_parts(id, actors),
         None => CallChain::root(),
     };
+    let fresh = lookup(REQUEST_FRESH)
+        .and_then(|v| v.first())
+        .is_some_and(|v| v == "1");
     let request_id = lookup(REQUEST_ID)
         .and_then(|v| v.first())
         .filter(|id| crate::state::ledger::valid_request_id(id))
-        .map(|id| std::sync::Arc::from(id.as_str()));
+        .map(|id| RequestId {
+            id: std::sync::Arc::from(id.as_str()),
+            fresh,
+        });
     Ok(CallRequest {
         request_id,
         target,
@@ -258,7 +270,7 @@ mod tests {
             method: "increment".into(),
             payload: Bytes::from_static(b"5"),
             chain: CallChain::with_id("chain-1").entered(&a),
-            request_id: Some("req-1".into()),
+            request_id: Some(RequestId::mint()),
         };
         let wire = encode_request(&call);
         assert_eq!(wire.ver, ApiVersion::V1 as i32);
@@ -268,7 +280,7 @@ mod tests {
         assert_eq!(back.payload, Bytes::from_static(b"5"));
         assert_eq!(back.chain.id(), "chain-1");
         assert_eq!(back.chain.actors(), &[a]);
-        assert_eq!(back.request_id.as_deref(), Some("req-1"));
+        assert_eq!(back.request_id, call.request_id);
     }
 
     #[test]

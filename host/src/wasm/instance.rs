@@ -244,6 +244,18 @@ impl ActorInstance {
     /// What the actor's ledger knows about `request_id` (loading the ledger
     /// into the activation's cache on first use).
     pub async fn replay(&mut self, request_id: &str) -> Result<Option<Replay>, CallError> {
+        self.load_ledger().await?;
+        Ok(self
+            .store
+            .data()
+            .state
+            .committed(LEDGER_KEY)
+            .flatten()
+            .and_then(|v| Ledger::decode(&v.value).find(request_id)))
+    }
+
+    /// Loads the ledger into the activation's cache unless it is there.
+    async fn load_ledger(&mut self) -> Result<(), CallError> {
         let key = self.key().clone();
         let ctx = self.store.data_mut();
         if ctx.state.committed(LEDGER_KEY).is_none() {
@@ -261,13 +273,7 @@ impl ActorInstance {
                 .state
                 .record_loaded(LEDGER_KEY, loaded);
         }
-        Ok(self
-            .store
-            .data()
-            .state
-            .committed(LEDGER_KEY)
-            .flatten()
-            .and_then(|v| Ledger::decode(&v.value).find(request_id)))
+        Ok(())
     }
 
     /// Runs `deactivate` (a turn of its own).
@@ -372,8 +378,14 @@ impl ActorInstance {
             }
             Ok(Ok(reply)) => reply,
         };
-        if let Some(id) = request_id {
-            self.record_in_ledger(id, &reply);
+        if let Some(id) = request_id
+            && let Err(err) = self.record_in_ledger(id, &reply).await
+        {
+            self.store.data_mut().state.discard();
+            return TurnOutcome {
+                result: Err(err),
+                keep_instance: true,
+            };
         }
         self.commit(key, reply).await
     }
@@ -405,22 +417,21 @@ impl ActorInstance {
 
     /// Adds `id` and `reply` to the ledger write of a turn that writes state
     /// (a turn that writes nothing can run again harmlessly).
-    fn record_in_ledger(&mut self, id: &str, reply: &Bytes) {
-        let state = &mut self.store.data_mut().state;
-        if !state.has_pending() {
-            return;
+    /// (A fresh call that skipped [`ActorInstance::replay`] loads the ledger
+    /// here, so only turns that write pay for it.)
+    async fn record_in_ledger(&mut self, id: &str, reply: &Bytes) -> Result<(), CallError> {
+        if !self.store.data().state.has_pending() {
+            return Ok(());
         }
-        let Some(current) = state.committed(LEDGER_KEY) else {
-            tracing::warn!(
-                "request ledger not loaded before a turn with a request id; the id is not recorded"
-            );
-            return;
-        };
+        self.load_ledger().await?;
+        let state = &mut self.store.data_mut().state;
+        let current = state.committed(LEDGER_KEY).flatten();
         let mut ledger = current.map_or_else(Ledger::default, |v| Ledger::decode(&v.value));
         ledger.record(id, reply);
         if let Err(message) = state.buffer(LEDGER_KEY, Some(ledger.encode()), usize::MAX) {
             tracing::warn!(%message, "cannot record the request id");
         }
+        Ok(())
     }
 
     /// Commits the turn's writes, then hands back the reply.
