@@ -1,0 +1,97 @@
+//! The HTTP client and how one actor call's outcome is classified.
+
+use std::time::Duration;
+
+use reqwest::{Client, Url};
+
+use crate::LoadError;
+use crate::stats::Outcome;
+
+/// The client every request goes through: no proxy (so requests go straight
+/// to the URL's host), no redirects (so the URL sent to is the URL hit),
+/// a per-request `timeout`, a large connection pool.
+pub fn build_client(timeout: Duration) -> Result<Client, LoadError> {
+    Ok(Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .pool_max_idle_per_host(10_000)
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// `POST url` with an empty body; reads the whole reply.
+pub async fn call(client: &Client, url: Url) -> Outcome {
+    let response = match client.post(url).send().await {
+        Ok(response) => response,
+        Err(err) => return Outcome::Error(classify(&err)),
+    };
+    let status = response.status();
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(err) => return Outcome::Error(format!("body: {}", classify(&err))),
+    };
+    if status.is_success() {
+        Outcome::Ok
+    } else {
+        Outcome::Error(http_error_kind(status.as_u16(), &body))
+    }
+}
+
+/// `http STATUS` plus Dapr's `errorCode` from the body when there is one.
+pub fn http_error_kind(status: u16, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct DaprError {
+        #[serde(rename = "errorCode")]
+        error_code: String,
+    }
+    match serde_json::from_slice::<DaprError>(body) {
+        Ok(e) if !e.error_code.is_empty() && e.error_code.len() <= 64 => {
+            format!("http {status} {}", e.error_code)
+        }
+        _ => format!("http {status}"),
+    }
+}
+
+/// A transport failure's kind: `timeout`, `connect`, or `request`.
+pub fn classify(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timeout".into()
+    } else if err.is_connect() {
+        "connect".into()
+    } else {
+        "request".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dapr_error_codes_are_kept() {
+        assert_eq!(
+            http_error_kind(
+                404,
+                br#"{"errorCode":"ERR_ACTOR_NO_ADDRESS","message":"x"}"#
+            ),
+            "http 404 ERR_ACTOR_NO_ADDRESS"
+        );
+        assert_eq!(http_error_kind(502, b"bad gateway"), "http 502");
+        assert_eq!(http_error_kind(500, br#"{"errorCode":""}"#), "http 500");
+    }
+
+    #[tokio::test]
+    async fn refused_connections_are_connect_errors() {
+        // Bind then drop a listener: nothing listens on that port now.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = build_client(Duration::from_secs(2)).unwrap();
+        let url = crate::target::Target::loopback(port).method_url("counter", "x", "get");
+        assert_eq!(call(&client, url).await, Outcome::Error("connect".into()));
+    }
+}

@@ -1,0 +1,316 @@
+//! `--spawn-nodes N`: a local `wapr dev` cluster for the run.
+//!
+//! Runs `wapr dev --nodes N --placement-port 0 --http-port BASE --data-dir
+//! TMP --actors-dir DIR` with a free loopback port range, waits for its
+//! banner (every node ready), takes the node endpoints and pids from it, and
+//! stops it (SIGTERM, then kill) at the end. The child is also killed if this
+//! process drops it, and `wapr dev`'s nodes exit when it does.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::LoadError;
+use crate::sampler::Watched;
+use crate::target::Target;
+
+/// How to start the cluster.
+#[derive(Debug, Clone)]
+pub struct SpawnOptions {
+    /// The `wapr` binary.
+    pub wapr: PathBuf,
+    /// Number of nodes.
+    pub nodes: u16,
+    /// Directory of actor components (`<type>.wasm`).
+    pub actors_dir: PathBuf,
+    /// File that receives `wapr dev`'s stderr (its logs).
+    pub log_file: PathBuf,
+    /// How long to wait for the banner.
+    pub ready_timeout: Duration,
+}
+
+/// A running `wapr dev` cluster.
+pub struct SpawnedCluster {
+    child: Child,
+    targets: Vec<Target>,
+    watched: Vec<Watched>,
+    _data_dir: tempfile::TempDir,
+}
+
+/// One `  node i:      http://127.0.0.1:PORT  (pid P)` banner line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BannerNode {
+    /// Node index.
+    pub index: usize,
+    /// Its HTTP API (always a loopback target).
+    pub target: Target,
+    /// Its pid, if printed.
+    pub pid: Option<u32>,
+}
+
+/// Parses a node line of `wapr dev`'s banner; `None` for any other line.
+/// The endpoint must be a loopback IP literal.
+pub fn parse_banner_node(line: &str) -> Option<BannerNode> {
+    let mut words = line.split_whitespace();
+    if words.next()? != "node" {
+        return None;
+    }
+    let index = words.next()?.strip_suffix(':')?.parse().ok()?;
+    let url = words.next()?;
+    let target = Target::parse(url, false).ok()?;
+    let loopback = target
+        .base()
+        .host_str()
+        .and_then(|h| h.parse::<std::net::Ipv4Addr>().ok())
+        .is_some_and(|ip| ip.is_loopback());
+    if !loopback {
+        return None;
+    }
+    let pid = match (words.next(), words.next()) {
+        (Some("(pid"), Some(p)) => p.strip_suffix(')').and_then(|p| p.parse().ok()),
+        _ => None,
+    };
+    Some(BannerNode { index, target, pid })
+}
+
+/// A port `p` such that `p..p+n` are free on 127.0.0.1 right now.
+pub fn free_port_range(n: u16) -> Result<u16, LoadError> {
+    for _ in 0..100 {
+        let first = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| LoadError::Spawn(format!("cannot find a free port: {e}")))?
+            .port();
+        let Some(last) = first.checked_add(n.saturating_sub(1)) else {
+            continue;
+        };
+        let mut held = Vec::new();
+        let all_free =
+            (first..=last).all(|p| match std::net::TcpListener::bind(("127.0.0.1", p)) {
+                Ok(l) => {
+                    held.push(l);
+                    true
+                }
+                Err(_) => false,
+            });
+        if all_free {
+            return Ok(first);
+        }
+    }
+    Err(LoadError::Spawn(format!(
+        "no {n} consecutive free ports on 127.0.0.1"
+    )))
+}
+
+impl SpawnOptions {
+    /// Starts the cluster and waits until every node is ready.
+    pub async fn spawn(&self) -> Result<SpawnedCluster, LoadError> {
+        if !self.wapr.is_file() {
+            return Err(LoadError::Spawn(format!(
+                "no wapr binary at {} (build it: cargo build -p wapr-host, or pass --wapr)",
+                self.wapr.display()
+            )));
+        }
+        if !self.actors_dir.is_dir() {
+            return Err(LoadError::Spawn(format!(
+                "no actors directory at {} (build the actors: scripts/setup.sh, or pass --actors-dir)",
+                self.actors_dir.display()
+            )));
+        }
+        let data_dir = tempfile::Builder::new()
+            .prefix("wapr-loadtest-")
+            .tempdir()
+            .map_err(|e| LoadError::io(std::env::temp_dir(), e))?;
+        let log =
+            std::fs::File::create(&self.log_file).map_err(|e| LoadError::io(&self.log_file, e))?;
+        let base = free_port_range(self.nodes)?;
+        let mut command = Command::new(&self.wapr);
+        command
+            .arg("dev")
+            .args(["--nodes", &self.nodes.to_string()])
+            .args(["--placement-port", "0"])
+            .args(["--http-port", &base.to_string()])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--actors-dir")
+            .arg(&self.actors_dir)
+            .env_remove("WAPR_CONFIG")
+            .env_remove("WAPR_STATE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| LoadError::Spawn(format!("cannot run {}: {e}", self.wapr.display())))?;
+        let dev_pid = child.id();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| LoadError::Spawn("no stdout pipe".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut nodes = Vec::new();
+        let banner = async {
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        if let Some(node) = parse_banner_node(&line) {
+                            nodes.push(node);
+                        } else if line.starts_with("Ctrl-C") {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => return Err("wapr dev exited before it was ready".to_string()),
+                    Err(e) => return Err(format!("reading wapr dev's output: {e}")),
+                }
+            }
+        };
+        let waited = tokio::time::timeout(self.ready_timeout, banner).await;
+        let failure = match waited {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some(format!(
+                "wapr dev was not ready within {}",
+                humantime::format_duration(self.ready_timeout)
+            )),
+        };
+        if let Some(failure) = failure {
+            let _ = child.kill().await;
+            return Err(LoadError::Spawn(format!(
+                "{failure} (its log: {})",
+                self.log_file.display()
+            )));
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        nodes.sort_by_key(|n| n.index);
+        if nodes.len() != usize::from(self.nodes) {
+            let _ = child.kill().await;
+            return Err(LoadError::Spawn(format!(
+                "wapr dev listed {} node(s), expected {}",
+                nodes.len(),
+                self.nodes
+            )));
+        }
+        let mut watched = Vec::new();
+        if let Some(pid) = dev_pid {
+            watched.push(Watched {
+                pid,
+                role: "wapr dev (placement + state)".into(),
+            });
+        }
+        for node in &nodes {
+            if let Some(pid) = node.pid {
+                watched.push(Watched {
+                    pid,
+                    role: format!("node {}", node.index),
+                });
+            }
+        }
+        Ok(SpawnedCluster {
+            child,
+            targets: nodes.into_iter().map(|n| n.target).collect(),
+            watched,
+            _data_dir: data_dir,
+        })
+    }
+}
+
+impl SpawnedCluster {
+    /// The nodes' HTTP endpoints, node 0 first.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// `wapr dev` and every node, for resource sampling.
+    pub fn watched(&self) -> &[Watched] {
+        &self.watched
+    }
+
+    /// Stops the cluster: SIGTERM (nodes drain and flush), kill after 30 s.
+    pub async fn shutdown(mut self) {
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        if tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Where the `wapr` binary is by default: next to this executable.
+pub fn default_wapr_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    // Test binaries live in target/<profile>/deps.
+    let candidates = [dir.join("wapr"), dir.parent()?.join("wapr")];
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// The cargo target directory this executable was built into, if it looks
+/// like one (`<target>/<profile>/wapr-loadtest`).
+pub fn target_dir_of_exe() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let target = exe.parent()?.parent()?;
+    target
+        .join("CACHEDIR.TAG")
+        .is_file()
+        .then(|| target.to_path_buf())
+}
+
+/// Default actors directory: `$WAPR_ACTORS_DIR`, else `<target>/actors`,
+/// else `target/actors`.
+pub fn default_actors_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("WAPR_ACTORS_DIR") {
+        return PathBuf::from(dir);
+    }
+    target_dir_of_exe()
+        .map(|t| t.join("actors"))
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(|| Path::new("target").join("actors"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_banner_lines() {
+        let node = parse_banner_node("  node 2:      http://127.0.0.1:3502  (pid 4242)").unwrap();
+        assert_eq!(node.index, 2);
+        assert_eq!(node.target.origin(), "http://127.0.0.1:3502");
+        assert_eq!(node.pid, Some(4242));
+        let node = parse_banner_node("  node 0:      http://127.0.0.1:3500  (pid -)").unwrap();
+        assert_eq!(node.pid, None);
+        assert_eq!(parse_banner_node("wapr dev: 1 node(s) ready"), None);
+        assert_eq!(parse_banner_node("  placement:   127.0.0.1:5 (Dapr)"), None);
+        // Never a non-loopback endpoint.
+        assert_eq!(
+            parse_banner_node("  node 0: http://10.0.0.1:3500 (pid 1)"),
+            None
+        );
+        assert_eq!(
+            parse_banner_node("  node 0: http://example.com:3500 (pid 1)"),
+            None
+        );
+    }
+
+    #[test]
+    fn finds_free_port_ranges() {
+        let first = free_port_range(3).unwrap();
+        for p in first..first + 3 {
+            std::net::TcpListener::bind(("127.0.0.1", p)).unwrap();
+        }
+    }
+}
