@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::LoadError;
 
+/// How long before a due time the pacer stops sleeping and spins.
+const SPIN_BEFORE_DUE: Duration = Duration::from_micros(200);
+
 /// A fixed-rate schedule of `count` requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Schedule {
@@ -88,8 +91,16 @@ impl Schedule {
                 if now >= due {
                     break;
                 }
+                let left = due - now;
+                if left <= SPIN_BEFORE_DUE {
+                    // The OS oversleeps by tens of µs: spin the last stretch
+                    // so a request leaves on time (costs ≤ 10 % of a core
+                    // at 500/s).
+                    std::hint::spin_loop();
+                    continue;
+                }
                 // Short sleeps so a stop request is seen within 50 ms.
-                std::thread::sleep((due - now).min(Duration::from_millis(50)));
+                std::thread::sleep((left - SPIN_BEFORE_DUE).min(Duration::from_millis(50)));
             }
             fire(i, due);
         }
