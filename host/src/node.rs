@@ -263,6 +263,12 @@ async fn join_cluster(
         .local_addr()
         .map_err(|source| NodeError::Bind { addr, source })?;
     let self_name = join_host_port(&config.cluster.advertised_host(), internal_addr.port());
+    let longest_turn = config
+        .actors
+        .keys()
+        .map(|name| config.type_limits(name).turn_timeout)
+        .max()
+        .unwrap_or(config.limits.turn_timeout);
     let view = ClusterView::new(
         ClusterSettings {
             self_name: self_name.clone(),
@@ -270,17 +276,9 @@ async fn join_cluster(
             route_budget: config.cluster.route_budget,
         },
         Arc::clone(router.runtime()),
-    );
-    let longest_turn = config
-        .actors
-        .keys()
-        .map(|name| config.type_limits(name).turn_timeout)
-        .max()
-        .unwrap_or(config.limits.turn_timeout);
-    router.attach_cluster(
-        Arc::clone(&view),
         Forwarder::new(longest_turn + FORWARD_MARGIN),
     );
+    router.attach_cluster(Arc::clone(&view));
     let max_message = usize::try_from(config.http.max_body_size.as_u64())
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);

@@ -17,7 +17,6 @@ use bytes::Bytes;
 use crate::actor_key::{MAX_METHOD_LEN, validate_name};
 use crate::actors::ActorRuntime;
 use crate::call::{ActorCaller, CallRequest, RequestId};
-use crate::cluster::forward::Forwarder;
 use crate::cluster::{ClusterView, Owner};
 use crate::error::CallError;
 use crate::state::{BoxFuture, StateKeys, StateStore};
@@ -28,15 +27,10 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
 /// Longest pause between retries.
 const MAX_RETRY_DELAY: Duration = Duration::from_millis(250);
 
-struct Cluster {
-    view: Arc<ClusterView>,
-    forwarder: Forwarder,
-}
-
 /// Routes calls to the node that owns the target.
 pub struct Router {
     runtime: Arc<ActorRuntime>,
-    cluster: OnceLock<Cluster>,
+    cluster: OnceLock<Arc<ClusterView>>,
 }
 
 impl Router {
@@ -69,16 +63,16 @@ impl Router {
     /// Joins the router to a cluster: from now on calls are routed by
     /// `view`, and the runtime activates only actors `view` says it owns.
     /// Only the first call has an effect.
-    pub fn attach_cluster(&self, view: Arc<ClusterView>, forwarder: Forwarder) {
+    pub fn attach_cluster(&self, view: Arc<ClusterView>) {
         let weak: Weak<ClusterView> = Arc::downgrade(&view);
         let gate: Weak<dyn crate::actors::ActivationGate> = weak;
         self.runtime.set_activation_gate(gate);
-        let _ = self.cluster.set(Cluster { view, forwarder });
+        let _ = self.cluster.set(view);
     }
 
     /// The cluster view, when the node is part of one.
     pub fn cluster(&self) -> Option<&Arc<ClusterView>> {
-        self.cluster.get().map(|c| &c.view)
+        self.cluster.get()
     }
 
     /// Delivers one call and waits for its reply.
@@ -94,10 +88,10 @@ impl Router {
         validate_name("method", &request.method, MAX_METHOD_LEN)?;
         request.chain.check_no_cycle(&request.target)?;
         let mut request = request;
-        let deadline = Instant::now() + cluster.view.settings().route_budget;
+        let deadline = Instant::now() + cluster.settings().route_budget;
         let mut delay = FIRST_RETRY_DELAY;
         loop {
-            let owner = cluster.view.resolve(&request.target, deadline).await?;
+            let owner = cluster.resolve(&request.target, deadline).await?;
             let result = match &owner {
                 Owner::Local => self.runtime.call_local(request.clone()).await,
                 Owner::Remote { address, .. } => {
@@ -107,7 +101,7 @@ impl Router {
                         // change, anywhere) and still apply once.
                         request.request_id = Some(RequestId::mint());
                     }
-                    let result = cluster.forwarder.call(address, &request).await;
+                    let result = cluster.forward(address, &request).await;
                     // Any later attempt may follow one that was applied.
                     if let Some(id) = request.request_id.as_mut() {
                         id.fresh = false;
@@ -127,16 +121,6 @@ impl Router {
                 }
                 other => return other,
             }
-        }
-    }
-
-    /// Drops pooled connections to hosts no longer in the table.
-    pub fn prune_connections(&self) {
-        if let Some(cluster) = self.cluster.get() {
-            let table = cluster.view.table();
-            cluster
-                .forwarder
-                .retain(|address| table.members.contains_key(address));
         }
     }
 }

@@ -113,11 +113,6 @@ impl Table {
         self.rings.get(actor_type)?.lookup(actor_id)
     }
 
-    /// Whether any host has `actor_type`.
-    pub fn has_type(&self, actor_type: &str) -> bool {
-        self.rings.get(actor_type).is_some_and(|r| !r.is_empty())
-    }
-
     /// Types whose ring differs between `self` and `newer` (hosts or
     /// replication factor), including types added or removed.
     pub fn changed_types(&self, newer: &Table) -> HashSet<String> {
@@ -191,6 +186,7 @@ pub struct ClusterView {
     state: RwLock<ViewState>,
     changed: watch::Sender<()>,
     runtime: Arc<ActorRuntime>,
+    forwarder: forward::Forwarder,
     rounds: AtomicU64,
     moved_out: AtomicU64,
 }
@@ -203,14 +199,20 @@ enum Lookup {
 }
 
 impl ClusterView {
-    /// A view with no table yet (every lookup waits for the first one).
-    pub fn new(settings: ClusterSettings, runtime: Arc<ActorRuntime>) -> Arc<Self> {
+    /// A view with no table yet (every lookup waits for the first one);
+    /// calls to other hosts go through `forwarder`.
+    pub fn new(
+        settings: ClusterSettings,
+        runtime: Arc<ActorRuntime>,
+        forwarder: forward::Forwarder,
+    ) -> Arc<Self> {
         let (changed, _) = watch::channel(());
         Arc::new(Self {
             settings,
             state: RwLock::new(ViewState::default()),
             changed,
             runtime,
+            forwarder,
             rounds: AtomicU64::new(0),
             moved_out: AtomicU64::new(0),
         })
@@ -267,6 +269,15 @@ impl ClusterView {
                 });
             }
         }
+    }
+
+    /// Forwards `call` to the host at `address` (see [`forward::Forwarder`]).
+    pub async fn forward(
+        &self,
+        address: &Arc<str>,
+        call: &crate::call::CallRequest,
+    ) -> Result<bytes::Bytes, CallError> {
+        self.forwarder.call(address, call).await
     }
 
     /// Whether this node may run a turn of `key` now: it owns the actor
@@ -333,6 +344,9 @@ impl ClusterView {
         self.changed.send_replace(());
         self.rounds.fetch_add(1, Ordering::Relaxed);
         let table = self.table();
+        // Drop pooled connections to hosts that left the table.
+        self.forwarder
+            .retain(|address| table.members.contains_key(address));
         let moved = self
             .runtime
             .drain_where(

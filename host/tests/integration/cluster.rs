@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wapr_host::ring::HashRing;
 
-use crate::support::{Proc, actors_dir, component, free_port};
+use crate::support::{Proc, actors_dir, client, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -135,13 +135,6 @@ fn spawn_node(
         .spawn()
         .expect("spawn wapr node");
     Proc(child)
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client")
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {

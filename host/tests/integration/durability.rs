@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Proc, component, free_port};
+use crate::support::{Proc, client, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -85,13 +85,6 @@ fn node(args: &[&str], http_port: u16, data_dir: &std::path::Path) -> Proc {
         .spawn()
         .expect("spawn wapr node");
     Proc(child)
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client")
 }
 
 async fn wait_ready(client: &reqwest::Client, endpoint: &str, members: Option<usize>) {
