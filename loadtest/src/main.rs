@@ -557,6 +557,7 @@ async fn load(
             u64::try_from(SAMPLE_EVERY.as_millis()).unwrap_or(500),
         ),
         comparison,
+        sections: Vec::new(),
         notes,
     })
 }

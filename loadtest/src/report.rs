@@ -189,6 +189,18 @@ pub fn compare_mixed(rate: f64, latency: &Percentiles) -> Vec<Comparison> {
     ]
 }
 
+/// A scenario-specific part of the report (duplicate activations, memory
+/// per actor, hop latencies, availability windows, peer comparisons).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    /// Heading in `report.md`.
+    pub title: String,
+    /// Body in `report.md` (Markdown: tables, lists).
+    pub markdown: String,
+    /// The same figures for `report.json`.
+    pub data: serde_json::Value,
+}
+
 /// Everything about one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -234,6 +246,9 @@ pub struct Report {
     pub resources: Resources,
     /// Against Dapr 1.18's published figures.
     pub comparison: Vec<Comparison>,
+    /// Scenario-specific sections, in order.
+    #[serde(default)]
+    pub sections: Vec<Section>,
     /// Caveats of this run.
     pub notes: Vec<String>,
 }
@@ -362,6 +377,15 @@ impl Report {
             );
         }
 
+        for section in &self.sections {
+            let _ = writeln!(
+                out,
+                "## {}\n\n{}\n",
+                section.title,
+                section.markdown.trim_end()
+            );
+        }
+
         if !self.comparison.is_empty() {
             out.push_str("## Against Dapr 1.18 (published figures)\n\n");
             out.push_str(
@@ -464,6 +488,7 @@ mod tests {
             achieved_rate: 500.0,
             steady_rate: None,
             comparison: compare_activation(&corrected),
+            sections: Vec::new(),
             latency_corrected: Some(corrected),
             latency_service: percentiles(1.0),
             send_lag: Some(percentiles(0.05)),
