@@ -5,6 +5,8 @@
 //! of one fenced single-key transaction (what a counter `increment` turn
 //! commits), for:
 //! - **embedded**: the redb file with group commit (one fsync per group);
+//! - **shared**: the LMDB file several processes open (`shared:DIR`, what
+//!   `wapr dev` nodes use), group commit per process, synced on commit;
 //! - **redis**: the direct Redis store (Dapr's `state.redis` layout, one Lua
 //!   script per commit) against a private `redis-server` (default config:
 //!   no AOF, as `dapr init` runs it);
@@ -28,6 +30,7 @@ use wapr_host::state::dapr::{DaprStateStore, DaprStoreSettings};
 use wapr_host::state::embedded::EmbeddedStore;
 use wapr_host::state::redis::{RedisSettings, RedisStore};
 use wapr_host::state::serve::DaprStateServer;
+use wapr_host::state::shared::SharedStore;
 use wapr_host::state::{Etag, Expect, StateStore, Transaction, WriteOp};
 
 struct KillOnDrop(Child);
@@ -132,6 +135,8 @@ fn main() {
     let rows = rt.block_on(async {
         let embedded: Arc<dyn StateStore> =
             Arc::new(EmbeddedStore::open(&dir.path().join("embedded")).expect("embedded"));
+        let shared: Arc<dyn StateStore> =
+            Arc::new(SharedStore::open(&dir.path().join("shared")).expect("shared"));
         let redis: Arc<dyn StateStore> = Arc::new(
             RedisStore::connect(&redis_url, RedisSettings::default())
                 .await
@@ -157,6 +162,7 @@ fn main() {
         let mut rows = Vec::new();
         for (label, store) in [
             ("embedded", embedded),
+            ("shared", shared),
             ("redis", redis),
             ("sidecar", sidecar),
         ] {

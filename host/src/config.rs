@@ -51,7 +51,9 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError 
     }
 }
 
-/// Where actor state is kept.
+/// Where actor state is kept. Spelled as in `--state` both ways
+/// (`FromStr`, and `String::from` for the file); no `Display`, so a Redis
+/// password is never printed by accident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(try_from = "String", into = "String")]
 pub enum StateBackend {
@@ -60,9 +62,17 @@ pub enum StateBackend {
     Embedded,
     /// In memory only; lost on exit. For tests and benchmarks.
     Memory,
+    /// An LMDB file in `dir` that several processes on one machine open
+    /// directly (`shared:DIR`): reads stay in-process, writers take turns
+    /// through LMDB's lock file. `wapr dev` gives one to all its nodes.
+    Shared {
+        /// The directory holding `data.mdb` and `lock.mdb` (relative paths:
+        /// to the working directory).
+        dir: PathBuf,
+    },
     /// A Dapr sidecar's state API over gRPC (`dapr` or `dapr:STORE`): the
     /// sidecar at `127.0.0.1:$DAPR_GRPC_PORT` (as `dapr run` sets it), or a
-    /// wapr state server (`wapr dev` runs one for its nodes).
+    /// `wapr state-server`.
     Dapr {
         /// The state store component's name.
         store: String,
@@ -75,6 +85,9 @@ pub enum StateBackend {
         url: String,
     },
 }
+
+/// The smallest `limits.state_map_size` accepted.
+const MIN_STATE_MAP_SIZE: u64 = 1 << 20;
 
 /// The state store name used when `dapr` is given without one.
 pub const DEFAULT_DAPR_STORE: &str = "statestore";
@@ -91,14 +104,25 @@ impl FromStr for StateBackend {
             url if url.starts_with("redis://") => Ok(Self::Redis {
                 url: url.to_string(),
             }),
-            other => match other.strip_prefix("dapr:") {
-                Some(store) if !store.is_empty() => Ok(Self::Dapr {
-                    store: store.to_string(),
-                }),
-                _ => Err(format!(
-                    "unknown state backend {other:?} (expected \"embedded\", \"memory\", \"dapr\", \"dapr:STORE\" or \"redis://HOST:PORT\")"
-                )),
-            },
+            other => {
+                if let Some(dir) = other.strip_prefix("shared:") {
+                    return if dir.is_empty() {
+                        Err("shared:DIR needs a directory".to_string())
+                    } else {
+                        Ok(Self::Shared {
+                            dir: PathBuf::from(dir),
+                        })
+                    };
+                }
+                match other.strip_prefix("dapr:") {
+                    Some(store) if !store.is_empty() => Ok(Self::Dapr {
+                        store: store.to_string(),
+                    }),
+                    _ => Err(format!(
+                        "unknown state backend {other:?} (expected \"embedded\", \"memory\", \"shared:DIR\", \"dapr\", \"dapr:STORE\" or \"redis://HOST:PORT\")"
+                    )),
+                }
+            }
         }
     }
 }
@@ -115,6 +139,7 @@ impl From<StateBackend> for String {
         match backend {
             StateBackend::Embedded => "embedded".into(),
             StateBackend::Memory => "memory".into(),
+            StateBackend::Shared { dir } => format!("shared:{}", dir.display()),
             StateBackend::Dapr { store } => format!("dapr:{store}"),
             StateBackend::Redis { url } => url,
         }
@@ -268,6 +293,10 @@ pub struct Limits {
     /// How long shutdown waits for running turns and deactivations.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Memory map of a `shared:` state store: the most its file can grow
+    /// to. Address space, not memory or disk; every process opening one
+    /// store should use the same value.
+    pub state_map_size: ByteSize,
 }
 
 impl Default for Limits {
@@ -280,6 +309,7 @@ impl Default for Limits {
             mailbox_capacity: 10_000,
             max_turn_state: ByteSize::mib(16),
             shutdown_timeout: Duration::from_secs(30),
+            state_map_size: ByteSize::b(crate::state::shared::DEFAULT_MAP_SIZE),
         }
     }
 }
@@ -392,6 +422,9 @@ impl NodeConfig {
                 return Err(invalid(field, "must be greater than zero"));
             }
         }
+        if l.state_map_size.as_u64() < MIN_STATE_MAP_SIZE {
+            return Err(invalid("limits.state_map_size", "must be at least 1MiB"));
+        }
         if l.mailbox_capacity == 0 {
             return Err(invalid("limits.mailbox_capacity", "must be at least 1"));
         }
@@ -487,6 +520,73 @@ max_memory = "8MiB"
         assert_eq!(
             config.actors["counter"].wasm,
             dir.path().join("actors/counter.wasm")
+        );
+    }
+
+    #[test]
+    fn state_backends_round_trip_through_their_spelling() {
+        for (text, backend) in [
+            ("embedded", StateBackend::Embedded),
+            ("memory", StateBackend::Memory),
+            (
+                "shared:/var/lib/wapr/state",
+                StateBackend::Shared {
+                    dir: PathBuf::from("/var/lib/wapr/state"),
+                },
+            ),
+            (
+                "shared:rel/dir",
+                StateBackend::Shared {
+                    dir: PathBuf::from("rel/dir"),
+                },
+            ),
+            (
+                "dapr:statestore",
+                StateBackend::Dapr {
+                    store: "statestore".into(),
+                },
+            ),
+            (
+                "redis://127.0.0.1:6379/0",
+                StateBackend::Redis {
+                    url: "redis://127.0.0.1:6379/0".into(),
+                },
+            ),
+        ] {
+            assert_eq!(text.parse::<StateBackend>(), Ok(backend.clone()), "{text}");
+            assert_eq!(String::from(backend.clone()), text);
+            let toml_text = format!("state = {text:?}\n");
+            let config: NodeConfig = toml::from_str(&toml_text).expect("toml");
+            assert_eq!(config.state, backend);
+            let written = toml::to_string(&config).expect("serialize");
+            let again: NodeConfig = toml::from_str(&written).expect("reparse");
+            assert_eq!(again.state, backend);
+        }
+        assert_eq!(
+            "dapr".parse::<StateBackend>(),
+            Ok(StateBackend::Dapr {
+                store: DEFAULT_DAPR_STORE.into()
+            })
+        );
+        let err = "shared:".parse::<StateBackend>().expect_err("no dir");
+        assert!(err.contains("directory"), "{err}");
+        let err = "lmdb".parse::<StateBackend>().expect_err("unknown");
+        assert!(err.contains("shared:DIR"), "{err}");
+    }
+
+    #[test]
+    fn the_state_map_size_is_read_and_checked() {
+        let config: NodeConfig =
+            toml::from_str("[limits]\nstate_map_size = \"8GiB\"\n").expect("toml");
+        assert_eq!(config.limits.state_map_size, ByteSize::gib(8));
+        config.validate().expect("valid");
+        let mut small = NodeConfig::default();
+        small.limits.state_map_size = ByteSize::kib(64);
+        let err = small.validate().expect_err("too small");
+        assert!(err.to_string().contains("limits.state_map_size"), "{err}");
+        assert_eq!(
+            NodeConfig::default().limits.state_map_size.as_u64(),
+            64 << 30
         );
     }
 

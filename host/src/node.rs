@@ -27,6 +27,7 @@ use crate::state::dapr::DaprStateStore;
 use crate::state::embedded::EmbeddedStore;
 use crate::state::memory::MemoryStore;
 use crate::state::redis::{RedisSettings, RedisStore};
+use crate::state::shared::{SharedSettings, SharedStore};
 use crate::state::{StateError, StateKeys, StateStore};
 use crate::wasm::{ActorCode, CodeCache, EngineSettings, WasmEngine, WasmError};
 
@@ -244,6 +245,12 @@ pub async fn open_store(config: &NodeConfig) -> Result<Arc<dyn StateStore>, Node
         }
         StateBackend::Embedded => Arc::new(EmbeddedStore::open(&config.data_dir.join("state"))?),
         StateBackend::Memory => Arc::new(MemoryStore::new()),
+        StateBackend::Shared { dir } => Arc::new(SharedStore::open_with(
+            dir,
+            SharedSettings {
+                map_size: config.limits.state_map_size.as_u64(),
+            },
+        )?),
         StateBackend::Dapr { store } => Arc::new(DaprStateStore::from_env(store)?),
     })
 }

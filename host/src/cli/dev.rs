@@ -1,8 +1,10 @@
 //! `wapr dev`: the demo cluster on one machine. The embedded placement
-//! server and a state server (Dapr's state API over the embedded store) run
-//! in this process; each node is a child `wapr node` process on loopback,
-//! node i's HTTP API on `--http-port` + i. Waits until every node has the
-//! same table with every member, then prints the endpoints.
+//! server runs in this process; each node is a child `wapr node` process on
+//! loopback, node i's HTTP API on `--http-port` + i. With the default
+//! `--state embedded`, every node opens one shared LMDB store
+//! (`shared:<data dir>/state-shared`) directly, so state reads stay in the
+//! node's process. Waits until every node has the same table with every
+//! member, then prints the endpoints.
 //!
 //! Children watch their stdin: if this process dies (even `kill -9`), the
 //! pipe closes and they shut down, so nothing is left behind.
@@ -10,7 +12,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -23,11 +24,14 @@ use tokio::task::JoinHandle;
 use crate::config::StateBackend;
 use crate::placement::server::{PlacementService, PlacementSettings};
 use crate::state::StateStore;
-use crate::state::embedded::EmbeddedStore;
-use crate::state::serve::DaprStateServer;
+use crate::state::shared::SharedStore;
 
-/// The state component name the dev state server answers to.
-pub const DEV_STATE_STORE: &str = "statestore";
+/// The directory under `--data-dir` of the store the nodes share.
+pub const DEV_SHARED_STATE_DIR: &str = "state-shared";
+
+/// Where earlier versions of `wapr dev` kept state (a redb file served to
+/// the nodes over gRPC); no longer read.
+const OLD_DEV_STATE_FILE: &str = "state/state.redb";
 
 /// Environment variable that tells a node to exit when its stdin closes.
 pub const EXIT_WITH_PARENT_ENV: &str = "WAPR_EXIT_WITH_PARENT";
@@ -50,9 +54,10 @@ pub struct DevArgs {
     /// Directory of actor components (`<type>.wasm`).
     #[arg(long, default_value = "target/actors", env = "WAPR_ACTORS_DIR")]
     pub actors_dir: PathBuf,
-    /// Where the nodes keep actor state: `embedded` (default; this process
-    /// serves one embedded store to every node), `redis://HOST:PORT`, or
-    /// `dapr[:STORE]` (a sidecar at `DAPR_GRPC_PORT`).
+    /// Where the nodes keep actor state: `embedded` (default; every node
+    /// opens one shared LMDB store under the data dir), `shared:DIR` (the
+    /// same in DIR), `redis://HOST:PORT`, or `dapr[:STORE]` (a sidecar at
+    /// `DAPR_GRPC_PORT`).
     #[arg(long, default_value = "embedded", env = "WAPR_STATE")]
     pub state: StateBackend,
     /// How long to wait for every node to get the table.
@@ -71,17 +76,17 @@ pub struct DevCluster {
     placement_addr: SocketAddr,
     /// Where the nodes' state lives, for the banner.
     state_desc: String,
+    /// A note about state for the banner (an unused store of an earlier run).
+    state_note: Option<String>,
     nodes: Vec<DevNode>,
     types: Vec<String>,
-    /// The embedded store this process serves, if any.
-    store: Option<Arc<EmbeddedStore>>,
     stop_servers: Vec<oneshot::Sender<()>>,
     servers: Vec<JoinHandle<()>>,
 }
 
 impl DevArgs {
-    /// Starts placement, the state server and the nodes, and waits until
-    /// every node has the table.
+    /// Starts placement and the nodes, and waits until every node has the
+    /// table.
     pub async fn start(self) -> anyhow::Result<DevCluster> {
         let components = find_components(&self.actors_dir)?;
         std::fs::create_dir_all(&self.data_dir)
@@ -112,56 +117,29 @@ impl DevArgs {
             }
         }));
 
-        let (node_state, state_port, store, state_desc) = match &self.state {
+        let (node_state, state_desc) = match &self.state {
             StateBackend::Embedded => {
-                let store = Arc::new(
-                    EmbeddedStore::open(&self.data_dir.join("state"))
-                        .context("cannot open the dev cluster's state")?,
-                );
-                let state_listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-                let state_addr = state_listener.local_addr()?;
-                let (stop, stopped) = oneshot::channel::<()>();
-                stop_servers.push(stop);
-                let state_server = DaprStateServer::new(
-                    Arc::clone(&store) as Arc<dyn StateStore>,
-                    DEV_STATE_STORE,
-                );
-                servers.push(tokio::spawn(async move {
-                    let shutdown = async move {
-                        let _ = stopped.await;
-                    };
-                    if let Err(err) =
-                        crate::state::serve::serve(state_listener, state_server, shutdown).await
-                    {
-                        tracing::error!(error = %err, "state server failed");
-                    }
-                }));
-                (
-                    format!("dapr:{DEV_STATE_STORE}"),
-                    Some(state_addr.port()),
-                    Some(store),
-                    format!(
-                        "embedded, {} (served to the nodes as Dapr's state API on {state_addr})",
-                        self.data_dir.join("state").display()
-                    ),
-                )
+                shared_state(&self.data_dir.join(DEV_SHARED_STATE_DIR)).await?
             }
+            StateBackend::Shared { dir } => shared_state(dir).await?,
             StateBackend::Memory => anyhow::bail!(
-                "--state memory cannot be shared by the nodes of a cluster (use embedded, redis://… or dapr)"
+                "--state memory cannot be shared by the nodes of a cluster (use embedded, shared:DIR, redis://… or dapr)"
             ),
-            StateBackend::Redis { url } => (
-                url.clone(),
-                None,
-                None,
-                format!("redis, {}", redact_url(url)),
-            ),
+            StateBackend::Redis { url } => (url.clone(), format!("redis, {}", redact_url(url))),
             StateBackend::Dapr { store } => (
                 format!("dapr:{store}"),
-                None,
-                None,
                 format!("the Dapr sidecar's state store {store:?} (DAPR_GRPC_PORT)"),
             ),
         };
+        let state_note = match self.state {
+            StateBackend::Embedded => {
+                old_state_note(&self.data_dir, &self.data_dir.join(DEV_SHARED_STATE_DIR))
+            }
+            _ => None,
+        };
+        if let Some(note) = &state_note {
+            tracing::warn!("{note}");
+        }
 
         let exe = std::env::current_exe().context("cannot find the wapr executable")?;
         let mut nodes = Vec::with_capacity(usize::from(self.nodes));
@@ -185,9 +163,6 @@ impl DevArgs {
                     .arg("--actor")
                     .arg(format!("{name}={}", path.display()));
             }
-            if let Some(port) = state_port {
-                command.env("DAPR_GRPC_PORT", port.to_string());
-            }
             command
                 .env(EXIT_WITH_PARENT_ENV, "1")
                 .env_remove("WAPR_CONFIG")
@@ -203,9 +178,9 @@ impl DevArgs {
         let cluster = DevCluster {
             placement_addr,
             state_desc,
+            state_note,
             nodes,
             types: components.into_iter().map(|(name, _)| name).collect(),
-            store,
             stop_servers,
             servers,
         };
@@ -290,8 +265,13 @@ impl DevCluster {
                 .map_or_else(|| "-".into(), |p| p.to_string());
             nodes.push_str(&format!("  node {i}:      {endpoint}  (pid {pid})\n"));
         }
+        let note = self
+            .state_note
+            .as_ref()
+            .map(|n| format!("  note:        {n}\n"))
+            .unwrap_or_default();
         format!(
-            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  state:       {}\n  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
+            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  state:       {}\n{note}  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
             self.nodes.len(),
             self.placement_addr,
             self.state_desc,
@@ -324,8 +304,8 @@ impl DevCluster {
         Ok(())
     }
 
-    /// Stops every node (SIGTERM, then kill after the shutdown timeout),
-    /// then the state and placement servers, then flushes the store.
+    /// Stops every node (SIGTERM, then kill after the shutdown timeout; each
+    /// node flushes and closes its store), then the placement server.
     pub async fn shutdown(mut self) {
         for node in &self.nodes {
             if let Some(pid) = node.child.id()
@@ -351,12 +331,37 @@ impl DevCluster {
         for server in self.servers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         }
-        if let Some(store) = &self.store
-            && let Err(err) = store.close().await
-        {
-            tracing::error!(error = %err, "closing the state store failed");
-        }
     }
+}
+
+/// Creates (or checks) the shared store the nodes will open, so a bad
+/// directory fails here once rather than in every node; returns the nodes'
+/// `WAPR_STATE` and the banner's description.
+async fn shared_state(dir: &Path) -> anyhow::Result<(String, String)> {
+    let dir = std::path::absolute(dir)
+        .with_context(|| format!("cannot resolve the state directory {}", dir.display()))?;
+    let store = SharedStore::open(&dir)
+        .with_context(|| format!("cannot open the shared state in {}", dir.display()))?;
+    store.close().await?;
+    drop(store);
+    let backend = String::from(StateBackend::Shared { dir: dir.clone() });
+    let desc = format!(
+        "shared LMDB file {}, opened by every node (WAPR_STATE={backend})",
+        dir.join("data.mdb").display()
+    );
+    Ok((backend, desc))
+}
+
+/// A note if an earlier `wapr dev` left its redb state in `data_dir`.
+fn old_state_note(data_dir: &Path, shared: &Path) -> Option<String> {
+    let old = data_dir.join(OLD_DEV_STATE_FILE);
+    old.exists().then(|| {
+        format!(
+            "{} (redb state of an earlier wapr dev) is no longer used: the nodes share the LMDB store in {}; the old file was neither migrated nor deleted",
+            old.display(),
+            shared.display()
+        )
+    })
 }
 
 /// `url` with any password replaced by `***`.

@@ -9,6 +9,8 @@
 //!
 //! Stores: [`memory::MemoryStore`] (tests, benchmarks),
 //! [`embedded::EmbeddedStore`] (the default: a redb file with group commit),
+//! [`shared::SharedStore`] (an LMDB file that several processes open
+//! directly, with group commit per process; what `wapr dev` nodes share),
 //! [`dapr::DaprStateStore`] (Dapr's gRPC state API: a real daprd, or a
 //! [`serve::DaprStateServer`] shared by the processes of a cluster), and
 //! [`redis::RedisStore`] (Redis, in the layout of Dapr's `state.redis`
@@ -20,6 +22,7 @@ pub mod ledger;
 pub mod memory;
 pub mod redis;
 pub mod serve;
+pub mod shared;
 pub mod turn;
 
 use std::future::Future;

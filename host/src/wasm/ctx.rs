@@ -46,10 +46,15 @@ pub(super) struct TurnCtx {
     pub started: Instant,
     /// When the turn must end.
     pub deadline: Instant,
-    /// Shared by every actor of the type: set once one of its turns ran
-    /// longer than [`SLOW_TURN`](super::instance::SLOW_TURN), after which its
-    /// turns run off the async workers.
-    pub slow_type: Arc<AtomicBool>,
+    /// Shared by every actor of the type: marked when one of its turns ran
+    /// guest code for longer than [`SLOW_TURN`](super::instance::SLOW_TURN);
+    /// while the mark is recent, its turns run off the async workers.
+    pub slow_type: Arc<SlowMark>,
+    /// Time this turn spent waiting in host calls (state reads, calls to
+    /// other actors): not guest work, so not counted as slow.
+    pub waited: std::time::Duration,
+    /// Epoch callbacks seen during this turn.
+    pub ticks: u32,
     /// Set by the epoch callback when it interrupted the turn.
     pub timed_out: bool,
     /// Set from outside (a rebalance drain ran out of time): interrupt the
@@ -61,6 +66,46 @@ pub(super) struct TurnCtx {
     pub panic_message: Option<String>,
     /// Most bytes of state this turn may write.
     pub max_state_bytes: usize,
+}
+
+/// When an actor type last ran a slow turn. The mark fades after
+/// [`SlowMark::MEMORY`], so one turn that was slow because the machine was
+/// overloaded (the thread was descheduled) does not send every later turn of
+/// the type through `block_in_place` for the rest of the node's life.
+#[derive(Debug, Default)]
+pub struct SlowMark {
+    /// Milliseconds since the process's monotonic origin, plus one; 0: never.
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl SlowMark {
+    /// How long a slow turn keeps its type marked.
+    pub const MEMORY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn now_ms() -> u64 {
+        u64::try_from(monotonic_origin().elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Records a slow turn now.
+    pub fn mark(&self) {
+        self.mark_at(Self::now_ms());
+    }
+
+    /// Whether a slow turn was recorded within [`Self::MEMORY`].
+    pub fn is_recent(&self) -> bool {
+        self.is_recent_at(Self::now_ms())
+    }
+
+    fn mark_at(&self, ms: u64) {
+        self.last_ms
+            .store(ms.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_recent_at(&self, ms: u64) -> bool {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let memory = u64::try_from(Self::MEMORY.as_millis()).unwrap_or(u64::MAX);
+        last != 0 && ms.saturating_add(1).saturating_sub(last) < memory
+    }
 }
 
 /// Caps linear memory and table growth, remembering when it said no.
@@ -125,11 +170,13 @@ impl ActorCtx {
             return Ok(());
         }
         let full = self.full_key(key);
+        let waiting = Instant::now();
         let read = wait(
             self.services.store.get(&full),
             self.turn.deadline,
             &self.turn.interrupt,
         );
+        self.turn.waited += waiting.elapsed();
         let value = read.map_err(|e| self.abort_wait(e))?.map_err(|source| {
             abort(CallError::State {
                 actor: self.key.clone(),
@@ -227,12 +274,14 @@ impl actors::Host for ActorCtx {
             payload: Bytes::from(payload),
             chain,
         };
+        let waiting = Instant::now();
         let reply = wait(
             caller.call(request),
             self.turn.deadline,
             &self.turn.interrupt,
-        )
-        .map_err(|e| self.abort_wait(e))?;
+        );
+        self.turn.waited += waiting.elapsed();
+        let reply = reply.map_err(|e| self.abort_wait(e))?;
         Ok(reply
             .map(|reply| reply.to_vec())
             .map_err(|e| to_guest_error(&e)))
@@ -388,5 +437,25 @@ pub(super) fn from_guest_kind(kind: GuestErrorKind) -> ErrorKind {
         GuestErrorKind::NotFound => ErrorKind::NotFound,
         GuestErrorKind::Unavailable => ErrorKind::Unavailable,
         GuestErrorKind::Internal => ErrorKind::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlowMark;
+
+    #[test]
+    fn a_slow_mark_fades() {
+        let mark = SlowMark::default();
+        assert!(!mark.is_recent_at(0) && !mark.is_recent_at(50_000));
+        mark.mark_at(1_000);
+        assert!(mark.is_recent_at(1_000));
+        assert!(mark.is_recent_at(10_999));
+        assert!(
+            !mark.is_recent_at(11_000),
+            "forgotten after SlowMark::MEMORY"
+        );
+        mark.mark_at(20_000);
+        assert!(mark.is_recent_at(20_500), "marked again");
     }
 }

@@ -16,7 +16,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{Actor, ActorPre, ActorRef};
-use super::ctx::{ActorCtx, ActorServices, Limiter, TurnAbort, TurnCtx, from_guest_kind};
+use super::ctx::{ActorCtx, ActorServices, Limiter, SlowMark, TurnAbort, TurnCtx, from_guest_kind};
 use super::{CodeCache, WasmEngine, WasmError};
 use crate::actor_key::ActorKey;
 use crate::call::CallChain;
@@ -25,8 +25,11 @@ use crate::error::CallError;
 use crate::state::ledger::{LEDGER_KEY, Ledger, Replay};
 use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
 
-/// A turn running longer than this marks its actor type as slow: the type's
-/// later turns run via `block_in_place`, so they cannot pin an async worker.
+/// A turn running guest code for longer than this (across at least two epoch
+/// ticks, time waiting in host calls excluded) marks its actor type as slow:
+/// for the next [`SlowMark::MEMORY`] the type's turns run via
+/// `block_in_place`, so they cannot pin an async worker. Two ticks, because
+/// a short turn whose thread was descheduled sees one.
 pub const SLOW_TURN: Duration = Duration::from_millis(10);
 
 /// One actor type, compiled and linked, ready to instantiate.
@@ -34,7 +37,7 @@ pub struct ActorCode {
     name: Arc<str>,
     pre: ActorPre<ActorCtx>,
     limits: TypeLimits,
-    slow: Arc<AtomicBool>,
+    slow: Arc<SlowMark>,
     /// Keeps the engine's epoch ticker running while this code can run:
     /// without it, turn deadlines would never fire.
     _engine: WasmEngine,
@@ -72,7 +75,7 @@ impl ActorCode {
             name: Arc::from(name),
             pre,
             limits,
-            slow: Arc::new(AtomicBool::new(false)),
+            slow: Arc::new(SlowMark::default()),
             _engine: engine.clone(),
         })
     }
@@ -87,9 +90,9 @@ impl ActorCode {
         &self.limits
     }
 
-    /// Whether a turn of this type has run longer than [`SLOW_TURN`].
+    /// Whether a turn of this type ran longer than [`SLOW_TURN`] recently.
     pub fn is_slow(&self) -> bool {
-        self.slow.load(Ordering::Relaxed)
+        self.slow.is_recent()
     }
 
     /// Creates a fresh instance for `key` (does not call `activate`).
@@ -113,6 +116,8 @@ impl ActorCode {
                 started: now,
                 deadline: now + self.limits.turn_timeout,
                 slow_type: Arc::clone(&self.slow),
+                waited: Duration::ZERO,
+                ticks: 0,
                 timed_out: false,
                 interrupt,
                 interrupted: false,
@@ -133,8 +138,10 @@ impl ActorCode {
                 turn.timed_out = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
-            if now.duration_since(turn.started) >= SLOW_TURN {
-                turn.slow_type.store(true, Ordering::Relaxed);
+            turn.ticks += 1;
+            let busy = now.duration_since(turn.started).saturating_sub(turn.waited);
+            if turn.ticks >= 2 && busy >= SLOW_TURN {
+                turn.slow_type.mark();
             }
             Ok(UpdateDeadline::Continue(1))
         });
@@ -349,8 +356,10 @@ impl ActorInstance {
             ctx.turn.timed_out = false;
             ctx.turn.interrupted = false;
             ctx.turn.panic_message = None;
+            ctx.turn.waited = Duration::ZERO;
+            ctx.turn.ticks = 0;
             ctx.limiter.memory_denied = false;
-            ctx.turn.slow_type.load(Ordering::Relaxed)
+            ctx.turn.slow_type.is_recent()
         };
         self.store.set_epoch_deadline(1);
 

@@ -46,7 +46,8 @@ struct Dev {
     endpoints: Vec<String>,
     pids: Vec<u32>,
     placement: String,
-    state_port: u16,
+    /// The nodes' `WAPR_STATE`, from the banner.
+    state: String,
     _dir: tempfile::TempDir,
 }
 
@@ -69,7 +70,7 @@ fn start_dev(nodes: u16) -> Dev {
     let mut endpoints = Vec::new();
     let mut pids = Vec::new();
     let mut placement = String::new();
-    let mut state_port = 0;
+    let mut state = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("banner line");
         let line = line.trim();
@@ -85,12 +86,12 @@ fn start_dev(nodes: u16) -> Dev {
         } else if let Some(rest) = line.strip_prefix("placement:") {
             placement = rest.split_whitespace().next().expect("addr").to_string();
         } else if let Some(rest) = line.strip_prefix("state:") {
-            let addr = rest.rsplit(' ').next().expect("addr").trim_end_matches(')');
-            state_port = addr
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("state port");
+            assert!(
+                rest.contains("shared LMDB file") && rest.contains("opened by every node"),
+                "{rest}"
+            );
+            let (_, backend) = rest.split_once("(WAPR_STATE=").expect("WAPR_STATE");
+            state = backend.trim_end_matches(')').to_string();
         } else if line.starts_with("Ctrl-C") {
             break;
         }
@@ -105,36 +106,47 @@ fn start_dev(nodes: u16) -> Dev {
         endpoints,
         pids,
         placement,
-        state_port,
+        state,
         _dir: dir,
     }
 }
 
-/// A `wapr node` joining `placement`, with state on the state server.
+/// Where a node started by a test keeps state.
+enum NodeState<'a> {
+    /// A `wapr state-server` on this port (Dapr's state API).
+    StateServer(u16),
+    /// A `WAPR_STATE` value, as `wapr dev` gives its nodes.
+    Backend(&'a str),
+}
+
+/// A `wapr node` joining `placement`.
 fn spawn_node(
     placement: &str,
-    state_port: u16,
+    state: NodeState<'_>,
     http_port: u16,
     data_dir: &std::path::Path,
 ) -> Proc {
-    let child = Command::new(WAPR)
+    let mut command = Command::new(WAPR);
+    command
         .args(["node", "--placement", placement])
-        .args([
-            "--http-port",
-            &http_port.to_string(),
-            "--state",
-            "dapr:statestore",
-        ])
+        .args(["--http-port", &http_port.to_string()])
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--actor")
         .arg(format!("counter={}", component("counter").display()))
-        .env("DAPR_GRPC_PORT", state_port.to_string())
         .env("WAPR_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn wapr node");
-    Proc(child)
+        .stdout(Stdio::null());
+    match state {
+        NodeState::StateServer(port) => {
+            command
+                .args(["--state", "dapr:statestore"])
+                .env("DAPR_GRPC_PORT", port.to_string());
+        }
+        NodeState::Backend(backend) => {
+            command.env("WAPR_STATE", backend);
+        }
+    }
+    Proc(command.spawn().expect("spawn wapr node"))
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
@@ -506,7 +518,12 @@ async fn a_node_joining_under_load_takes_over_actors_with_exact_counts() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let _joiner = spawn_node(&dev.placement, dev.state_port, port, dir.path());
+    let _joiner = spawn_node(
+        &dev.placement,
+        NodeState::Backend(&dev.state),
+        port,
+        dir.path(),
+    );
     let joiner = format!("http://127.0.0.1:{port}");
     wait_members(&client, &joiner, 3).await;
     endpoints.lock().expect("endpoints").push(joiner.clone());
@@ -584,7 +601,7 @@ async fn restarting_placement_under_load_resyncs_every_node() {
         .map(|(i, port)| {
             spawn_node(
                 &address,
-                state_port,
+                NodeState::StateServer(state_port),
                 *port,
                 &dir.path().join(format!("n{i}")),
             )

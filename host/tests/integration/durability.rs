@@ -596,6 +596,10 @@ async fn a_stale_activation_gets_an_etag_conflict_on_every_store() {
         EmbeddedStore::open(&dir.path().join("state")).expect("embedded"),
     ))
     .await;
+    stale_activation_is_fenced(Arc::new(
+        wapr_host::state::shared::SharedStore::open(&dir.path().join("shared")).expect("shared"),
+    ))
+    .await;
     let redis_port = free_port();
     let _redis = start_redis(redis_port, dir.path(), false);
     let redis = RedisStore::connect(

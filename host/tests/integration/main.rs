@@ -14,4 +14,5 @@ mod examples;
 mod failures;
 mod lifecycle;
 mod process;
+mod shared_state;
 mod turns;
