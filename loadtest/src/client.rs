@@ -39,6 +39,54 @@ pub async fn call(client: &Client, url: Url) -> Outcome {
     }
 }
 
+/// A reply: its outcome and, when it was a 2xx, its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// How the request ended.
+    pub outcome: Outcome,
+    /// The body of a 2xx reply (empty otherwise).
+    pub body: Vec<u8>,
+}
+
+/// `POST url` with `body` and, when given, an `Idempotency-Key` header (a
+/// wapr node applies a retried writing call with the same key once).
+pub async fn post(client: &Client, url: Url, body: &[u8], idempotency_key: Option<&str>) -> Reply {
+    let mut request = client.post(url).body(body.to_vec());
+    if let Some(key) = idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let failed = |outcome| Reply {
+        outcome,
+        body: Vec::new(),
+    };
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(err) => return failed(Outcome::Error(classify(&err))),
+    };
+    let status = response.status();
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(err) => return failed(Outcome::Error(format!("body: {}", classify(&err)))),
+    };
+    if status.is_success() {
+        Reply {
+            outcome: Outcome::Ok,
+            body: body.to_vec(),
+        }
+    } else {
+        failed(Outcome::Error(http_error_kind(status.as_u16(), &body)))
+    }
+}
+
+/// `GET url` as JSON; `None` on any failure.
+pub async fn get_json(client: &Client, url: Url) -> Option<serde_json::Value> {
+    let response = client.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
 /// `http STATUS` plus Dapr's `errorCode` from the body when there is one.
 pub fn http_error_kind(status: u16, body: &[u8]) -> String {
     #[derive(serde::Deserialize)]

@@ -57,9 +57,25 @@ pub enum LoadError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A peer report (`--peer`, e.g. the Ray peer's JSON) that cannot be used.
+    #[error("peer report {path}: {reason}")]
+    Peer {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A task of the run failed unexpectedly.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Drawing a plot of the report failed.
+    #[error("cannot draw {plot}: {reason}")]
+    Plot {
+        /// The plot's file name.
+        plot: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// Serialising the report failed.
     #[error("cannot serialise the report: {0}")]
     Json(#[from] serde_json::Error),

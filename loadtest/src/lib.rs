@@ -7,10 +7,18 @@
 //! path segment percent-encoded, so no actor id or method can change the host
 //! or the shape of the path.
 
+pub mod churn;
 pub mod client;
+pub mod contention;
 pub mod error;
+pub mod hop;
+pub mod nodes;
+pub mod peer;
+pub mod plot;
 pub mod progress;
 pub mod report;
+pub mod resident;
+pub mod routing;
 pub mod sampler;
 pub mod scenario;
 pub mod schedule;

@@ -13,9 +13,15 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::json;
 
+use wapr_loadtest::churn::{self, ChurnConfig};
 use wapr_loadtest::client::build_client;
+use wapr_loadtest::contention::{self, ContentionConfig};
+use wapr_loadtest::hop::{self, HopConfig};
+use wapr_loadtest::nodes::{ClusterOptions, ProcessCluster, StateChoice, components_in};
 use wapr_loadtest::progress::Progress;
-use wapr_loadtest::report::{self, Report, Requests, Resources};
+use wapr_loadtest::report::{self, Report, Requests, Resources, Section};
+use wapr_loadtest::resident::{self, ResidentConfig};
+use wapr_loadtest::routing::OwnerRoutes;
 use wapr_loadtest::sampler::{SAMPLE_EVERY, Sampler, Watched};
 use wapr_loadtest::scenario::{self, ActivationConfig, MixedConfig, RunEnv};
 use wapr_loadtest::spawn::{self, SpawnOptions, SpawnedCluster};
@@ -39,8 +45,21 @@ enum Scenario {
     /// (coordinated-omission corrected) and from its actual send.
     Activation(ActivationArgs),
     /// Closed-loop virtual users, ramped linearly to --clients, each calling
-    /// random ids among --ids, back to back.
+    /// random ids among --ids (and --types actor types), back to back.
     MixedIds(MixedArgs),
+    /// Many clients increment one counter through every node of a cluster
+    /// the tool starts (3 nodes) while the node hosting it is killed; counts
+    /// duplicate activations (Dapr's `actor_double_activation`).
+    SingleIdContention(ContentionArgs),
+    /// Actor→actor echo latency, same node and cross node, next to a direct
+    /// call (the `testbed` example actor).
+    Hop(HopArgs),
+    /// Activates --actors actors on one node the tool starts, then reports
+    /// RSS and kernel mappings per live actor and the time to activate them.
+    Resident(ResidentArgs),
+    /// Steady load while a node joins, one leaves (SIGTERM) and one crashes
+    /// (SIGKILL): failed attempts, disruption windows, exact counts.
+    Churn(ChurnArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +108,18 @@ struct CommonArgs {
     /// No live progress line (it is off anyway when stdout is not a TTY).
     #[arg(long)]
     no_progress: bool,
+    /// `round-robin` over the targets (as a Dapr client through its
+    /// sidecar: a node that does not own the actor forwards the call), or
+    /// `owner`: each call straight to the owning node, computed with the
+    /// nodes' own hash ring from the placement table (wapr nodes only).
+    #[arg(long, default_value = "round-robin", value_parser = ["round-robin", "owner"])]
+    route: String,
+    /// State of the clusters that single-id-contention, churn and resident
+    /// start: `state-server` (a `wapr state-server`, like `wapr dev`), or
+    /// any `wapr node --state` value (`shared:DIR`, `redis://…`, `memory`
+    /// for resident).
+    #[arg(long)]
+    state: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -123,10 +154,73 @@ struct MixedArgs {
     /// Distinct actor ids the users pick from (fresh per run).
     #[arg(long, default_value_t = 10_000)]
     ids: u64,
-    /// Number of actor types to spread over. Not implemented yet: validated,
-    /// then only --actor-type is used (the example cluster hosts `counter`).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Number of actor types to spread over. Above 1, --spawn-nodes
+    /// registers --actor-type's component under N names (`counter-00` …)
+    /// and each call picks one at random (Dapr's figures: 100 types).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     types: u32,
+}
+
+#[derive(Debug, Args)]
+struct ContentionArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Concurrent clients on the one id. --quick: 32.
+    #[arg(long, default_value_t = 100)]
+    clients: u32,
+    /// How long the clients send. --quick: 6s.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// When to kill -9 the node hosting the actor (default: at 40 % of
+    /// --duration).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    kill_after: Option<Duration>,
+    /// Do not kill any node.
+    #[arg(long, conflicts_with = "kill_after")]
+    no_kill: bool,
+    /// How often to sample where the actor is live.
+    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+    sample_every: Duration,
+}
+
+#[derive(Debug, Args)]
+struct HopArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Calls of each kind (direct, same node, cross node). --quick: 200.
+    #[arg(long, default_value_t = 2_000)]
+    calls: u64,
+    /// Candidate actors activated to find same- and cross-node pairs.
+    #[arg(long, default_value_t = 32)]
+    candidates: u32,
+}
+
+#[derive(Debug, Args)]
+struct ResidentArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Actors to activate. --quick: 2000.
+    #[arg(long, default_value_t = 100_000)]
+    actors: u64,
+    /// Concurrent activations.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+struct ChurnArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Concurrent clients. --quick: 16.
+    #[arg(long, default_value_t = 32)]
+    clients: u32,
+    /// Distinct counter ids.
+    #[arg(long, default_value_t = 1_000)]
+    ids: u64,
+    /// Whole run; a node joins at 25 %, leaves at 50 %, crashes at 75 %.
+    /// --quick: 12s.
+    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    duration: Duration,
 }
 
 fn is_default(matches: Option<&ArgMatches>, id: &str) -> bool {
@@ -134,6 +228,16 @@ fn is_default(matches: Option<&ArgMatches>, id: &str) -> bool {
 }
 
 fn apply_quick(scenario: &mut Scenario, matches: Option<&ArgMatches>) {
+    // Per-scenario defaults of the shared options.
+    match scenario {
+        Scenario::Hop(h) if is_default(matches, "actor_type") => {
+            h.common.actor_type = "testbed".into();
+        }
+        Scenario::Resident(r) if is_default(matches, "method") => {
+            r.common.method = "increment".into();
+        }
+        _ => {}
+    }
     match scenario {
         Scenario::Activation(a) if a.common.quick => {
             if is_default(matches, "rate") {
@@ -155,6 +259,28 @@ fn apply_quick(scenario: &mut Scenario, matches: Option<&ArgMatches>) {
             }
             if is_default(matches, "ids") {
                 m.ids = 1_000;
+            }
+        }
+        Scenario::SingleIdContention(c) if c.common.quick => {
+            if is_default(matches, "clients") {
+                c.clients = 32;
+            }
+            if is_default(matches, "duration") {
+                c.duration = Duration::from_secs(6);
+            }
+        }
+        Scenario::Hop(h) if h.common.quick && is_default(matches, "calls") => {
+            h.calls = 200;
+        }
+        Scenario::Resident(r) if r.common.quick && is_default(matches, "actors") => {
+            r.actors = 2_000;
+        }
+        Scenario::Churn(c) if c.common.quick => {
+            if is_default(matches, "clients") {
+                c.clients = 16;
+            }
+            if is_default(matches, "duration") {
+                c.duration = Duration::from_secs(12);
             }
         }
         _ => {}
@@ -229,22 +355,147 @@ async fn cluster_view(client: &reqwest::Client, target: &Target) -> Option<serde
     response.json().await.ok()
 }
 
-#[allow(clippy::too_many_lines)]
-async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
-    let (name, common) = match &scenario {
-        Scenario::Activation(a) => ("activation", &a.common),
-        Scenario::MixedIds(m) => ("mixed-ids", &m.common),
+/// The cluster a run started, if any.
+enum Spawned {
+    /// `--spawn-nodes`: one `wapr dev` supervisor.
+    Dev(SpawnedCluster),
+    /// Process by process (contention, churn, resident).
+    Procs(ProcessCluster),
+}
+
+impl Spawned {
+    fn watched(&self) -> Vec<Watched> {
+        match self {
+            Spawned::Dev(c) => c.watched().to_vec(),
+            Spawned::Procs(c) => c.watched(),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Spawned::Dev(c) => c.shutdown().await,
+            Spawned::Procs(c) => c.shutdown().await,
+        }
+    }
+}
+
+impl Scenario {
+    fn name(&self) -> &'static str {
+        match self {
+            Scenario::Activation(_) => "activation",
+            Scenario::MixedIds(_) => "mixed-ids",
+            Scenario::SingleIdContention(_) => "single-id-contention",
+            Scenario::Hop(_) => "hop",
+            Scenario::Resident(_) => "resident",
+            Scenario::Churn(_) => "churn",
+        }
+    }
+
+    fn common(&self) -> &CommonArgs {
+        match self {
+            Scenario::Activation(a) => &a.common,
+            Scenario::MixedIds(m) => &m.common,
+            Scenario::SingleIdContention(c) => &c.common,
+            Scenario::Hop(h) => &h.common,
+            Scenario::Resident(r) => &r.common,
+            Scenario::Churn(c) => &c.common,
+        }
+    }
+
+    /// Scenarios that need a cluster the tool controls process by process.
+    fn needs_process_cluster(&self) -> bool {
+        match self {
+            Scenario::SingleIdContention(_) | Scenario::Churn(_) => true,
+            Scenario::Resident(r) => r.common.target.is_none(),
+            _ => false,
+        }
+    }
+}
+
+/// The `wapr` binary to spawn.
+fn wapr_binary(common: &CommonArgs) -> anyhow::Result<PathBuf> {
+    match &common.wapr {
+        Some(path) => Ok(path.clone()),
+        None => spawn::default_wapr_binary().context(
+            "no wapr binary next to wapr-loadtest (cargo build -p wapr-host, or pass --wapr)",
+        ),
+    }
+}
+
+/// Starts the process-by-process cluster a scenario needs.
+async fn start_process_cluster(
+    scenario: &Scenario,
+    report_dir: &std::path::Path,
+) -> anyhow::Result<ProcessCluster> {
+    let common = scenario.common();
+    let actors_dir = common
+        .actors_dir
+        .clone()
+        .unwrap_or_else(spawn::default_actors_dir);
+    let resident = matches!(scenario, Scenario::Resident(_));
+    let state = match common.state.as_deref() {
+        None if resident => StateChoice::Given("memory".into()),
+        None | Some("state-server") => StateChoice::StateServer,
+        Some(other) => StateChoice::Given(other.to_string()),
     };
+    let mut node_args = Vec::new();
+    if let Scenario::Resident(r) = scenario {
+        let cap = r.actors.saturating_add(1_000).min(u64::from(u32::MAX));
+        node_args = vec!["--max-live-actors".to_string(), cap.to_string()];
+    }
+    let options = ClusterOptions {
+        wapr: wapr_binary(common)?,
+        actors: components_in(&actors_dir)?,
+        nodes: if resident {
+            1
+        } else {
+            common.spawn_nodes.unwrap_or(3)
+        },
+        state,
+        standalone: resident,
+        node_args,
+        log_file: report_dir.join("wapr.log"),
+        ready_timeout: Duration::from_secs(120),
+    };
+    eprintln!(
+        "wapr-loadtest: starting {} wapr node process(es){} (log: {})",
+        options.nodes,
+        if options.standalone {
+            ", standalone"
+        } else {
+            " with a wapr placement"
+        },
+        options.log_file.display()
+    );
+    let mut cluster = ProcessCluster::start(options).await?;
+    if matches!(scenario, Scenario::Churn(_)) {
+        cluster.reserve_node()?;
+    }
+    Ok(cluster)
+}
+
+async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
+    let name = scenario.name();
+    let common = scenario.common();
     target::validate_segment("actor type", &common.actor_type)?;
     target::validate_segment("method", &common.method)?;
     anyhow::ensure!(
         common.timeout > Duration::ZERO,
         "--timeout must be positive"
     );
+    if scenario.needs_process_cluster() && common.target.is_some() {
+        anyhow::bail!("{name} starts its own cluster (it kills or adds nodes): drop --target");
+    }
+    if let Scenario::Resident(_) = &scenario
+        && common.target.is_some()
+        && common.pids.len() != 1
+    {
+        anyhow::bail!("resident with --target needs the node's --pid (to read its RSS)");
+    }
     // Check --target before anything is created or started.
-    let given_targets = match common.spawn_nodes {
-        Some(_) => None,
-        None => {
+    let given_targets = match (common.spawn_nodes, scenario.needs_process_cluster()) {
+        (_, true) | (Some(_), _) => None,
+        (None, false) => {
             let list = common.target.as_deref().unwrap_or("http://127.0.0.1:3500");
             Some(target::parse_targets(list, common.allow_remote)?)
         }
@@ -256,18 +507,26 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("cannot create {}", report_dir.display()))?;
 
-    let mut cluster: Option<SpawnedCluster> = None;
+    let mut cluster: Option<Spawned> = None;
     let targets = if let Some(targets) = given_targets {
         targets
+    } else if scenario.needs_process_cluster() {
+        let procs = start_process_cluster(&scenario, &report_dir).await?;
+        let targets = procs.targets();
+        cluster = Some(Spawned::Procs(procs));
+        targets
     } else if let Some(nodes) = common.spawn_nodes {
-        let wapr = match &common.wapr {
-            Some(path) => path.clone(),
-            None => spawn::default_wapr_binary().context(
-                "no wapr binary next to wapr-loadtest (cargo build -p wapr-host, or pass --wapr)",
-            )?,
+        let type_copies = match &scenario {
+            Scenario::MixedIds(m) if m.types > 1 => {
+                scenario::type_names(&common.actor_type, m.types)
+                    .into_iter()
+                    .map(|t| (t, common.actor_type.clone()))
+                    .collect()
+            }
+            _ => Vec::new(),
         };
         let options = SpawnOptions {
-            wapr,
+            wapr: wapr_binary(common)?,
             nodes,
             actors_dir: common
                 .actors_dir
@@ -275,6 +534,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(spawn::default_actors_dir),
             log_file: report_dir.join("wapr-dev.log"),
             ready_timeout: Duration::from_secs(120),
+            type_copies,
         };
         eprintln!(
             "wapr-loadtest: starting `{} dev --nodes {nodes}` (log: {})",
@@ -283,20 +543,12 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
         );
         let spawned = options.spawn().await?;
         let targets = spawned.targets().to_vec();
-        cluster = Some(spawned);
+        cluster = Some(Spawned::Dev(spawned));
         targets
     } else {
         anyhow::bail!("no target: give --target or --spawn-nodes");
     };
-    let result = load(
-        &scenario,
-        name,
-        common,
-        &targets,
-        cluster.as_ref(),
-        &report_dir,
-    )
-    .await;
+    let result = load(&scenario, &targets, cluster.as_mut(), &report_dir).await;
     if let Some(cluster) = cluster {
         cluster.shutdown().await;
     }
@@ -315,25 +567,246 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a scenario produced besides the recorder's figures.
+struct ScenarioOutput {
+    outcome: scenario::RunResult,
+    sections: Vec<Section>,
+}
+
+#[allow(clippy::too_many_lines)]
+async fn run_scenario(
+    scenario: &Scenario,
+    env: &RunEnv,
+    cluster: Option<&mut Spawned>,
+    start: Instant,
+    parameters: &mut BTreeMap<String, serde_json::Value>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<ScenarioOutput> {
+    let common = scenario.common();
+    let id_prefix = scenario::run_id_prefix();
+    parameters.insert("id_prefix".to_string(), json!(id_prefix));
+    let duration_param = |d: Duration| json!(humantime::format_duration(d).to_string());
+    let plain = |outcome| ScenarioOutput {
+        outcome,
+        sections: Vec::new(),
+    };
+    Ok(match scenario {
+        Scenario::Activation(a) => {
+            parameters.insert("actor_type".to_string(), json!(common.actor_type));
+            parameters.insert("method".to_string(), json!(common.method));
+            parameters.insert("rate".to_string(), json!(a.rate));
+            parameters.insert("duration".to_string(), duration_param(a.duration));
+            parameters.insert("max_in_flight".to_string(), json!(a.max_in_flight));
+            if (a.rate - report::DAPR_ACTIVATION_RATE).abs() > f64::EPSILON {
+                notes.push(format!(
+                    "Dapr's activation figures are at {}/s; this run was at {}/s.",
+                    report::DAPR_ACTIVATION_RATE,
+                    a.rate
+                ));
+            }
+            let cfg = ActivationConfig {
+                rate: a.rate,
+                duration: a.duration,
+                requests: common.requests,
+                actor_type: common.actor_type.clone(),
+                method: common.method.clone(),
+                max_in_flight: a.max_in_flight,
+                id_prefix,
+            };
+            plain(scenario::run_activation(&cfg, env, start).await?)
+        }
+        Scenario::MixedIds(m) => {
+            parameters.insert("method".to_string(), json!(common.method));
+            parameters.insert("clients".to_string(), json!(m.clients));
+            parameters.insert("ramp".to_string(), duration_param(m.ramp));
+            parameters.insert("duration".to_string(), duration_param(m.duration));
+            parameters.insert("ids".to_string(), json!(m.ids));
+            parameters.insert("types".to_string(), json!(m.types));
+            let actor_types = scenario::type_names(&common.actor_type, m.types);
+            parameters.insert("actor_types".to_string(), json!(actor_types));
+            if u64::from(m.clients) != report::DAPR_MIXED_CLIENTS {
+                notes.push(format!(
+                    "Dapr's mixed-ids figures are with {} clients; this run had {}.",
+                    report::DAPR_MIXED_CLIENTS,
+                    m.clients
+                ));
+            }
+            let cfg = MixedConfig {
+                clients: m.clients,
+                ramp: m.ramp,
+                duration: m.duration,
+                requests: common.requests,
+                ids: m.ids,
+                actor_types,
+                method: common.method.clone(),
+                id_prefix,
+            };
+            plain(scenario::run_mixed(&cfg, env, start).await?)
+        }
+        Scenario::SingleIdContention(c) => {
+            let Some(Spawned::Procs(cluster)) = cluster else {
+                anyhow::bail!("single-id-contention runs on a cluster it starts");
+            };
+            let kill_after = (!c.no_kill).then(|| c.kill_after.unwrap_or(c.duration.mul_f64(0.4)));
+            let cfg = ContentionConfig {
+                clients: c.clients,
+                duration: c.duration,
+                kill_after,
+                actor_type: common.actor_type.clone(),
+                id: format!("{id_prefix}-single"),
+                sample_every: c.sample_every,
+                retry_budget: Duration::from_secs(10),
+            };
+            parameters.insert("actor_type".to_string(), json!(cfg.actor_type));
+            parameters.insert("method".to_string(), json!("increment"));
+            parameters.insert("id".to_string(), json!(cfg.id));
+            parameters.insert("clients".to_string(), json!(c.clients));
+            parameters.insert("duration".to_string(), duration_param(c.duration));
+            parameters.insert(
+                "kill_after".to_string(),
+                kill_after.map_or(json!(null), duration_param),
+            );
+            let (findings, outcome) = contention::run(&cfg, env, cluster, start).await?;
+            if findings.duplicate_activations() > 0 {
+                notes.push(format!(
+                    "{} duplicate activation signal(s): see the contention section.",
+                    findings.duplicate_activations()
+                ));
+            }
+            notes.push(
+                "Errors count failed attempts (e.g. `connect` to the killed node); each logical \
+                 increment is retried on the next node with the same Idempotency-Key."
+                    .into(),
+            );
+            ScenarioOutput {
+                outcome,
+                sections: vec![findings.section()],
+            }
+        }
+        Scenario::Hop(h) => {
+            let cfg = HopConfig {
+                calls: h.calls,
+                candidates: h.candidates,
+                id_prefix,
+                actor_type: common.actor_type.clone(),
+            };
+            parameters.insert("actor_type".to_string(), json!(cfg.actor_type));
+            parameters.insert("calls".to_string(), json!(h.calls));
+            let (findings, outcome) = hop::run(&cfg, env).await?;
+            if findings.cross_node.is_none() {
+                notes.push(
+                    "Only one node: no cross-node figure (use --spawn-nodes 2 or more).".into(),
+                );
+            }
+            ScenarioOutput {
+                outcome,
+                sections: vec![findings.section()],
+            }
+        }
+        Scenario::Resident(r) => {
+            let pid = match (cluster, common.pids.first()) {
+                (Some(Spawned::Procs(c)), _) => c.pid(0),
+                (_, Some(pid)) => Some(*pid),
+                _ => None,
+            }
+            .context("resident: the node's pid is unknown")?;
+            let cfg = ResidentConfig {
+                actors: r.actors,
+                concurrency: r.concurrency,
+                actor_type: common.actor_type.clone(),
+                method: common.method.clone(),
+                id_prefix,
+                settle: Duration::from_secs(2),
+            };
+            parameters.insert("actor_type".to_string(), json!(cfg.actor_type));
+            parameters.insert("method".to_string(), json!(cfg.method));
+            parameters.insert("actors".to_string(), json!(r.actors));
+            parameters.insert("concurrency".to_string(), json!(r.concurrency));
+            if let Some(max) = resident::read_max_map_count()
+                && resident::map_count_fits(max) < r.actors
+            {
+                notes.push(format!(
+                    "vm.max_map_count = {max} fits about {} live actors, fewer than --actors {}: the node \
+                     caps live actors there (its log explains) and deactivates the least recently used. \
+                     For {} live actors: sudo sysctl -w vm.max_map_count={}",
+                    resident::map_count_fits(max),
+                    r.actors,
+                    r.actors,
+                    resident::map_count_needed(r.actors)
+                ));
+            }
+            let (findings, outcome) = resident::run(&cfg, env, pid).await?;
+            ScenarioOutput {
+                outcome,
+                sections: vec![findings.section()],
+            }
+        }
+        Scenario::Churn(c) => {
+            let Some(Spawned::Procs(cluster)) = cluster else {
+                anyhow::bail!("churn runs on a cluster it starts");
+            };
+            let cfg = ChurnConfig {
+                clients: c.clients,
+                ids: c.ids,
+                duration: c.duration,
+                actor_type: common.actor_type.clone(),
+                id_prefix,
+                retry_budget: Duration::from_secs(10),
+            };
+            parameters.insert("actor_type".to_string(), json!(cfg.actor_type));
+            parameters.insert("method".to_string(), json!("increment"));
+            parameters.insert("clients".to_string(), json!(c.clients));
+            parameters.insert("ids".to_string(), json!(c.ids));
+            parameters.insert("duration".to_string(), duration_param(c.duration));
+            let (findings, outcome) = churn::run(&cfg, env, cluster, start).await?;
+            notes.push(
+                "Errors count failed attempts; each logical increment is retried on the next \
+                 node with the same Idempotency-Key until acknowledged."
+                    .into(),
+            );
+            ScenarioOutput {
+                outcome,
+                sections: vec![findings.section()],
+            }
+        }
+    })
+}
+
 #[allow(clippy::too_many_lines)]
 async fn load(
     scenario: &Scenario,
-    name: &str,
-    common: &CommonArgs,
     targets: &[Target],
-    cluster: Option<&SpawnedCluster>,
+    mut cluster: Option<&mut Spawned>,
     report_dir: &std::path::Path,
 ) -> anyhow::Result<Report> {
+    let name = scenario.name();
+    let common = scenario.common();
     eprintln!("wapr-loadtest: {name}: sending only to these base URLs:");
     for t in targets {
         eprintln!("  {t}");
     }
     eprintln!("wapr-loadtest: report directory {}", report_dir.display());
     let client = build_client(common.timeout)?;
-    probe(&client, targets).await?;
+    let running: Vec<Target> = match cluster.as_deref() {
+        Some(Spawned::Procs(c)) => c.running().iter().map(|&i| targets[i].clone()).collect(),
+        _ => targets.to_vec(),
+    };
+    probe(&client, &running).await?;
     let cluster_before = cluster_view(&client, &targets[0]).await;
+    let routes = if common.route == "owner" {
+        let routes = OwnerRoutes::discover(&client, &running)
+            .await
+            .context("--route owner")?;
+        eprintln!(
+            "wapr-loadtest: routing each call to its owner (placement table version {})",
+            routes.table_version()
+        );
+        Some(Arc::new(routes))
+    } else {
+        None
+    };
 
-    let mut watched: Vec<Watched> = cluster.map(|c| c.watched().to_vec()).unwrap_or_default();
+    let mut watched: Vec<Watched> = cluster.as_deref().map(Spawned::watched).unwrap_or_default();
     // The load generator shares the host: its own CPU and RSS, too.
     watched.push(Watched {
         pid: std::process::id(),
@@ -357,7 +830,7 @@ async fn load(
     let start = Instant::now();
     let ramp_end = match scenario {
         Scenario::MixedIds(m) => Some(start + m.ramp),
-        Scenario::Activation(_) => None,
+        _ => None,
     };
     let env = RunEnv {
         client: client.clone(),
@@ -366,6 +839,7 @@ async fn load(
         in_flight: Arc::new(AtomicU64::new(0)),
         recorder: Arc::new(Recorder::new(ramp_end)),
         timeout: common.timeout,
+        routes,
     };
 
     // Resource sampling and the progress line, every 500 ms.
@@ -388,16 +862,13 @@ async fn load(
         })
     };
 
-    let id_prefix = scenario::run_id_prefix();
     let mut parameters = BTreeMap::new();
-    parameters.insert("actor_type".to_string(), json!(common.actor_type));
-    parameters.insert("method".to_string(), json!(common.method));
-    parameters.insert("id_prefix".to_string(), json!(id_prefix));
     parameters.insert(
         "timeout".to_string(),
         json!(humantime::format_duration(common.timeout).to_string()),
     );
     parameters.insert("quick".to_string(), json!(common.quick));
+    parameters.insert("route".to_string(), json!(common.route));
     if let Some(r) = common.requests {
         parameters.insert("requests".to_string(), json!(r));
     }
@@ -406,75 +877,29 @@ async fn load(
          here the load generator and the nodes share this host's CPUs, so ratios are indicative."
             .to_string(),
     ];
-    let outcome = match scenario {
-        Scenario::Activation(a) => {
-            parameters.insert("rate".to_string(), json!(a.rate));
-            parameters.insert(
-                "duration".to_string(),
-                json!(humantime::format_duration(a.duration).to_string()),
-            );
-            parameters.insert("max_in_flight".to_string(), json!(a.max_in_flight));
-            if (a.rate - report::DAPR_ACTIVATION_RATE).abs() > f64::EPSILON {
-                notes.push(format!(
-                    "Dapr's activation figures are at {}/s; this run was at {}/s.",
-                    report::DAPR_ACTIVATION_RATE,
-                    a.rate
-                ));
-            }
-            let cfg = ActivationConfig {
-                rate: a.rate,
-                duration: a.duration,
-                requests: common.requests,
-                actor_type: common.actor_type.clone(),
-                method: common.method.clone(),
-                max_in_flight: a.max_in_flight,
-                id_prefix,
-            };
-            scenario::run_activation(&cfg, &env, start).await
-        }
-        Scenario::MixedIds(m) => {
-            parameters.insert("clients".to_string(), json!(m.clients));
-            parameters.insert(
-                "ramp".to_string(),
-                json!(humantime::format_duration(m.ramp).to_string()),
-            );
-            parameters.insert(
-                "duration".to_string(),
-                json!(humantime::format_duration(m.duration).to_string()),
-            );
-            parameters.insert("ids".to_string(), json!(m.ids));
-            parameters.insert("types".to_string(), json!(m.types));
-            if m.types > 1 {
-                notes.push(format!(
-                    "--types {} is not implemented yet: every call went to `{}`.",
-                    m.types, common.actor_type
-                ));
-            }
-            if u64::from(m.clients) != report::DAPR_MIXED_CLIENTS {
-                notes.push(format!(
-                    "Dapr's mixed-ids figures are with {} clients; this run had {}.",
-                    report::DAPR_MIXED_CLIENTS,
-                    m.clients
-                ));
-            }
-            let cfg = MixedConfig {
-                clients: m.clients,
-                ramp: m.ramp,
-                duration: m.duration,
-                requests: common.requests,
-                ids: m.ids,
-                actor_type: common.actor_type.clone(),
-                method: common.method.clone(),
-                id_prefix,
-            };
-            scenario::run_mixed(&cfg, &env, start).await
-        }
-    };
+    if env.routes.is_some() {
+        notes.push(
+            "--route owner: every call went straight to its owner (no forwarding hop); Dapr's \
+             figures go through sidecars."
+                .into(),
+        );
+    }
+    let output = run_scenario(
+        scenario,
+        &env,
+        cluster.as_deref_mut(),
+        start,
+        &mut parameters,
+        &mut notes,
+    )
+    .await;
     let stopped_at = Instant::now();
     monitor_done.store(true, Ordering::Relaxed);
     let samples = monitor.await.unwrap_or_default();
-    let outcome = outcome?;
-    let cluster_after = cluster_view(&client, &targets[0]).await;
+    let ScenarioOutput { outcome, sections } = output?;
+    // Processes started during the run (a node that joined) are sampled
+    // from then on only if they were known at the start; list them anyway.
+    let cluster_after = cluster_view(&client, &running[0]).await;
     if stop.load(Ordering::Relaxed) {
         notes.push("stopped early by Ctrl-C".into());
     }
@@ -519,6 +944,7 @@ async fn load(
                 report::compare_mixed(rate, &summary.service),
             )
         }
+        _ => (None, None, None, Vec::new()),
     };
     Ok(Report {
         scenario: name.to_string(),
@@ -529,7 +955,11 @@ async fn load(
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         command: std::env::args().collect(),
         targets: targets.iter().map(ToString::to_string).collect(),
-        spawned_nodes: common.spawn_nodes,
+        spawned_nodes: match cluster.as_deref() {
+            Some(Spawned::Procs(c)) => u16::try_from(c.targets().len()).ok(),
+            Some(Spawned::Dev(c)) => u16::try_from(c.targets().len()).ok(),
+            None => None,
+        },
         parameters,
         cluster_before,
         cluster_after,
@@ -557,7 +987,10 @@ async fn load(
             u64::try_from(SAMPLE_EVERY.as_millis()).unwrap_or(500),
         ),
         comparison,
-        sections: Vec::new(),
+        sections,
+        timeline: summary.timeline.clone(),
+        latency_distribution: summary
+            .latency_distributions(matches!(scenario, Scenario::Activation(_))),
         notes,
     })
 }

@@ -1,6 +1,7 @@
 //! The run's report: `report.json` (everything, including the resource
-//! samples) and `report.md` (the summary printed at the end), with the
-//! comparison against Dapr 1.18's published figures.
+//! samples and the timeline), `report.md` (the summary printed at the end),
+//! with the comparison against Dapr 1.18's published figures, and two plots
+//! (`latency-over-time.svg`, `latency-distribution.svg`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::LoadError;
+use crate::plot;
 use crate::sampler::{Sample, Watched};
-use crate::stats::Percentiles;
+use crate::stats::{LatencyDistribution, Percentiles, TimelineBucket};
 
 /// Dapr 1.18's published `actor_activation` figures (500 activations/s):
 /// p50, p90, p99 in ms.
@@ -249,6 +251,13 @@ pub struct Report {
     /// Scenario-specific sections, in order.
     #[serde(default)]
     pub sections: Vec<Section>,
+    /// The run in fixed-width buckets by completion time (the latency is
+    /// that of `latency_corrected`, or `latency_service` without it).
+    #[serde(default)]
+    pub timeline: Vec<TimelineBucket>,
+    /// Latency by percentile, one series per measurement.
+    #[serde(default)]
+    pub latency_distribution: Vec<LatencyDistribution>,
     /// Caveats of this run.
     pub notes: Vec<String>,
 }
@@ -271,7 +280,37 @@ fn latency_row(out: &mut String, what: &str, p: &Percentiles) {
     );
 }
 
+fn plots_markdown(out: &mut String, timeline: &[TimelineBucket]) {
+    out.push_str("## Plots\n\n");
+    let _ = writeln!(out, "![latency over time]({})\n", plot::LATENCY_OVER_TIME);
+    match timeline.first() {
+        Some(b) => {
+            let _ = writeln!(
+                out,
+                "Latency p50 / p99 / max of the successful requests (log scale) and requests \
+                 finished and failed per second, in {} s buckets by completion time.\n",
+                b.width_s
+            );
+        }
+        None => out.push_str("No request finished: nothing to plot.\n\n"),
+    }
+    let _ = writeln!(
+        out,
+        "![latency distribution]({})\n",
+        plot::LATENCY_DISTRIBUTION
+    );
+}
+
 impl Report {
+    /// What the timeline's latency is measured from.
+    fn timeline_measured_from(&self) -> &'static str {
+        if self.latency_corrected.is_some() {
+            "scheduled send"
+        } else {
+            "actual send"
+        }
+    }
+
     /// The Markdown summary.
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
@@ -322,6 +361,7 @@ impl Report {
             latency_row(&mut out, "send lag (actual − scheduled, all requests)", l);
         }
         out.push('\n');
+        plots_markdown(&mut out, &self.timeline);
 
         out.push_str("## Errors\n\n");
         if self.errors_by_kind.is_empty() {
@@ -409,7 +449,9 @@ impl Report {
         out
     }
 
-    /// Writes `report.json` and `report.md` into `dir` (created if needed).
+    /// Writes `report.json`, `report.md` and the plots `report.md` embeds
+    /// ([`plot::LATENCY_OVER_TIME`], [`plot::LATENCY_DISTRIBUTION`]) into
+    /// `dir` (created if needed); returns the paths of the first two.
     pub fn write(&self, dir: &Path) -> Result<(PathBuf, PathBuf), LoadError> {
         std::fs::create_dir_all(dir).map_err(|e| LoadError::io(dir, e))?;
         let json = dir.join("report.json");
@@ -417,6 +459,12 @@ impl Report {
         std::fs::write(&json, serde_json::to_vec_pretty(self)?)
             .map_err(|e| LoadError::io(&json, e))?;
         std::fs::write(&md, self.to_markdown()).map_err(|e| LoadError::io(&md, e))?;
+        plot::write_plots(
+            dir,
+            &self.timeline,
+            self.timeline_measured_from(),
+            &self.latency_distribution,
+        )?;
         Ok((json, md))
     }
 }
@@ -425,6 +473,39 @@ impl Report {
 mod tests {
     use super::*;
     use crate::sampler::ProcSample;
+    use crate::stats::DistributionPoint;
+
+    fn bucket(i: u32, completed: u64, errors: u64, p50_ms: f64) -> TimelineBucket {
+        let ok = completed - errors;
+        let latency = |f: f64| (ok > 0).then_some(p50_ms * f);
+        TimelineBucket {
+            start_s: f64::from(i) * 0.1,
+            width_s: 0.1,
+            completed,
+            ok,
+            errors,
+            p50_ms: latency(1.0),
+            p99_ms: latency(3.0),
+            max_ms: latency(5.0),
+        }
+    }
+
+    fn distribution(measured_from: &str, base_ms: f64) -> LatencyDistribution {
+        let points = (0..=60)
+            .map(|k| {
+                let x = 10f64.powf(f64::from(k) / 20.0);
+                DistributionPoint {
+                    percentile: 100.0 * (1.0 - 1.0 / x),
+                    latency_ms: base_ms * (1.0 + x.ln()),
+                }
+            })
+            .collect();
+        LatencyDistribution {
+            measured_from: measured_from.into(),
+            count: 5000,
+            points,
+        }
+    }
 
     fn percentiles(base: f64) -> Percentiles {
         Percentiles {
@@ -489,6 +570,20 @@ mod tests {
             steady_rate: None,
             comparison: compare_activation(&corrected),
             sections: Vec::new(),
+            // 50 req per 100 ms, a stall at 0.3 s, an error burst at 0.5 s.
+            timeline: vec![
+                bucket(0, 50, 0, 1.0),
+                bucket(1, 50, 0, 1.1),
+                bucket(2, 50, 0, 1.2),
+                bucket(3, 0, 0, 0.0),
+                bucket(4, 100, 0, 40.0),
+                bucket(5, 50, 50, 0.0),
+                bucket(6, 50, 1, 1.0),
+            ],
+            latency_distribution: vec![
+                distribution("scheduled send", 1.15),
+                distribution("actual send", 1.0),
+            ],
             latency_corrected: Some(corrected),
             latency_service: percentiles(1.0),
             send_lag: Some(percentiles(0.05)),
@@ -537,6 +632,10 @@ mod tests {
             "host CPU: mean 20.0 %, max 30.0 %",
             "| node 0 | 7 | 100.0 | 80.0 | 60.0 | 70.0 |",
             "| activation p50 | 1.15 ms | 2.30 ms | 0.50× | lower |",
+            "## Plots",
+            "![latency over time](latency-over-time.svg)",
+            "in 0.1 s buckets by completion time",
+            "![latency distribution](latency-distribution.svg)",
             "- a note",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
@@ -558,6 +657,35 @@ mod tests {
             report.latency_corrected.clone().unwrap(),
         );
         assert!((a.p90_ms - b.p90_ms).abs() < 1e-9);
+        assert_eq!(back.timeline.len(), report.timeline.len());
+        assert_eq!(back.timeline[5].p50_ms, None);
+        assert_eq!(back.latency_distribution.len(), 2);
         assert_eq!(std::fs::read_to_string(md).unwrap(), report.to_markdown());
+        for plot in [plot::LATENCY_OVER_TIME, plot::LATENCY_DISTRIBUTION] {
+            let svg = std::fs::read_to_string(dir.path().join("sub").join(plot)).unwrap();
+            assert!(
+                svg.starts_with("<svg") && svg.contains("<polyline"),
+                "{plot}"
+            );
+        }
+    }
+
+    #[test]
+    fn reports_without_plot_data_still_read_and_write() {
+        // A report.json from before the plots: no timeline, no distribution.
+        let mut json = serde_json::to_value(report()).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("timeline");
+        object.remove("latency_distribution");
+        let old: Report = serde_json::from_value(json).unwrap();
+        assert!(old.timeline.is_empty() && old.latency_distribution.is_empty());
+        assert!(
+            old.to_markdown()
+                .contains("No request finished: nothing to plot.")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        old.write(dir.path()).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join(plot::LATENCY_OVER_TIME)).unwrap();
+        assert!(svg.contains("no request finished"), "{svg}");
     }
 }

@@ -1,5 +1,7 @@
-//! The scenarios: `activation` (open loop, fresh ids at a fixed rate) and
-//! `mixed-ids` (closed-loop virtual users on random ids).
+//! The request-rate scenarios: `activation` (open loop, fresh ids at a fixed
+//! rate) and `mixed-ids` (closed-loop virtual users on random ids and
+//! types), and what every scenario runs with. The scenarios that change the
+//! cluster or measure memory live in their own modules.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +31,8 @@ pub struct RunEnv {
     pub recorder: Arc<Recorder>,
     /// Per-request timeout (bounds the wait for the last replies).
     pub timeout: Duration,
+    /// With `--route owner`: each call goes to its actor's owner.
+    pub routes: Option<Arc<crate::routing::OwnerRoutes>>,
 }
 
 /// How a run ended.
@@ -74,12 +78,22 @@ pub struct MixedConfig {
     pub requests: Option<u64>,
     /// Ids to pick from.
     pub ids: u64,
-    /// Actor type.
-    pub actor_type: String,
+    /// Actor types to spread over (each call picks one at random).
+    pub actor_types: Vec<String>,
     /// Method called.
     pub method: String,
     /// Prefix of the ids (unique per run).
     pub id_prefix: String,
+}
+
+/// The actor type names `--types N` spreads over: `base` itself for 1,
+/// else `base-00` … (what `--spawn-nodes` registers, one per copy).
+pub fn type_names(base: &str, types: u32) -> Vec<String> {
+    if types <= 1 {
+        return vec![base.to_string()];
+    }
+    let width = (types - 1).to_string().len().max(2);
+    (0..types).map(|k| format!("{base}-{k:0width$}")).collect()
 }
 
 /// A run-unique id prefix, e.g. `lt-3f2a9c1e`.
@@ -96,6 +110,11 @@ async fn one_request(
     scheduled: Instant,
 ) {
     let (actor_type, method) = method_of;
+    let target = env
+        .routes
+        .as_ref()
+        .and_then(|r| r.target_for(actor_type, id))
+        .unwrap_or(target);
     let url = env.targets[target].method_url(actor_type, id, method);
     let origin = origin_of(&url);
     let sent = Instant::now();
@@ -174,9 +193,9 @@ pub async fn run_mixed(
     env: &RunEnv,
     start: Instant,
 ) -> Result<RunResult, LoadError> {
-    if cfg.clients == 0 || cfg.ids == 0 {
+    if cfg.clients == 0 || cfg.ids == 0 || cfg.actor_types.is_empty() {
         return Err(LoadError::InvalidOption(
-            "--clients and --ids must be at least 1".into(),
+            "--clients, --ids and --types must be at least 1".into(),
         ));
     }
     if cfg.ramp > cfg.duration {
@@ -209,7 +228,13 @@ pub async fn run_mixed(
                 if !has_budget {
                     break;
                 }
-                let n = rand::rng().random_range(0..cfg.ids);
+                let (n, t) = {
+                    let mut rng = rand::rng();
+                    (
+                        rng.random_range(0..cfg.ids),
+                        rng.random_range(0..cfg.actor_types.len()),
+                    )
+                };
                 let id = format!("{}-{n}", cfg.id_prefix);
                 let target =
                     usize::try_from(round_robin.fetch_add(1, Ordering::Relaxed) % n_targets)
@@ -217,7 +242,7 @@ pub async fn run_mixed(
                 env.in_flight.fetch_add(1, Ordering::AcqRel);
                 sent.fetch_add(1, Ordering::Relaxed);
                 let now = Instant::now();
-                one_request(&env, target, &id, (&cfg.actor_type, &cfg.method), now).await;
+                one_request(&env, target, &id, (&cfg.actor_types[t], &cfg.method), now).await;
                 env.in_flight.fetch_sub(1, Ordering::AcqRel);
             }
         });

@@ -30,6 +30,37 @@ pub struct SpawnOptions {
     pub log_file: PathBuf,
     /// How long to wait for the banner.
     pub ready_timeout: Duration,
+    /// Extra actor types: `(new type, existing type)`, each hosting the
+    /// existing type's component under a new name (`mixed-ids --types`).
+    pub type_copies: Vec<(String, String)>,
+}
+
+/// Fills `dir` with links to every component of `actors_dir` plus one link
+/// `<new>.wasm` → `<existing>.wasm` per copy.
+pub fn link_actor_types(
+    actors_dir: &Path,
+    copies: &[(String, String)],
+    dir: &Path,
+) -> Result<(), LoadError> {
+    std::fs::create_dir_all(dir).map_err(|e| LoadError::io(dir, e))?;
+    let entries = std::fs::read_dir(actors_dir).map_err(|e| LoadError::io(actors_dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| LoadError::io(actors_dir, e))?.path();
+        if path.extension().is_some_and(|e| e == "wasm")
+            && let Some(name) = path.file_name()
+        {
+            let path = std::fs::canonicalize(&path).map_err(|e| LoadError::io(&path, e))?;
+            let link = dir.join(name);
+            std::os::unix::fs::symlink(&path, &link).map_err(|e| LoadError::io(&link, e))?;
+        }
+    }
+    for (new, existing) in copies {
+        let source = actors_dir.join(format!("{existing}.wasm"));
+        let source = std::fs::canonicalize(&source).map_err(|e| LoadError::io(&source, e))?;
+        let link = dir.join(format!("{new}.wasm"));
+        std::os::unix::fs::symlink(&source, &link).map_err(|e| LoadError::io(&link, e))?;
+    }
+    Ok(())
 }
 
 /// A running `wapr dev` cluster.
@@ -125,6 +156,13 @@ impl SpawnOptions {
             .map_err(|e| LoadError::io(std::env::temp_dir(), e))?;
         let log =
             std::fs::File::create(&self.log_file).map_err(|e| LoadError::io(&self.log_file, e))?;
+        let actors_dir = if self.type_copies.is_empty() {
+            self.actors_dir.clone()
+        } else {
+            let dir = data_dir.path().join("actors");
+            link_actor_types(&self.actors_dir, &self.type_copies, &dir)?;
+            dir
+        };
         let base = free_port_range(self.nodes)?;
         let mut command = Command::new(&self.wapr);
         command
@@ -135,7 +173,7 @@ impl SpawnOptions {
             .arg("--data-dir")
             .arg(data_dir.path())
             .arg("--actors-dir")
-            .arg(&self.actors_dir)
+            .arg(&actors_dir)
             .env_remove("WAPR_CONFIG")
             .env_remove("WAPR_STATE")
             .stdin(Stdio::null())
@@ -304,6 +342,29 @@ mod tests {
             parse_banner_node("  node 0: http://example.com:3500 (pid 1)"),
             None
         );
+    }
+
+    #[test]
+    fn links_type_copies() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("counter.wasm"), b"\0asm").unwrap();
+        std::fs::write(src.path().join("notes.txt"), b"x").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("actors");
+        let copies = vec![("counter-00".to_string(), "counter".to_string())];
+        link_actor_types(src.path(), &copies, &dir).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["counter-00.wasm", "counter.wasm"]);
+        assert_eq!(
+            std::fs::read(dir.join("counter-00.wasm")).unwrap(),
+            b"\0asm"
+        );
+        let missing = vec![("x-00".to_string(), "nosuch".to_string())];
+        assert!(link_actor_types(src.path(), &missing, &out.path().join("b")).is_err());
     }
 
     #[test]

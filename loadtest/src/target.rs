@@ -85,6 +85,14 @@ impl Target {
         self.with_segments(&["wapr", "v1", "cluster"])
     }
 
+    /// `GET {base}/wapr/v1/actors?type={actor_type}`: the actors live on
+    /// that node.
+    pub fn actors_url(&self, actor_type: &str) -> Url {
+        let mut url = self.with_segments(&["wapr", "v1", "actors"]);
+        url.query_pairs_mut().append_pair("type", actor_type);
+        url
+    }
+
     fn with_segments(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {

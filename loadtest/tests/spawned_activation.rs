@@ -5,72 +5,15 @@
 //! `cargo build -p wapr-host`) and the example actors (`scripts/setup.sh`);
 //! fails, never skips, when either is missing.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// The cargo target directory: `$CARGO_TARGET_DIR`, else the one the
-/// loadtest binary was built into, else `<workspace>/target`.
-fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    let bin = Path::new(env!("CARGO_BIN_EXE_wapr-loadtest"));
-    if let Some(target) = bin.parent().and_then(Path::parent)
-        && target.join("CACHEDIR.TAG").is_file()
-    {
-        return target.to_path_buf();
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target")
-}
-
-fn wapr_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("WAPR_BIN") {
-        return PathBuf::from(path);
-    }
-    let beside = Path::new(env!("CARGO_BIN_EXE_wapr-loadtest")).with_file_name("wapr");
-    if beside.is_file() {
-        return beside;
-    }
-    target_dir().join("debug").join("wapr")
-}
-
-fn actors_dir() -> PathBuf {
-    std::env::var_os("WAPR_ACTORS_DIR").map_or_else(|| target_dir().join("actors"), PathBuf::from)
-}
+mod support;
 
 #[test]
 fn quick_activation_against_one_spawned_node() {
-    let wapr = wapr_binary();
-    assert!(
-        wapr.is_file(),
-        "the wapr binary is missing at {} — build it first (cargo build -p wapr-host, \
-         or run cargo test --workspace), or point WAPR_BIN at it",
-        wapr.display()
-    );
-    let actors = actors_dir();
-    assert!(
-        actors.join("counter.wasm").is_file(),
-        "no counter.wasm in {} — build the example actors with scripts/setup.sh \
-         (or set WAPR_ACTORS_DIR)",
-        actors.display()
-    );
-    let report_dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wapr-loadtest"))
-        .args(["activation", "--quick", "--spawn-nodes", "1", "--wapr"])
-        .arg(&wapr)
-        .arg("--actors-dir")
-        .arg(&actors)
-        .arg("--report")
-        .arg(report_dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "wapr-loadtest failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
+    let support::Run {
+        json,
+        stdout,
+        stderr,
+    } = support::run_loadtest(&["activation", "--quick", "--spawn-nodes", "1"]);
     // The Markdown summary goes to stdout, the base URLs to stderr.
     assert!(stdout.contains("# wapr-loadtest: activation"), "{stdout}");
     assert!(stdout.contains("## Against Dapr 1.18"), "{stdout}");
@@ -78,11 +21,6 @@ fn quick_activation_against_one_spawned_node() {
         stderr.contains("sending only to these base URLs"),
         "{stderr}"
     );
-    assert!(report_dir.path().join("report.md").is_file());
-
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report_dir.path().join("report.json")).unwrap())
-            .unwrap();
     let requests = &json["requests"];
     let ok = requests["ok"].as_u64().unwrap();
     assert!(ok > 0, "no successful request: {requests}");

@@ -1,0 +1,90 @@
+//! Every cluster-changing scenario in `--quick` mode on real `wapr`
+//! processes over loopback, so the tool cannot rot: the checks are the
+//! scenarios' own verdicts (no duplicate activation, nothing lost or applied
+//! twice) plus the shape of their reports.
+
+mod support;
+
+use support::{run_loadtest, section};
+
+fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a u64: {v}"))
+}
+
+#[test]
+fn single_id_contention_kills_the_host_and_never_activates_twice() {
+    let run = run_loadtest(&["single-id-contention", "--quick", "--no-progress"]);
+    assert!(
+        run.stdout.contains("## Single-id contention"),
+        "{}",
+        run.stdout
+    );
+    let c = section(&run.json, "Single-id contention");
+    assert!(c["killed_node"].is_string(), "no node was killed: {c:#}");
+    assert!(u(&c["acknowledged"]) > 0, "{c:#}");
+    assert!(u(&c["samples"]) > 10, "too few listing samples: {c:#}");
+    assert_eq!(u(&c["duplicate_samples"]), 0, "{c:#}");
+    assert_eq!(u(&c["duplicate_reply_values"]), 0, "{c:#}");
+    assert_eq!(u(&c["max_live_copies"]), 1, "{c:#}");
+    assert_eq!(u(&c["lost"]), 0, "{c:#}");
+    assert_eq!(u(&c["applied_twice"]), 0, "{c:#}");
+    // Every acknowledged increment is in the final count, and (none given
+    // up) nothing else is.
+    assert_eq!(u(&c["given_up"]), 0, "{c:#}");
+    assert_eq!(c["final_count"].as_u64(), Some(u(&c["acknowledged"])));
+    assert!(c["unavailable_after_kill_ms"].as_f64().is_some(), "{c:#}");
+    assert_eq!(run.json["spawned_nodes"].as_u64(), Some(3));
+}
+
+#[test]
+fn churn_loses_and_doubles_nothing_while_nodes_join_leave_and_crash() {
+    let run = run_loadtest(&["churn", "--quick", "--no-progress"]);
+    let c = section(&run.json, "Churn");
+    let events: Vec<&str> = c["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["join", "leave (SIGTERM)", "crash (SIGKILL)"],
+        "{c:#}"
+    );
+    assert!(u(&c["acknowledged"]) > 0, "{c:#}");
+    assert_eq!(u(&c["lost"]), 0, "{c:#}");
+    assert_eq!(u(&c["applied_twice"]), 0, "{c:#}");
+    assert_eq!(u(&c["unreadable"]), 0, "{c:#}");
+    assert!(u(&c["ids_checked"]) > 0, "{c:#}");
+    // 3 nodes, one reserved for the join.
+    assert_eq!(run.json["spawned_nodes"].as_u64(), Some(4));
+}
+
+#[test]
+fn hop_measures_same_and_cross_node_calls() {
+    let run = run_loadtest(&["hop", "--quick", "--spawn-nodes", "2", "--no-progress"]);
+    let h = section(&run.json, "Actor→actor hop");
+    for kind in ["direct", "same-node", "cross-node"] {
+        let k = &h["kinds"][kind];
+        assert_eq!(u(&k["errors"]), 0, "{kind}: {k:#}");
+        assert_eq!(u(&k["latency"]["count"]), 200, "{kind}: {k:#}");
+        assert!(k["latency"]["p50_ms"].as_f64().unwrap() > 0.0, "{kind}");
+    }
+    assert_ne!(h["caller_node"], h["cross_node"], "{h:#}");
+}
+
+#[test]
+fn resident_reports_memory_per_live_actor() {
+    let run = run_loadtest(&["resident", "--quick", "--no-progress"]);
+    let r = section(&run.json, "Resident memory");
+    assert_eq!(u(&r["activated"]), 2_000, "{r:#}");
+    assert_eq!(u(&r["failed"]), 0, "{r:#}");
+    let grew = u(&r["after"]["live_actors"]) - u(&r["before"]["live_actors"]);
+    assert_eq!(grew, 2_000, "{r:#}");
+    let per_actor = r["rss_per_actor_bytes"].as_f64().unwrap();
+    // Each live actor owns at least its linear memory's touched pages, and
+    // nowhere near a megabyte.
+    assert!((4096.0..1_048_576.0).contains(&per_actor), "{r:#}");
+    let maps = r["mappings_per_actor"].as_f64().unwrap();
+    assert!((1.0..4.0).contains(&maps), "{r:#}");
+}
