@@ -431,6 +431,7 @@ impl ActorRuntime {
         };
         let outcome = instance.activate(chain).await;
         if let Err(err) = outcome.result {
+            drop(instance); // back to the pool before the count frees its place
             self.live.fetch_sub(1, Ordering::AcqRel);
             return Err(err);
         }
@@ -519,11 +520,13 @@ impl ActorRuntime {
         if let Err(err) = &outcome.result {
             tracing::warn!(actor = %key, error = %err, "dropping actor instance; it re-activates from committed state on its next call");
         }
-        if matches!(state, SlotState::Live(_)) {
+        let was_live = matches!(state, SlotState::Live(_));
+        // The instance goes back to the pool before the count frees its place.
+        *state = SlotState::Vacant;
+        if was_live {
             hosted.live.fetch_sub(1, Ordering::Relaxed);
             self.live.fetch_sub(1, Ordering::AcqRel);
         }
-        *state = SlotState::Vacant;
         slot.activated_at_ms.store(0, Ordering::Relaxed);
         self.release_vacant(key, slot, state);
     }
@@ -572,12 +575,18 @@ impl ActorRuntime {
                     tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
                 }
             }
+        }
+        let was_live = matches!(state, SlotState::Live(_));
+        // Drop the instance first: its Store gives its slots back to the
+        // engine's pool. Only then may the live count say there is room, or
+        // a concurrent activation could find the pool still full.
+        *state = SlotState::Retired;
+        if was_live {
             if let Some(hosted) = self.types.get(key.actor_type()) {
                 hosted.live.fetch_sub(1, Ordering::Relaxed);
             }
             self.live.fetch_sub(1, Ordering::AcqRel);
         }
-        *state = SlotState::Retired;
         slot.activated_at_ms.store(0, Ordering::Relaxed);
         self.table
             .remove_if(key, |_, v| std::ptr::eq(Arc::as_ptr(v), slot));

@@ -111,3 +111,47 @@ async fn at_the_live_actor_cap_the_least_recently_used_idle_actors_make_room() {
     assert_eq!(lifecycle, json!({"activations": 2, "deactivations": 1}));
     node.stop().await;
 }
+
+/// Many concurrent activations at the cap: evicted instances must give their
+/// pool slots back before the live count lets another actor in, or wasmtime's
+/// pool refuses the newcomer ("instance pool exhausted", a 500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_activations_at_the_cap_never_exhaust_the_instance_pool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = config(dir.path());
+    config.limits.max_live_actors = 16;
+    let node = std::sync::Arc::new(TestNode::with_config(config, Some(dir)).await);
+    let mut callers = tokio::task::JoinSet::new();
+    for c in 0..32 {
+        let node = std::sync::Arc::clone(&node);
+        callers.spawn(async move {
+            let mut failures = Vec::new();
+            for i in 0..40 {
+                let (status, body) = node
+                    .call("counter", &format!("churn-{c}-{i}"), "get", json!(null))
+                    .await;
+                // 503 (every live actor busy) is allowed at the cap; a pool
+                // error never is.
+                if status != 200 && status != 503 {
+                    failures.push(format!("{status} {body}"));
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(joined) = callers.join_next().await {
+        failures.extend(joined.expect("caller"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert!(node.active_count("counter").await <= 16);
+    std::sync::Arc::into_inner(node)
+        .expect("sole owner")
+        .stop()
+        .await;
+}
