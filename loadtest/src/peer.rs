@@ -41,6 +41,31 @@ pub struct PeerLatency {
     pub max: Option<f64>,
 }
 
+/// Host CPU over one peer scenario, percent of all CPUs (indicative: the
+/// kernel samples it by ticks).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerCpu {
+    /// Host CPU busy.
+    #[serde(default)]
+    pub host_busy_pct: Option<f64>,
+    /// Of which the peer run's processes (driver, Ray's daemons and workers).
+    #[serde(default)]
+    pub run_pct: Option<f64>,
+    /// Of which every other process (other users of the machine).
+    #[serde(default)]
+    pub other_pct: Option<f64>,
+}
+
+impl PeerCpu {
+    fn note(&self) -> Option<String> {
+        let (busy, run, other) = (self.host_busy_pct?, self.run_pct?, self.other_pct?);
+        Some(format!(
+            "host CPU during the Ray run: busy {busy:.1} % of all CPUs, the Ray run {run:.1} %, \
+             other processes {other:.1} %"
+        ))
+    }
+}
+
 /// The peer's `activation`: a fresh actor and its first call at a fixed
 /// open-loop rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +99,9 @@ pub struct PeerActivation {
     /// Sent but unanswered when the run stopped waiting.
     #[serde(default)]
     pub unfinished: Option<u64>,
+    /// Host CPU over the scenario.
+    #[serde(default)]
+    pub cpu: Option<PeerCpu>,
     /// Caveats of this scenario.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -102,6 +130,9 @@ pub struct PeerMixed {
     /// Failed calls.
     #[serde(default)]
     pub errors: Option<u64>,
+    /// Host CPU over the scenario.
+    #[serde(default)]
+    pub cpu: Option<PeerCpu>,
     /// Caveats of this scenario.
     #[serde(default)]
     pub notes: Vec<String>,
@@ -405,7 +436,9 @@ pub fn ray_section(report: &Report, peer: &PeerReport) -> Option<Section> {
                 "achieved_rate": ray.achieved_rate,
                 "latency_corrected_ms": ray.latency_corrected_ms,
                 "latency_service_ms": ray.latency_service_ms,
+                "cpu": ray.cpu,
             });
+            notes.extend(ray.cpu.as_ref().and_then(PeerCpu::note));
             (rows, (run, data), ray.notes.clone())
         }
         "mixed-ids" => {
@@ -474,7 +507,9 @@ pub fn ray_section(report: &Report, peer: &PeerReport) -> Option<Section> {
                 "steady_rate": ray.steady_rate,
                 "achieved_rate": ray.achieved_rate,
                 "latency_ms": ray.latency_ms,
+                "cpu": ray.cpu,
             });
+            notes.extend(ray.cpu.as_ref().and_then(PeerCpu::note));
             (rows, (run, data), ray.notes.clone())
         }
         _ => return None,
@@ -555,6 +590,7 @@ mod tests {
           "send_lag_ms": {"count": 120, "mean": 0.1, "p50": 0.1, "p90": 0.1,
                           "p95": 0.1, "p99": 0.2, "p999": 0.2, "max": 0.2},
           "errors_by_kind": {},
+          "cpu": {"host_busy_pct": 96.9, "run_pct": 96.2, "other_pct": 0.7},
           "notes": ["every Ray actor is an OS process"]
         },
         "mixed-ids": {
@@ -661,6 +697,8 @@ mod tests {
             "planned 5000, sent 120, completed 120, errors 0, dropped 4880",
             "- every Ray actor is an OS process",
             "load average when the Ray run started: 0.14 0.68 1.44",
+            "host CPU during the Ray run: busy 96.9 % of all CPUs, the Ray run 96.2 %, \
+             other processes 0.7 %",
         ] {
             assert!(
                 s.markdown.contains(needle),
