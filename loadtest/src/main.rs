@@ -120,6 +120,11 @@ struct CommonArgs {
     /// for resident).
     #[arg(long)]
     state: Option<String>,
+    /// A peer's report measured on this machine (the Ray peer's JSON from
+    /// `loadtest/peers/ray/run.sh --out FILE`): adds a section with
+    /// wapr / peer ratios for this scenario.
+    #[arg(long)]
+    peer: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -483,6 +488,10 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
         common.timeout > Duration::ZERO,
         "--timeout must be positive"
     );
+    if let Some(path) = &common.peer {
+        // Fail before the run, not after it.
+        wapr_loadtest::peer::load_peer(path)?;
+    }
     if scenario.needs_process_cluster() && common.target.is_some() {
         anyhow::bail!("{name} starts its own cluster (it kills or adds nodes): drop --target");
     }
@@ -552,7 +561,17 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
     if let Some(cluster) = cluster {
         cluster.shutdown().await;
     }
-    let report = result?;
+    let mut report = result?;
+    if let Some(path) = &common.peer {
+        let peer = wapr_loadtest::peer::load_peer(path)?;
+        match wapr_loadtest::peer::ray_section(&report, &peer) {
+            Some(section) => report.sections.push(section),
+            None => report.notes.push(format!(
+                "{} has no figures for {name}: no peer comparison.",
+                path.display()
+            )),
+        }
+    }
     let (json, md) = report.write(&report_dir)?;
     println!("{}", report.to_markdown());
     eprintln!(
