@@ -87,9 +87,17 @@ pub struct ContentionFindings {
 }
 
 impl ContentionFindings {
-    /// Duplicate activations seen by any of the three signals.
+    /// Duplicate activations: the id seen live on two nodes at once, or two
+    /// acknowledged increments returning the same count.
     pub fn duplicate_activations(&self) -> u64 {
-        self.duplicate_samples + self.duplicate_reply_values + self.applied_twice
+        self.duplicate_samples + self.duplicate_reply_values
+    }
+
+    /// Increments lost or applied twice (the final count against the
+    /// acknowledged ones): a duplicate activation, or a retry the request
+    /// ledger no longer recognised.
+    pub fn exactly_once_violations(&self) -> u64 {
+        self.lost + self.applied_twice
     }
 
     /// The report section.
@@ -98,6 +106,7 @@ impl ContentionFindings {
         let markdown = format!(
             "| measure | value |\n|---|---|\n\
              | **duplicate activations (must be 0)** | **{}** |\n\
+             | **increments lost or applied twice (must be 0)** | **{}** |\n\
              | listing samples (stable table) / discarded | {} / {} |\n\
              | samples with the id live on 2+ nodes | {} (most copies at once: {}) |\n\
              | acknowledged reply values seen twice | {} |\n\
@@ -109,6 +118,7 @@ impl ContentionFindings {
              | first acknowledged increment after the kill | {} ms |\n\
              | longest time without an acknowledgement | {} ms |\n",
             self.duplicate_activations(),
+            self.exactly_once_violations(),
             self.samples,
             self.samples_unstable,
             self.duplicate_samples,
@@ -489,6 +499,13 @@ mod tests {
     fn any_signal_counts_as_a_duplicate_activation() {
         let clean = ContentionFindings::default();
         assert_eq!(clean.duplicate_activations(), 0);
+        assert_eq!(clean.exactly_once_violations(), 0);
+        let doubled = ContentionFindings {
+            applied_twice: 3,
+            ..Default::default()
+        };
+        assert_eq!(doubled.exactly_once_violations(), 3);
+        assert!(doubled.section().markdown.contains("lost or applied twice"));
         for f in [
             ContentionFindings {
                 duplicate_samples: 1,
@@ -496,10 +513,6 @@ mod tests {
             },
             ContentionFindings {
                 duplicate_reply_values: 2,
-                ..Default::default()
-            },
-            ContentionFindings {
-                applied_twice: 3,
                 ..Default::default()
             },
         ] {

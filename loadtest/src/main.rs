@@ -686,10 +686,12 @@ async fn run_scenario(
                 kill_after.map_or(json!(null), duration_param),
             );
             let (findings, outcome) = contention::run(&cfg, env, cluster, start).await?;
-            if findings.duplicate_activations() > 0 {
+            if findings.duplicate_activations() > 0 || findings.exactly_once_violations() > 0 {
                 notes.push(format!(
-                    "{} duplicate activation signal(s): see the contention section.",
-                    findings.duplicate_activations()
+                    "{} duplicate activation signal(s), {} increment(s) lost or applied twice: \
+                     see the contention section.",
+                    findings.duplicate_activations(),
+                    findings.exactly_once_violations()
                 ));
             }
             notes.push(

@@ -8,11 +8,21 @@
 //! again: it gets the recorded reply. So a caller that lost a reply (the
 //! owner died after committing, a connection reset mid-call) can retry with
 //! the same id, on any node, and the increment is applied exactly once.
+//!
+//! The window is [`LEDGER_ENTRIES`] writing turns: a retry is recognised if
+//! fewer than that many other writing turns of the same actor committed
+//! between the first attempt and the retry. Under contention every caller
+//! of a hot actor may retry at once after its owner dies, so the window must
+//! exceed the number of concurrent writers of one actor; `wapr-loadtest
+//! single-id-contention` checks it with 100. The stored form is compact
+//! binary (ids as 64-bit hashes), so the whole window costs a few KiB per
+//! writing turn rather than tens.
 
 use std::collections::VecDeque;
 
+use blake2::{Blake2b512, Digest};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// The state key of an actor's ledger. Keys starting with
 /// [`RESERVED_KEY_PREFIX`] are refused to actors and the state API.
@@ -22,14 +32,19 @@ pub const LEDGER_KEY: &str = "__wapr.requests";
 pub const RESERVED_KEY_PREFIX: &str = "__wapr.";
 
 /// How many recent writing turns the ledger remembers per actor.
-pub const LEDGER_ENTRIES: usize = 16;
+pub const LEDGER_ENTRIES: usize = 256;
 
 /// Longest reply kept for replay; longer replies are remembered as applied
 /// without their body.
-pub const MAX_REPLY_KEPT: usize = 256;
+pub const MAX_REPLY_KEPT: usize = 64;
 
 /// Longest request id accepted.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// First byte of the binary form (the legacy JSON form starts with `{`).
+const BINARY_V2: u8 = 0xB2;
+/// Reply length marking "applied, reply not kept".
+const NOT_KEPT: u16 = u16::MAX;
 
 /// What the ledger knows about a request id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,51 +55,121 @@ pub enum Replay {
     NotKept,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
-    id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    reply: Option<String>,
+    id_hash: u64,
+    reply: Option<Bytes>,
 }
 
 /// An actor's recent request ids, newest last.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Ledger {
     entries: VecDeque<Entry>,
 }
 
+/// The JSON form written before the binary one.
+#[derive(Deserialize)]
+struct LegacyLedger {
+    entries: Vec<LegacyEntry>,
+}
+
+#[derive(Deserialize)]
+struct LegacyEntry {
+    id: String,
+    #[serde(default)]
+    reply: Option<String>,
+}
+
+/// A request id's 64-bit hash (BLAKE2b, first 8 bytes): ids are client
+/// strings up to 128 bytes; a collision among 256 entries is ~2^-49.
+fn id_hash(id: &str) -> u64 {
+    let digest = Blake2b512::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
+}
+
 impl Ledger {
-    /// Reads a stored ledger. An unreadable one (never written by wapr) is
-    /// treated as empty, with a log line.
+    /// Reads a stored ledger (binary, or the legacy JSON). An unreadable one
+    /// (never written by wapr) is treated as empty, with a log line.
     pub fn decode(bytes: &[u8]) -> Self {
-        serde_json::from_slice(bytes).unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "unreadable request ledger; treating it as empty");
+        let decoded = match bytes.first() {
+            Some(&BINARY_V2) => Self::decode_binary(&bytes[1..]),
+            _ => serde_json::from_slice::<LegacyLedger>(bytes)
+                .ok()
+                .map(|legacy| Self {
+                    entries: legacy
+                        .entries
+                        .into_iter()
+                        .map(|e| Entry {
+                            id_hash: id_hash(&e.id),
+                            reply: e.reply.map(Bytes::from),
+                        })
+                        .collect(),
+                }),
+        };
+        decoded.unwrap_or_else(|| {
+            tracing::warn!("unreadable request ledger; treating it as empty");
             Self::default()
         })
     }
 
-    /// The stored form.
+    fn decode_binary(mut rest: &[u8]) -> Option<Self> {
+        let mut entries = VecDeque::new();
+        while !rest.is_empty() {
+            let (hash, tail) = rest.split_first_chunk::<8>()?;
+            let (len, tail) = tail.split_first_chunk::<2>()?;
+            let len = u16::from_le_bytes(*len);
+            let (reply, tail) = if len == NOT_KEPT {
+                (None, tail)
+            } else {
+                let (reply, tail) = tail.split_at_checked(usize::from(len))?;
+                (Some(Bytes::copy_from_slice(reply)), tail)
+            };
+            entries.push_back(Entry {
+                id_hash: u64::from_le_bytes(*hash),
+                reply,
+            });
+            rest = tail;
+        }
+        Some(Self { entries })
+    }
+
+    /// The stored form: a version byte, then per entry the id hash (8 bytes
+    /// LE), the reply length (2 bytes LE, `0xFFFF`: not kept), the reply.
     pub fn encode(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+        let mut out = Vec::with_capacity(1 + self.entries.len() * 16);
+        out.push(BINARY_V2);
+        for e in &self.entries {
+            out.extend_from_slice(&e.id_hash.to_le_bytes());
+            match &e.reply {
+                Some(reply) => {
+                    let len = u16::try_from(reply.len()).unwrap_or(NOT_KEPT);
+                    out.extend_from_slice(&len.to_le_bytes());
+                    out.extend_from_slice(reply);
+                }
+                None => out.extend_from_slice(&NOT_KEPT.to_le_bytes()),
+            }
+        }
+        Bytes::from(out)
     }
 
     /// What is known about `id`.
     pub fn find(&self, id: &str) -> Option<Replay> {
-        self.entries.iter().rev().find(|e| e.id == id).map(|e| {
-            e.reply
-                .as_ref()
-                .map_or(Replay::NotKept, |r| Replay::Reply(Bytes::from(r.clone())))
-        })
+        let hash = id_hash(id);
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.id_hash == hash)
+            .map(|e| e.reply.clone().map_or(Replay::NotKept, Replay::Reply))
     }
 
     /// Remembers that `id` was applied with `reply`, forgetting the oldest
     /// entry beyond [`LEDGER_ENTRIES`].
     pub fn record(&mut self, id: &str, reply: &[u8]) {
-        let reply = (reply.len() <= MAX_REPLY_KEPT)
-            .then(|| std::str::from_utf8(reply).ok().map(str::to_string))
-            .flatten();
+        let reply = (reply.len() <= MAX_REPLY_KEPT).then(|| Bytes::copy_from_slice(reply));
         self.entries.push_back(Entry {
-            id: id.to_string(),
+            id_hash: id_hash(id),
             reply,
         });
         while self.entries.len() > LEDGER_ENTRIES {
@@ -125,6 +210,43 @@ mod tests {
         assert_eq!(ledger.find("0"), None);
         assert!(ledger.find(&LEDGER_ENTRIES.to_string()).is_some());
         assert!(Ledger::decode(b"garbage").find("x").is_none());
+    }
+
+    #[test]
+    fn reads_the_legacy_json_form_and_rewrites_it_compactly() {
+        let legacy = br#"{"entries":[{"id":"old-1","reply":"7"},{"id":"old-2"}]}"#;
+        let mut ledger = Ledger::decode(legacy);
+        assert_eq!(
+            ledger.find("old-1"),
+            Some(Replay::Reply(Bytes::from_static(b"7")))
+        );
+        assert_eq!(ledger.find("old-2"), Some(Replay::NotKept));
+        ledger.record("new", b"8");
+        let encoded = ledger.encode();
+        assert_eq!(encoded[0], BINARY_V2);
+        let ledger = Ledger::decode(&encoded);
+        assert!(ledger.find("old-1").is_some() && ledger.find("new").is_some());
+        // Truncated binary is unreadable, hence empty, never a panic.
+        assert_eq!(
+            Ledger::decode(&encoded[..encoded.len() - 1]).find("new"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_full_window_of_counter_replies_stays_a_few_kib() {
+        let mut ledger = Ledger::default();
+        for i in 0..LEDGER_ENTRIES * 2 {
+            ledger.record(&uuid_like(i), i.to_string().as_bytes());
+        }
+        let size = ledger.encode().len();
+        assert!(size < 4096, "{size} bytes");
+        assert!(ledger.find(&uuid_like(LEDGER_ENTRIES)).is_some());
+        assert!(ledger.find(&uuid_like(LEDGER_ENTRIES - 1)).is_none());
+    }
+
+    fn uuid_like(i: usize) -> String {
+        format!("{i:08x}-0000-4000-8000-000000000000")
     }
 
     #[test]
