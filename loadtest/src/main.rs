@@ -160,8 +160,9 @@ struct MixedArgs {
     #[arg(long, default_value_t = 10_000)]
     ids: u64,
     /// Number of actor types to spread over. Above 1, --spawn-nodes
-    /// registers --actor-type's component under N names (`counter-00` …)
-    /// and each call picks one at random (Dapr's figures: 100 types).
+    /// registers --actor-type's component under N names (`counter-00` …);
+    /// the --ids actors are spread over them (actor n has type n mod N),
+    /// so the working set stays --ids (Dapr's figures: 100 types).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     types: u32,
 }

@@ -76,9 +76,9 @@ pub struct MixedConfig {
     pub duration: Duration,
     /// At most this many requests.
     pub requests: Option<u64>,
-    /// Ids to pick from.
+    /// Distinct actors to pick from (over all types).
     pub ids: u64,
-    /// Actor types to spread over (each call picks one at random).
+    /// Actor types to spread over (actor n has type n mod their number).
     pub actor_types: Vec<String>,
     /// Method called.
     pub method: String,
@@ -228,13 +228,10 @@ pub async fn run_mixed(
                 if !has_budget {
                     break;
                 }
-                let (n, t) = {
-                    let mut rng = rand::rng();
-                    (
-                        rng.random_range(0..cfg.ids),
-                        rng.random_range(0..cfg.actor_types.len()),
-                    )
-                };
+                // --ids counts distinct actors in all: id n belongs to type
+                // n mod types, so the working set does not grow with --types.
+                let n = rand::rng().random_range(0..cfg.ids);
+                let t = usize::try_from(n % cfg.actor_types.len() as u64).unwrap_or(0);
                 let id = format!("{}-{n}", cfg.id_prefix);
                 let target =
                     usize::try_from(round_robin.fetch_add(1, Ordering::Relaxed) % n_targets)
