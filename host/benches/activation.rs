@@ -271,6 +271,18 @@ fn main() {
     let sizes = sizes();
     let report = rt.block_on(async {
         let mut report = serde_json::Map::new();
+        // Resident memory first: a node started after others were dropped
+        // reuses the heap they freed without growing RSS, which hid the
+        // per-actor heap (~11 KiB) from this figure until 2026-11-24.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = RunningNode::start(node_config(StateBackend::Memory, dir.path(), 20_000))
+            .await
+            .expect("node");
+        report.insert(
+            "resident".into(),
+            resident(node.router(), sizes.resident).await,
+        );
+        node.shutdown().await;
         for (label, state) in [
             ("memory", StateBackend::Memory),
             ("embedded", StateBackend::Embedded),
@@ -308,15 +320,6 @@ fn main() {
             }
             node.shutdown().await;
         }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let node = RunningNode::start(node_config(StateBackend::Memory, dir.path(), 20_000))
-            .await
-            .expect("node");
-        report.insert(
-            "resident".into(),
-            resident(node.router(), sizes.resident).await,
-        );
-        node.shutdown().await;
         Value::Object(report)
     });
     print_markdown(&report);
