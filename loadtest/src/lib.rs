@@ -25,5 +25,6 @@ pub mod schedule;
 pub mod spawn;
 pub mod stats;
 pub mod target;
+pub mod targets;
 
 pub use error::LoadError;

@@ -563,6 +563,9 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
         cluster.shutdown().await;
     }
     let mut report = result?;
+    if let Some(section) = wapr_loadtest::targets::section(&report) {
+        report.sections.push(section);
+    }
     if let Some(path) = &common.peer {
         let peer = wapr_loadtest::peer::load_peer(path)?;
         match wapr_loadtest::peer::ray_section(&report, &peer) {

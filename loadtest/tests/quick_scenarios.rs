@@ -34,6 +34,10 @@ fn single_id_contention_kills_the_host_and_never_activates_twice() {
     assert_eq!(c["final_count"].as_u64(), Some(u(&c["acknowledged"])));
     assert!(c["unavailable_after_kill_ms"].as_f64().is_some(), "{c:#}");
     assert_eq!(run.json["spawned_nodes"].as_u64(), Some(3));
+    let targets = section(&run.json, "Against wapr's targets");
+    let checks = targets["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{targets:#}");
+    assert!(checks.iter().all(|c| c["measured"] == 0.0), "{targets:#}");
 }
 
 #[test]
@@ -87,4 +91,8 @@ fn resident_reports_memory_per_live_actor() {
     assert!((4096.0..1_048_576.0).contains(&per_actor), "{r:#}");
     let maps = r["mappings_per_actor"].as_f64().unwrap();
     assert!((1.0..4.0).contains(&maps), "{r:#}");
+    // The 32 KiB target is checked (and its 100 000-actor condition noted).
+    let targets = section(&run.json, "Against wapr's targets");
+    assert_eq!(targets["checks"][0]["target"], 32.0, "{targets:#}");
+    assert_eq!(targets["notes"].as_array().unwrap().len(), 1, "{targets:#}");
 }
