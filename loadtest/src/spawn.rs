@@ -236,7 +236,7 @@ impl SpawnOptions {
         if let Some(pid) = dev_pid {
             watched.push(Watched {
                 pid,
-                role: "wapr dev (placement + state)".into(),
+                role: "wapr dev (supervisor + placement)".into(),
             });
         }
         for node in &nodes {
