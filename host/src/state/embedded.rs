@@ -20,13 +20,13 @@ use tokio::sync::oneshot;
 
 use super::{
     BoxFuture, CommitResult, Etag, StateError, StateStore, Transaction, Versioned, check_expect,
+    record,
 };
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("actor_state");
 const NAME: &str = "embedded";
 /// Most actor transactions folded into one write transaction.
 const MAX_BATCH: usize = 4096;
-const VERSION_LEN: usize = 8;
 
 /// Counters for the group commit, read by benchmarks and metadata.
 #[derive(Debug, Default)]
@@ -115,7 +115,8 @@ impl EmbeddedStore {
         let Some(guard) = table.get(key).map_err(storage)? else {
             return Ok(None);
         };
-        let (version, value) = decode(guard.value()).ok_or_else(|| corrupt(key))?;
+        let (version, value) =
+            record::decode(guard.value()).ok_or_else(|| record::corrupt(NAME, key))?;
         Ok(Some(Versioned {
             value: Bytes::copy_from_slice(value),
             etag: Etag(version.to_string()),
@@ -231,7 +232,11 @@ fn write_batch(
             let mut conflict = None;
             for op in &txn.ops {
                 let current = match table.get(op.key.as_str()).map_err(storage)? {
-                    Some(guard) => Some(decode(guard.value()).ok_or_else(|| corrupt(&op.key))?.0),
+                    Some(guard) => Some(
+                        record::decode(guard.value())
+                            .ok_or_else(|| record::corrupt(NAME, &op.key))?
+                            .0,
+                    ),
                     None => None,
                 };
                 let etag = current.map(|v| Etag(v.to_string()));
@@ -249,10 +254,8 @@ fn write_batch(
             for (op, current) in txn.ops.iter().zip(versions) {
                 match &op.value {
                     Some(value) => {
-                        let version = current.map_or(1, |v| v + 1);
-                        buf.clear();
-                        buf.extend_from_slice(&version.to_le_bytes());
-                        buf.extend_from_slice(value);
+                        let version = record::next_version(current);
+                        record::encode(version, value, &mut buf);
                         table
                             .insert(op.key.as_str(), buf.as_slice())
                             .map_err(storage)?;
@@ -271,11 +274,6 @@ fn write_batch(
     Ok(results)
 }
 
-fn decode(raw: &[u8]) -> Option<(u64, &[u8])> {
-    let (version, value) = raw.split_at_checked(VERSION_LEN)?;
-    Some((u64::from_le_bytes(version.try_into().ok()?), value))
-}
-
 fn storage(err: impl std::fmt::Display) -> StateError {
     unavailable(err.to_string())
 }
@@ -285,12 +283,6 @@ fn unavailable(message: String) -> StateError {
         store: NAME,
         message,
     }
-}
-
-fn corrupt(key: &str) -> StateError {
-    unavailable(format!(
-        "stored value for {key:?} is corrupt (shorter than its version header)"
-    ))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod dapr;
 pub mod embedded;
 pub mod ledger;
 pub mod memory;
+mod record;
 pub mod redis;
 pub mod serve;
 pub mod shared;

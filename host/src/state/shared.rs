@@ -49,6 +49,7 @@ use tokio::sync::oneshot;
 use super::embedded::GroupCommitStats;
 use super::{
     BoxFuture, CommitResult, Etag, StateError, StateStore, Transaction, Versioned, check_expect,
+    record,
 };
 
 const NAME: &str = "shared";
@@ -56,7 +57,6 @@ const NAME: &str = "shared";
 const DB_NAME: &str = "actor_state";
 /// Most actor transactions folded into one write transaction.
 const MAX_BATCH: usize = 4096;
-const VERSION_LEN: usize = 8;
 /// Reader slots in the lock file, for every process together. With
 /// `MDB_NOTLS` a slot is only taken while a read runs.
 const MAX_READERS: u32 = 1024;
@@ -217,7 +217,7 @@ impl SharedStore {
         else {
             return Ok(None);
         };
-        let (version, value) = decode(raw).ok_or_else(|| corrupt(key))?;
+        let (version, value) = record::decode(raw).ok_or_else(|| record::corrupt(NAME, key))?;
         Ok(Some(Versioned {
             value: Bytes::copy_from_slice(value),
             etag: Etag(version.to_string()),
@@ -477,9 +477,9 @@ fn apply(
     let mut versions = Vec::with_capacity(txn.ops.len());
     for op in &txn.ops {
         let current = match db.get(wtxn, &db_key(&op.key, max_key))? {
-            Some(raw) => match decode(raw) {
+            Some(raw) => match record::decode(raw) {
                 Some((version, _)) => Some(version),
-                None => return Ok(Err(corrupt(&op.key))),
+                None => return Ok(Err(record::corrupt(NAME, &op.key))),
             },
             None => None,
         };
@@ -494,10 +494,8 @@ fn apply(
         let key = db_key(&op.key, max_key);
         match &op.value {
             Some(value) => {
-                let version = current.map_or(1, |v| v + 1);
-                buf.clear();
-                buf.extend_from_slice(&version.to_le_bytes());
-                buf.extend_from_slice(value);
+                let version = record::next_version(current);
+                record::encode(version, value, buf);
                 db.put(wtxn, &key, buf)?;
                 etags.push(Some(Etag(version.to_string())));
             }
@@ -532,11 +530,6 @@ fn db_key(key: &str, max_key: usize) -> Cow<'_, [u8]> {
     }
 }
 
-fn decode(raw: &[u8]) -> Option<(u64, &[u8])> {
-    let (version, value) = raw.split_at_checked(VERSION_LEN)?;
-    Some((u64::from_le_bytes(version.try_into().ok()?), value))
-}
-
 /// Turns an LMDB error into a store error that says what to do.
 fn lmdb(err: heed::Error, env: &Env<WithoutTls>) -> StateError {
     let dir = env.path().display();
@@ -561,12 +554,6 @@ fn unavailable(message: String) -> StateError {
         store: NAME,
         message,
     }
-}
-
-fn corrupt(key: &str) -> StateError {
-    unavailable(format!(
-        "stored value for {key:?} is corrupt (shorter than its version header)"
-    ))
 }
 
 #[cfg(test)]

@@ -93,7 +93,9 @@ impl SlowMark {
 
     /// Whether a slow turn was recorded within [`Self::MEMORY`].
     pub fn is_recent(&self) -> bool {
-        self.is_recent_at(Self::now_ms())
+        // Asked at every turn: a type never marked costs no clock read.
+        self.last_ms.load(std::sync::atomic::Ordering::Relaxed) != 0
+            && self.is_recent_at(Self::now_ms())
     }
 
     fn mark_at(&self, ms: u64) {

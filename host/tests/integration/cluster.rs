@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wapr_host::ring::HashRing;
 
-use crate::support::{Proc, actors_dir, client, component, free_port};
+use crate::support::{Proc, actors_dir, call_counter, client, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -214,30 +214,6 @@ async fn live_ids(client: &reqwest::Client, endpoint: &str) -> Option<HashSet<St
     )
 }
 
-async fn call(
-    client: &reqwest::Client,
-    endpoint: &str,
-    id: &str,
-    method: &str,
-    body: &str,
-) -> Result<String, String> {
-    let response = client
-        .post(format!(
-            "{endpoint}/v1.0/actors/counter/{id}/method/{method}"
-        ))
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(text)
-    } else {
-        Err(format!("{status}: {text}"))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dev_cluster_places_1000_counters_on_their_dapr_ring_owners() {
     let dev = start_dev(3);
@@ -252,11 +228,11 @@ async fn dev_cluster_places_1000_counters_on_their_dapr_ring_owners() {
         tasks.spawn(async move {
             for (i, id) in chunk.iter().enumerate() {
                 let amount = (i % 7 + 1).to_string();
-                let got = call(&client, &node0, id, "increment", &amount)
+                let got = call_counter(&client, &node0, id, "increment", &amount)
                     .await
                     .expect("increment");
                 assert_eq!(got.trim(), amount, "{id}");
-                let got = call(&client, &node0, id, "increment", &amount)
+                let got = call_counter(&client, &node0, id, "increment", &amount)
                     .await
                     .expect("increment");
                 assert_eq!(got.trim(), ((i % 7 + 1) * 2).to_string(), "{id}");
@@ -293,7 +269,7 @@ async fn dev_cluster_places_1000_counters_on_their_dapr_ring_owners() {
     );
     // Reads through another node see the same values.
     for (i, id) in ids.iter().enumerate().step_by(97) {
-        let got = call(&client, &dev.endpoints[2], id, "get", "")
+        let got = call_counter(&client, &dev.endpoints[2], id, "get", "")
             .await
             .expect("get");
         assert_eq!(got.trim(), ((i % 50 % 7 + 1) * 2).to_string(), "{id}");
@@ -339,7 +315,7 @@ fn start_load(
                     list[n % list.len()].clone()
                 };
                 *books.attempted.entry(id.clone()).or_default() += 1;
-                match call(&client, &endpoint, &id, "increment", "1").await {
+                match call_counter(&client, &endpoint, &id, "increment", "1").await {
                     Ok(_) => {
                         *books.acked.entry(id).or_default() += 1;
                         books.ok_after.push(Instant::now());
@@ -375,7 +351,7 @@ async fn collect(mut set: tokio::task::JoinSet<LoadBooks>) -> LoadBooks {
 /// was lost) and at most what was attempted (nothing applied twice).
 async fn check_counts(client: &reqwest::Client, endpoint: &str, ids: &[String], books: &LoadBooks) {
     for id in ids {
-        let value: u64 = call(client, endpoint, id, "get", "")
+        let value: u64 = call_counter(client, endpoint, id, "get", "")
             .await
             .unwrap_or_else(|e| panic!("{id} not answerable: {e}"))
             .trim()
@@ -492,7 +468,7 @@ async fn kill_9_of_a_node_under_load_recovers_within_5s_and_loses_nothing() {
     // Every call got a success reply, so every count is exact: nothing
     // acknowledged was lost, nothing was applied twice.
     for id in ids.iter() {
-        let value: u64 = call(&client, &survivors[0], id, "get", "")
+        let value: u64 = call_counter(&client, &survivors[0], id, "get", "")
             .await
             .expect("get")
             .trim()
@@ -553,7 +529,7 @@ async fn a_node_joining_under_load_takes_over_actors_with_exact_counts() {
     assert!(moved > 0, "the joiner took over some actors");
     // Every call was acknowledged, so every count is exact.
     for id in ids.iter() {
-        let value: u64 = call(&client, &joiner, id, "get", "")
+        let value: u64 = call_counter(&client, &joiner, id, "get", "")
             .await
             .expect("get")
             .trim()
@@ -723,7 +699,7 @@ async fn garbage_on_the_placement_stream_leaves_the_cluster_serving() {
     }
     for (i, endpoint) in dev.endpoints.iter().enumerate() {
         wait_members(&client, endpoint, 2).await;
-        let got = call(
+        let got = call_counter(
             &client,
             endpoint,
             &format!("after-garbage-{i}"),

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{Proc, actors_dir, client, component, free_port};
+use crate::support::{Proc, actors_dir, call_counter, client, component, free_port};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -36,31 +36,6 @@ async fn wait_healthy(client: &reqwest::Client, endpoint: &str) {
         }
         assert!(Instant::now() < deadline, "{endpoint} never became healthy");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Calls `counter/{id}.{method}`; the reply body, or status and body.
-async fn call(
-    client: &reqwest::Client,
-    endpoint: &str,
-    id: &str,
-    method: &str,
-    body: &str,
-) -> Result<String, String> {
-    let response = client
-        .post(format!(
-            "{endpoint}/v1.0/actors/counter/{id}/method/{method}"
-        ))
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(text.trim().to_string())
-    } else {
-        Err(format!("{status}: {text}"))
     }
 }
 
@@ -94,7 +69,7 @@ async fn two_standalone_nodes_on_one_shared_store_fence_each_other() {
         tasks.spawn(async move {
             for _ in 0..PER_NODE {
                 loop {
-                    match call(&client, &endpoint, "both", "increment", "1").await {
+                    match call_counter(&client, &endpoint, "both", "increment", "1").await {
                         Ok(_) => break,
                         Err(e) => {
                             assert!(e.contains("conflict"), "{e}");
@@ -116,7 +91,7 @@ async fn two_standalone_nodes_on_one_shared_store_fence_each_other() {
     // increment of 0 through a fresh activation reads the committed count.
     for endpoint in &endpoints {
         let value = loop {
-            match call(&client, endpoint, "both", "increment", "0").await {
+            match call_counter(&client, endpoint, "both", "increment", "0").await {
                 Ok(v) => break v,
                 Err(e) => assert!(e.contains("conflict"), "{e}"),
             }
@@ -216,11 +191,11 @@ async fn wapr_dev_nodes_open_one_shared_store_that_outlives_the_cluster() {
     for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
         let endpoint = &endpoints[i % 2];
         assert_eq!(
-            call(&client, endpoint, id, "increment", "5").await,
+            call_counter(&client, endpoint, id, "increment", "5").await,
             Ok("5".into())
         );
         assert_eq!(
-            call(&client, &endpoints[(i + 1) % 2], id, "increment", "2").await,
+            call_counter(&client, &endpoints[(i + 1) % 2], id, "increment", "2").await,
             Ok("7".into())
         );
     }
@@ -232,7 +207,7 @@ async fn wapr_dev_nodes_open_one_shared_store_that_outlives_the_cluster() {
     let (mut dev, endpoints, _, _) = start_dev(dir.path(), two_free_ports());
     for id in ["a", "b", "c", "d"] {
         assert_eq!(
-            call(&client, &endpoints[0], id, "get", "").await,
+            call_counter(&client, &endpoints[0], id, "get", "").await,
             Ok("7".into()),
             "{id}"
         );

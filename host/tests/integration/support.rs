@@ -235,3 +235,29 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// `POST {endpoint}/v1.0/actors/counter/{id}/method/{method}` with `body`:
+/// the trimmed reply body, or the status and body.
+pub async fn call_counter(
+    client: &reqwest::Client,
+    endpoint: &str,
+    id: &str,
+    method: &str,
+    body: &str,
+) -> Result<String, String> {
+    let response = client
+        .post(format!(
+            "{endpoint}/v1.0/actors/counter/{id}/method/{method}"
+        ))
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(text.trim().to_string())
+    } else {
+        Err(format!("{status}: {text}"))
+    }
+}
