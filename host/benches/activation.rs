@@ -20,8 +20,8 @@ mod support;
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use wapr_host::actor_key::ActorKey;
-use wapr_host::call::{CallChain, CallRequest};
+use wapr_host::actor_key::{ActorKey, MethodName};
+use wapr_host::call::CallRequest;
 use wapr_host::config::{ActorTypeConfig, NodeConfig, StateBackend};
 use wapr_host::node::RunningNode;
 use wapr_host::router::Router;
@@ -74,13 +74,11 @@ fn node_config(state: StateBackend, dir: &std::path::Path, max_live: u32) -> Nod
 }
 
 fn request(id: &str, method: &str, payload: &'static [u8]) -> CallRequest {
-    CallRequest {
-        target: ActorKey::parse("counter", id).expect("valid id"),
-        method: method.into(),
-        payload: bytes::Bytes::from_static(payload),
-        chain: CallChain::root(),
-        request_id: None,
-    }
+    CallRequest::new(
+        ActorKey::parse("counter", id).expect("valid id"),
+        MethodName::parse(method).expect("valid method"),
+        bytes::Bytes::from_static(payload),
+    )
 }
 
 fn histogram() -> Histogram<u64> {

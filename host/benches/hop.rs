@@ -19,8 +19,8 @@ mod support;
 
 use hdrhistogram::Histogram;
 use serde_json::json;
-use wapr_host::actor_key::ActorKey;
-use wapr_host::call::{CallChain, CallRequest};
+use wapr_host::actor_key::{ActorKey, MethodName};
+use wapr_host::call::CallRequest;
 use wapr_host::cluster::Owner;
 use wapr_host::config::{ActorTypeConfig, NodeConfig, StateBackend};
 use wapr_host::node::RunningNode;
@@ -59,13 +59,11 @@ async fn wait_ready(node: &RunningNode, members: usize) {
 }
 
 fn request(id: &str) -> CallRequest {
-    CallRequest {
-        target: ActorKey::parse("counter", id).expect("valid id"),
-        method: "get".into(),
-        payload: bytes::Bytes::new(),
-        chain: CallChain::root(),
-        request_id: None,
-    }
+    CallRequest::new(
+        ActorKey::parse("counter", id).expect("valid id"),
+        MethodName::parse("get").expect("valid method"),
+        bytes::Bytes::new(),
+    )
 }
 
 /// Ids in `0..` that node `a` resolves to `want_local` (local or remote).

@@ -82,6 +82,45 @@ pub fn validate_state_key(key: &str) -> Result<(), InvalidName> {
     Ok(())
 }
 
+/// A method name that passed Dapr's name rules ([`validate_name`]). Every
+/// call carries one, so HTTP, gRPC and forwarded calls are checked alike,
+/// once, when the call is built.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MethodName(Arc<str>);
+
+impl MethodName {
+    /// Validates `name` (non-empty, at most [`MAX_METHOD_LEN`] bytes, no
+    /// `/ \ # ?`, no control characters, not `.` or `..`).
+    pub fn parse(name: &str) -> Result<Self, InvalidName> {
+        validate_name("method", name, MAX_METHOD_LEN)?;
+        Ok(Self(Arc::from(name)))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MethodName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MethodName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+impl std::ops::Deref for MethodName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The address of one virtual actor. Cheap to clone: the type is shared.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorKey {
@@ -184,6 +223,18 @@ mod tests {
             ActorKey::parse("counter", &long).expect_err("long").reason,
             "is too long"
         );
+    }
+
+    #[test]
+    fn method_names_follow_the_same_rules() {
+        assert_eq!(
+            MethodName::parse("increment").expect("valid").as_str(),
+            "increment"
+        );
+        for bad in ["", "a/b", "..", "x\ty"] {
+            assert_eq!(MethodName::parse(bad).expect_err(bad).what, "method");
+        }
+        assert!(MethodName::parse(&"m".repeat(MAX_METHOD_LEN + 1)).is_err());
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::actor_key::ActorKey;
+use crate::actor_key::{ActorKey, MethodName};
 use crate::error::{CallError, ChainDisplay};
 use crate::state::BoxFuture;
+use crate::state::ledger::MAX_REQUEST_ID_LEN;
 
 /// Most actors one call chain may pass through (Dapr's default maximum
 /// reentrancy stack depth). Nested turns run on the calling thread, so this
@@ -100,13 +101,15 @@ impl CallChain {
     }
 }
 
-/// One call to one actor method.
+/// One call to one actor method. Every part is validated when it is built
+/// ([`ActorKey::parse`], [`MethodName::parse`], [`RequestId::given`]), so a
+/// call from HTTP, gRPC or another node is checked the same way, once.
 #[derive(Debug, Clone)]
 pub struct CallRequest {
     /// The target actor.
     pub target: ActorKey,
     /// The method name.
-    pub method: String,
+    pub method: MethodName,
     /// The raw request body.
     pub payload: Bytes,
     /// The chain the call belongs to.
@@ -117,24 +120,62 @@ pub struct CallRequest {
     pub request_id: Option<RequestId>,
 }
 
-/// A call's request id (see [`crate::state::ledger`]).
+impl CallRequest {
+    /// A call from outside the mesh: a fresh chain, no request id.
+    pub fn new(target: ActorKey, method: MethodName, payload: Bytes) -> Self {
+        Self {
+            target,
+            method,
+            payload,
+            chain: CallChain::root(),
+            request_id: None,
+        }
+    }
+}
+
+/// A request id that is not 1 to [`MAX_REQUEST_ID_LEN`] printable ASCII
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid request id {value:?}: must be 1 to {MAX_REQUEST_ID_LEN} printable ASCII characters"
+)]
+pub struct InvalidRequestId {
+    /// The offending value (truncated to 80 characters).
+    pub value: String,
+}
+
+/// A call's request id (see [`crate::state::ledger`]): 1 to
+/// [`MAX_REQUEST_ID_LEN`] printable ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId {
-    /// The id.
-    pub id: Arc<str>,
-    /// Minted for this call and never delivered before: no earlier attempt
-    /// can be in the ledger, so the owner skips the lookup (a read-only
-    /// turn then never touches the ledger).
-    pub fresh: bool,
+    id: Arc<str>,
+    fresh: bool,
 }
 
 impl RequestId {
     /// An id a caller supplied (it may be a retry).
-    pub fn given(id: impl Into<Arc<str>>) -> Self {
-        Self {
-            id: id.into(),
-            fresh: false,
+    ///
+    /// # Errors
+    /// [`InvalidRequestId`] unless the id is 1 to [`MAX_REQUEST_ID_LEN`]
+    /// printable ASCII characters.
+    pub fn given(id: &str) -> Result<Self, InvalidRequestId> {
+        Self::received(id, false)
+    }
+
+    /// An id received from another node, with its "first delivery" mark.
+    ///
+    /// # Errors
+    /// As [`RequestId::given`].
+    pub fn received(id: &str, fresh: bool) -> Result<Self, InvalidRequestId> {
+        if !crate::state::ledger::valid_request_id(id) {
+            return Err(InvalidRequestId {
+                value: id.chars().take(80).collect(),
+            });
         }
+        Ok(Self {
+            id: Arc::from(id),
+            fresh,
+        })
     }
 
     /// A new id for a first delivery.
@@ -143,6 +184,24 @@ impl RequestId {
             id: Arc::from(random_uuid()),
             fresh: true,
         }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.id
+    }
+
+    /// Minted for this call and never delivered before: no earlier attempt
+    /// can be in the ledger, so the owner skips the lookup (a read-only
+    /// turn then never touches the ledger).
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Marks the id as delivered at least once: any later attempt may
+    /// follow one that was applied.
+    pub fn mark_delivered(&mut self) {
+        self.fresh = false;
     }
 }
 
@@ -183,6 +242,20 @@ mod tests {
             err.to_string().starts_with("call cycle: t/a → t/b → t/a"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn request_ids_are_validated_when_built() {
+        assert_eq!(RequestId::given("abc-1").expect("valid").as_str(), "abc-1");
+        assert!(!RequestId::given("abc").expect("valid").is_fresh());
+        let err = RequestId::given("a b").expect_err("space");
+        assert!(err.to_string().contains("printable ASCII"), "{err}");
+        assert!(RequestId::given("").is_err());
+        assert!(RequestId::received(&"x".repeat(MAX_REQUEST_ID_LEN + 1), true).is_err());
+        let mut minted = RequestId::mint();
+        assert!(minted.is_fresh());
+        minted.mark_delivered();
+        assert!(!minted.is_fresh());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::actor_key::{ActorKey, InvalidName};
+use crate::call::InvalidRequestId;
 use crate::state::StateError;
 
 /// Library result type.
@@ -50,12 +51,124 @@ impl fmt::Display for ChainDisplay {
     }
 }
 
+/// Every Dapr `errorCode` a wapr node answers with (daprd's
+/// `pkg/messages/predefined.go`), in one place: the HTTP API, forwarded
+/// errors and the tests all spell codes through this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `ERR_MALFORMED_REQUEST` (400): an unreadable body or path.
+    MalformedRequest,
+    /// `ERR_BAD_REQUEST` (400): a request with an invalid value.
+    BadRequest,
+    /// `ERR_NOT_FOUND` (404): no such route.
+    NotFound,
+    /// `ERR_ACTOR_TYPE_RESERVED` (403): Dapr's internal actor types.
+    ActorTypeReserved,
+    /// `ERR_ACTOR_NO_ADDRESS` (404): no host has the actor type.
+    ActorNoAddress,
+    /// `ERR_ACTOR_RUNTIME_CLOSED` (503): the node is shutting down.
+    ActorRuntimeClosed,
+    /// `ERR_ACTOR_INSTANCE_MISSING` (400): the actor is not active here.
+    ActorInstanceMissing,
+    /// `ERR_ACTOR_STATE_GET` (500): a state read failed.
+    ActorStateGet,
+    /// `ERR_ACTOR_STATE_TRANSACTION_SAVE` (500): a state commit failed.
+    ActorStateTransactionSave,
+    /// `ERR_ACTOR_STACK_DEPTH` (500): a call chain nested too deep.
+    ActorStackDepth,
+    /// `ERR_ACTOR_INVOKE_METHOD` (500): the method call failed.
+    ActorInvokeMethod,
+    /// `ERR_ACTOR_REMINDER_CREATE` (500).
+    ActorReminderCreate,
+    /// `ERR_ACTOR_REMINDER_GET` (500).
+    ActorReminderGet,
+    /// `ERR_ACTOR_REMINDER_DELETE` (500).
+    ActorReminderDelete,
+    /// `ERR_ACTOR_REMINDER_NON_HOSTED` (403): reminders of a type this node
+    /// does not host.
+    ActorReminderNonHosted,
+    /// `ERR_ACTOR_REMINDER_NOT_FOUND` (404).
+    ActorReminderNotFound,
+    /// `ERR_ACTOR_REMINDER_ALREADY_EXISTS` (409): `overwrite: false` on an
+    /// existing reminder.
+    ActorReminderAlreadyExists,
+    /// `ERR_ACTOR_TIMER_CREATE` (500).
+    ActorTimerCreate,
+    /// `ERR_NOT_SUPPORTED_STATE_OPERATION` (400): a transaction operation
+    /// other than `upsert` and `delete`.
+    NotSupportedStateOperation,
+}
+
+impl ErrorCode {
+    /// Every code, for lookups by name.
+    pub const ALL: [Self; 19] = [
+        Self::MalformedRequest,
+        Self::BadRequest,
+        Self::NotFound,
+        Self::ActorTypeReserved,
+        Self::ActorNoAddress,
+        Self::ActorRuntimeClosed,
+        Self::ActorInstanceMissing,
+        Self::ActorStateGet,
+        Self::ActorStateTransactionSave,
+        Self::ActorStackDepth,
+        Self::ActorInvokeMethod,
+        Self::ActorReminderCreate,
+        Self::ActorReminderGet,
+        Self::ActorReminderDelete,
+        Self::ActorReminderNonHosted,
+        Self::ActorReminderNotFound,
+        Self::ActorReminderAlreadyExists,
+        Self::ActorTimerCreate,
+        Self::NotSupportedStateOperation,
+    ];
+
+    /// The code as daprd spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "ERR_MALFORMED_REQUEST",
+            Self::BadRequest => "ERR_BAD_REQUEST",
+            Self::NotFound => "ERR_NOT_FOUND",
+            Self::ActorTypeReserved => "ERR_ACTOR_TYPE_RESERVED",
+            Self::ActorNoAddress => "ERR_ACTOR_NO_ADDRESS",
+            Self::ActorRuntimeClosed => "ERR_ACTOR_RUNTIME_CLOSED",
+            Self::ActorInstanceMissing => "ERR_ACTOR_INSTANCE_MISSING",
+            Self::ActorStateGet => "ERR_ACTOR_STATE_GET",
+            Self::ActorStateTransactionSave => "ERR_ACTOR_STATE_TRANSACTION_SAVE",
+            Self::ActorStackDepth => "ERR_ACTOR_STACK_DEPTH",
+            Self::ActorInvokeMethod => "ERR_ACTOR_INVOKE_METHOD",
+            Self::ActorReminderCreate => "ERR_ACTOR_REMINDER_CREATE",
+            Self::ActorReminderGet => "ERR_ACTOR_REMINDER_GET",
+            Self::ActorReminderDelete => "ERR_ACTOR_REMINDER_DELETE",
+            Self::ActorReminderNonHosted => "ERR_ACTOR_REMINDER_NON_HOSTED",
+            Self::ActorReminderNotFound => "ERR_ACTOR_REMINDER_NOT_FOUND",
+            Self::ActorReminderAlreadyExists => "ERR_ACTOR_REMINDER_ALREADY_EXISTS",
+            Self::ActorTimerCreate => "ERR_ACTOR_TIMER_CREATE",
+            Self::NotSupportedStateOperation => "ERR_NOT_SUPPORTED_STATE_OPERATION",
+        }
+    }
+
+    /// The code named `code`, if it is one of [`ErrorCode::ALL`].
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why an actor call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// A type, id, method or key broke the naming rules.
     #[error(transparent)]
     InvalidName(#[from] InvalidName),
+    /// A request id broke its rules.
+    #[error(transparent)]
+    InvalidRequestId(#[from] InvalidRequestId),
     /// The type is reserved for Dapr's own actors.
     #[error("actor type {0:?} is reserved for Dapr's internal actors")]
     ReservedType(String),
@@ -192,7 +305,7 @@ pub enum CallError {
         /// The HTTP status the owner gave.
         status: u16,
         /// The owner's Dapr `errorCode`.
-        code: &'static str,
+        code: ErrorCode,
         /// The WIT error kind the owner gave.
         kind: ErrorKind,
         /// The owner's message.
@@ -232,7 +345,7 @@ impl CallError {
     /// The WIT error kind an actor caller sees for this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::InvalidName(_) => ErrorKind::BadRequest,
+            Self::InvalidName(_) | Self::InvalidRequestId(_) => ErrorKind::BadRequest,
             Self::ReservedType(_) | Self::UnknownType { .. } => ErrorKind::NotFound,
             Self::Guest { kind, .. } => *kind,
             Self::CallCycle { .. } | Self::ChainTooDeep { .. } => ErrorKind::CallCycle,
@@ -255,16 +368,16 @@ impl CallError {
     }
 
     /// Dapr's `errorCode` for this error.
-    pub fn dapr_code(&self) -> &'static str {
+    pub fn dapr_code(&self) -> ErrorCode {
         match self {
-            Self::InvalidName(_) => "ERR_MALFORMED_REQUEST",
-            Self::ReservedType(_) => "ERR_ACTOR_TYPE_RESERVED",
-            Self::UnknownType { .. } => "ERR_ACTOR_NO_ADDRESS",
-            Self::ShuttingDown => "ERR_ACTOR_RUNTIME_CLOSED",
-            Self::NotActive(_) => "ERR_ACTOR_INSTANCE_MISSING",
-            Self::State { .. } => "ERR_ACTOR_STATE_TRANSACTION_SAVE",
-            Self::ChainTooDeep { .. } => "ERR_ACTOR_STACK_DEPTH",
-            Self::Remote { code, .. } => code,
+            Self::InvalidName(_) | Self::InvalidRequestId(_) => ErrorCode::MalformedRequest,
+            Self::ReservedType(_) => ErrorCode::ActorTypeReserved,
+            Self::UnknownType { .. } => ErrorCode::ActorNoAddress,
+            Self::ShuttingDown => ErrorCode::ActorRuntimeClosed,
+            Self::NotActive(_) => ErrorCode::ActorInstanceMissing,
+            Self::State { .. } => ErrorCode::ActorStateTransactionSave,
+            Self::ChainTooDeep { .. } => ErrorCode::ActorStackDepth,
+            Self::Remote { code, .. } => *code,
             Self::Guest { .. }
             | Self::Trap { .. }
             | Self::Timeout { .. }
@@ -277,14 +390,14 @@ impl CallError {
             | Self::Unreachable { .. }
             | Self::InDoubt { .. }
             | Self::AlreadyApplied { .. }
-            | Self::Host { .. } => "ERR_ACTOR_INVOKE_METHOD",
+            | Self::Host { .. } => ErrorCode::ActorInvokeMethod,
         }
     }
 
     /// The HTTP status Dapr answers with for this error.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::InvalidName(_) | Self::NotActive(_) => 400,
+            Self::InvalidName(_) | Self::InvalidRequestId(_) | Self::NotActive(_) => 400,
             Self::AlreadyApplied { .. } => 409,
             Self::ReservedType(_) => 403,
             Self::UnknownType { .. } => 404,
@@ -294,27 +407,6 @@ impl CallError {
             _ => 500,
         }
     }
-}
-
-/// Every `errorCode` a wapr node answers with, so a code received from
-/// another node maps back to a `&'static str` (unknown codes become
-/// `ERR_ACTOR_INVOKE_METHOD`).
-pub fn known_dapr_code(code: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "ERR_MALFORMED_REQUEST",
-        "ERR_ACTOR_TYPE_RESERVED",
-        "ERR_ACTOR_NO_ADDRESS",
-        "ERR_ACTOR_RUNTIME_CLOSED",
-        "ERR_ACTOR_INSTANCE_MISSING",
-        "ERR_ACTOR_STATE_TRANSACTION_SAVE",
-        "ERR_ACTOR_STACK_DEPTH",
-        "ERR_ACTOR_INVOKE_METHOD",
-    ];
-    KNOWN
-        .iter()
-        .find(|known| **known == code)
-        .copied()
-        .unwrap_or("ERR_ACTOR_INVOKE_METHOD")
 }
 
 impl ErrorKind {
@@ -365,12 +457,21 @@ mod tests {
     }
 
     #[test]
+    fn codes_round_trip_by_name() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(code));
+            assert!(code.as_str().starts_with("ERR_"));
+        }
+        assert_eq!(ErrorCode::from_code("ERR_SOMETHING_ELSE"), None);
+    }
+
+    #[test]
     fn unknown_type_is_daprs_no_address() {
         let err = CallError::UnknownType {
             actor_type: "nope".into(),
             actor_id: "1".into(),
         };
-        assert_eq!(err.dapr_code(), "ERR_ACTOR_NO_ADDRESS");
+        assert_eq!(err.dapr_code(), ErrorCode::ActorNoAddress);
         assert_eq!(err.http_status(), 404);
         assert!(err.to_string().contains("'nope||1'"));
     }

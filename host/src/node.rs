@@ -108,7 +108,7 @@ impl RunningNode {
             let code =
                 ActorCode::load(&engine, &cache, name, &actor.wasm, config.type_limits(name))?;
             tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
-            types.push(code);
+            types.push(Arc::new(code) as Arc<dyn crate::actors::ActorFactory>);
         }
         // Opened after the types load, so a bad component leaves no store
         // (and no file lock) behind.

@@ -14,13 +14,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::actor_key::{MAX_METHOD_LEN, validate_name};
-use crate::actors::ActorRuntime;
+use crate::actors::{ActorFactory, ActorRuntime, ActorServices};
 use crate::call::{ActorCaller, CallRequest, RequestId};
 use crate::cluster::{ClusterView, Owner};
 use crate::error::CallError;
 use crate::state::{BoxFuture, StateKeys, StateStore};
-use crate::wasm::{ActorCode, ActorServices};
 
 /// First pause before retrying a moved or unreachable actor.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(10);
@@ -36,7 +34,7 @@ pub struct Router {
 impl Router {
     /// Builds the runtime for `types` and the router in front of it.
     pub fn new(
-        types: Vec<ActorCode>,
+        types: Vec<Arc<dyn ActorFactory>>,
         store: Arc<dyn StateStore>,
         keys: StateKeys,
         max_live: usize,
@@ -85,7 +83,6 @@ impl Router {
                 request.target.actor_type().to_string(),
             ));
         }
-        validate_name("method", &request.method, MAX_METHOD_LEN)?;
         request.chain.check_no_cycle(&request.target)?;
         let mut request = request;
         let deadline = Instant::now() + cluster.settings().route_budget;
@@ -104,7 +101,7 @@ impl Router {
                     let result = cluster.forward(address, &request).await;
                     // Any later attempt may follow one that was applied.
                     if let Some(id) = request.request_id.as_mut() {
-                        id.fresh = false;
+                        id.mark_delivered();
                     }
                     result
                 }

@@ -11,7 +11,7 @@ pub fn spawn_idle_reaper(runtime: &Arc<ActorRuntime>) -> tokio::task::JoinHandle
     let shortest = runtime
         .types
         .values()
-        .map(|t| t.code.limits().idle_timeout)
+        .map(|t| t.limits().idle_timeout)
         .min()
         .unwrap_or(Duration::from_secs(60));
     let interval = (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
@@ -41,7 +41,6 @@ async fn sweep(runtime: &ActorRuntime) {
             let idle = runtime
                 .types
                 .get(entry.key().actor_type())?
-                .code
                 .limits()
                 .idle_timeout;
             let last = entry

@@ -1,11 +1,14 @@
 //! The activation table and turn executor of one node.
 //!
-//! Every live actor has an [`ActorSlot`] in a `DashMap` keyed by
+//! Every live actor has a slot (`slot.rs`) in a `DashMap` keyed by
 //! [`ActorKey`]. A slot's state sits behind a fair (FIFO) async mutex: that
 //! mutex *is* the actor's mailbox. A call takes its place in the queue, and
-//! when its turn comes it activates the actor if needed, runs the method,
-//! commits the turn's writes and replies, all while holding the lock; so
-//! one turn runs at a time per actor while different actors run in parallel.
+//! when its turn comes it activates the actor if needed, runs the method
+//! and commits the turn's writes ([`turn`]) before it replies, all while
+//! holding the lock; so one turn runs at a time per actor while different
+//! actors run in parallel. Actor code is reached only through
+//! [`ActorFactory`] and [`Instance`] (the sandbox implements them; the
+//! tests below use fakes).
 //!
 //! Invariants:
 //! - no DashMap guard is ever held across an `.await`;
@@ -14,9 +17,14 @@
 //!   start over with a fresh slot.
 
 mod idle;
+pub mod instance;
+mod slot;
+#[cfg(test)]
+mod tests;
+pub mod turn;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,66 +32,32 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::sync::Mutex;
 
-use crate::actor_key::{ActorKey, MAX_METHOD_LEN, validate_name, validate_state_key};
+use crate::actor_key::{ActorKey, validate_state_key};
 use crate::call::{CallChain, CallRequest};
+use crate::config::TypeLimits;
 use crate::error::CallError;
-use crate::state::ledger::Replay;
-use crate::state::{Etag, StateStore, Versioned};
-use crate::wasm::{ActorCode, ActorInstance, ActorServices, TurnOutcome};
+use crate::state::{StateStore, Versioned};
 
 pub use idle::spawn_idle_reaper;
+pub use instance::{ActorFactory, ActorServices, Export, GuestFailure, Instance, SharedState};
+use slot::{ActorSlot, LiveActor, LiveCounter, LiveGuard, SlotState};
+use turn::{ExternalWrite, Prior, TurnOutcome, TurnScope};
 
 /// One hosted actor type and how many of its actors are live.
 pub struct HostedType {
-    code: ActorCode,
-    live: AtomicUsize,
+    factory: Arc<dyn ActorFactory>,
+    live: Arc<AtomicUsize>,
 }
 
 impl HostedType {
-    /// The loaded code.
-    pub fn code(&self) -> &ActorCode {
-        &self.code
+    /// The type's effective limits.
+    pub fn limits(&self) -> &TypeLimits {
+        self.factory.limits()
     }
 
     /// Live actors of this type on this node.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::Relaxed)
-    }
-}
-
-enum SlotState {
-    /// In the table, no instance (fresh, or dropped after a failure).
-    Vacant,
-    /// A live instance.
-    Live(ActorInstance),
-    /// Out of the table; start over.
-    Retired,
-}
-
-/// One actor's place in the activation table.
-pub struct ActorSlot {
-    state: Mutex<SlotState>,
-    waiting: AtomicU32,
-    last_used_ms: AtomicU64,
-    activated_at_ms: AtomicU64,
-    /// Set when a rebalance takes the actor away: queued calls give up
-    /// (they are re-routed to the new owner) instead of running here.
-    leaving: AtomicBool,
-    /// Set when a drain times out: the running turn is interrupted at the
-    /// next epoch tick and its writes are discarded.
-    interrupt: Arc<AtomicBool>,
-}
-
-impl ActorSlot {
-    fn new() -> Self {
-        Self {
-            state: Mutex::new(SlotState::Vacant),
-            waiting: AtomicU32::new(0),
-            last_used_ms: AtomicU64::new(0),
-            activated_at_ms: AtomicU64::new(0),
-            leaving: AtomicBool::new(false),
-            interrupt: Arc::new(AtomicBool::new(false)),
-        }
     }
 }
 
@@ -93,15 +67,6 @@ impl ActorSlot {
 pub trait ActivationGate: Send + Sync + 'static {
     /// Whether `key` may be activated here now.
     fn may_activate(&self, key: &ActorKey) -> bool;
-}
-
-/// Decrements a slot's waiting count when the caller stops waiting.
-struct WaitingGuard<'a>(&'a AtomicU32);
-
-impl Drop for WaitingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// An actor live on this node, as listed by the admin API.
@@ -121,7 +86,7 @@ pub struct ActorRuntime {
     types: HashMap<Arc<str>, HostedType>,
     table: DashMap<ActorKey, Arc<ActorSlot>>,
     services: Arc<ActorServices>,
-    live: AtomicUsize,
+    live: LiveCounter,
     max_live: usize,
     closing: AtomicBool,
     epoch: Instant,
@@ -140,23 +105,27 @@ const EVICTION_BATCH_DIVISOR: usize = 100;
 
 impl ActorRuntime {
     /// A runtime hosting `types`, with state and callers from `services`.
-    pub fn new(types: Vec<ActorCode>, services: Arc<ActorServices>, max_live: usize) -> Self {
+    pub fn new(
+        types: Vec<Arc<dyn ActorFactory>>,
+        services: Arc<ActorServices>,
+        max_live: usize,
+    ) -> Self {
         Self {
             types: types
                 .into_iter()
-                .map(|code| {
+                .map(|factory| {
                     (
-                        Arc::clone(code.name()),
+                        Arc::clone(factory.type_name()),
                         HostedType {
-                            code,
-                            live: AtomicUsize::new(0),
+                            factory,
+                            live: Arc::new(AtomicUsize::new(0)),
                         },
                     )
                 })
                 .collect(),
             table: DashMap::new(),
             services,
-            live: AtomicUsize::new(0),
+            live: LiveCounter::default(),
             max_live,
             closing: AtomicBool::new(false),
             epoch: Instant::now(),
@@ -208,7 +177,7 @@ impl ActorRuntime {
 
     /// Live actors on this node.
     pub fn live_total(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.live.get()
     }
 
     /// The state store actors persist to.
@@ -237,12 +206,11 @@ impl ActorRuntime {
         out
     }
 
-    /// Checks everything about a call that needs no actor: names, type.
-    pub fn check_request(&self, target: &ActorKey, method: &str) -> Result<(), CallError> {
+    /// Checks everything about a call that needs no actor: the type.
+    pub fn check_request(&self, target: &ActorKey) -> Result<(), CallError> {
         if target.is_reserved_type() {
             return Err(CallError::ReservedType(target.actor_type().to_string()));
         }
-        validate_name("method", method, MAX_METHOD_LEN)?;
         if !self.hosts(target.actor_type()) {
             return Err(CallError::UnknownType {
                 actor_type: target.actor_type().to_string(),
@@ -254,7 +222,7 @@ impl ActorRuntime {
 
     /// Runs a call on an actor of this node, activating it if needed.
     pub async fn call_local(&self, request: CallRequest) -> Result<Bytes, CallError> {
-        self.check_request(&request.target, &request.method)?;
+        self.check_request(&request.target)?;
         request.chain.check_no_cycle(&request.target)?;
         let hosted = self.hosted(request.target.actor_type())?;
         loop {
@@ -263,9 +231,8 @@ impl ActorRuntime {
             }
             let slot = self.slot(&request.target);
             let mut state = {
-                let waiting = slot.waiting.fetch_add(1, Ordering::AcqRel);
-                let _guard = WaitingGuard(&slot.waiting);
-                let capacity = hosted.code.limits().mailbox_capacity;
+                let (waiting, _waiting) = slot.wait();
+                let capacity = hosted.limits().mailbox_capacity;
                 if waiting >= capacity {
                     return Err(CallError::MailboxFull {
                         actor: request.target.clone(),
@@ -293,46 +260,41 @@ impl ActorRuntime {
                     .activate(&request.target, hosted, &slot, &request.chain)
                     .await
                 {
-                    Ok(instance) => *state = SlotState::Live(instance),
+                    Ok(live) => *state = SlotState::Live(live),
                     Err(err) => {
                         self.release_vacant(&request.target, &slot, &mut state);
                         return Err(err);
                     }
                 }
             }
-            let SlotState::Live(instance) = &mut *state else {
+            let SlotState::Live(live) = &mut *state else {
                 continue;
             };
-            let outcome = match &request.request_id {
-                None => {
-                    instance
-                        .invoke(&request.method, &request.payload, &request.chain)
-                        .await
-                }
-                Some(id) if id.fresh => {
-                    instance
-                        .invoke_once(&request.method, &request.payload, &request.chain, &id.id)
-                        .await
-                }
-                Some(id) => match instance.replay(&id.id).await {
-                    Ok(Some(Replay::Reply(reply))) => return Ok(reply),
-                    Ok(Some(Replay::NotKept)) => {
-                        return Err(CallError::AlreadyApplied {
-                            actor: request.target.clone(),
-                            request_id: id.id.to_string(),
-                        });
-                    }
-                    Ok(None) => {
-                        instance
-                            .invoke_once(&request.method, &request.payload, &request.chain, &id.id)
-                            .await
-                    }
-                    Err(err) => return Err(err),
-                },
+            let scope = TurnScope {
+                key: &request.target,
+                state: &live.state,
+                services: &self.services,
             };
+            if let Some(id) = &request.request_id
+                && let Prior::Done(result) = turn::check_ledger(&scope, id).await?
+            {
+                return result;
+            }
+            let export = Export::Invoke {
+                method: &request.method,
+                payload: &request.payload,
+            };
+            let outcome = turn::run(
+                &scope,
+                &mut *live.instance,
+                export,
+                &request.chain,
+                request.request_id.as_ref(),
+            )
+            .await;
             slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
             if !outcome.keep_instance {
-                self.drop_instance(&request.target, hosted, &slot, &mut state, &outcome);
+                self.drop_instance(&request.target, &slot, &mut state, &outcome);
             }
             return outcome.result;
         }
@@ -367,7 +329,7 @@ impl ActorRuntime {
     pub async fn state_transaction(
         &self,
         actor: &ActorKey,
-        ops: Vec<(String, Option<Bytes>, Option<Etag>)>,
+        ops: Vec<ExternalWrite>,
     ) -> Result<(), CallError> {
         for (key, _, _) in &ops {
             validate_state_key(key)?;
@@ -376,13 +338,12 @@ impl ActorRuntime {
             return Err(CallError::NotActive(actor.clone()));
         };
         let mut state = slot.state.lock().await;
-        let SlotState::Live(instance) = &mut *state else {
+        let SlotState::Live(live) = &mut *state else {
             return Err(CallError::NotActive(actor.clone()));
         };
-        let outcome = instance.external_transaction(ops).await;
+        let outcome = turn::external_transaction(actor, &live.state, &self.services, ops).await;
         if !outcome.keep_instance {
-            let hosted = self.hosted(actor.actor_type())?;
-            self.drop_instance(actor, hosted, &slot, &mut state, &outcome);
+            self.drop_instance(actor, &slot, &mut state, &outcome);
         }
         outcome.result.map(|_| ())
     }
@@ -414,60 +375,61 @@ impl ActorRuntime {
         hosted: &HostedType,
         slot: &ActorSlot,
         chain: &CallChain,
-    ) -> Result<ActorInstance, CallError> {
-        if !self.reserve_live_slot().await {
+    ) -> Result<LiveActor, CallError> {
+        let Some(counted) = self.reserve_live_slot(hosted).await else {
             return Err(CallError::AtCapacity {
                 limit: self.max_live,
             });
-        }
-        let instance = hosted.code.instantiate(
-            key.clone(),
-            Arc::clone(&self.services),
-            Arc::clone(&slot.interrupt),
-        );
-        let mut instance = match instance {
-            Ok(instance) => instance,
-            Err(err) => {
-                self.live.fetch_sub(1, Ordering::AcqRel);
-                return Err(err);
-            }
         };
-        let outcome = instance.activate(chain).await;
-        if let Err(err) = outcome.result {
-            drop(instance); // back to the pool before the count frees its place
-            self.live.fetch_sub(1, Ordering::AcqRel);
-            return Err(err);
-        }
-        hosted.live.fetch_add(1, Ordering::Relaxed);
-        let now = self.now_ms();
-        slot.last_used_ms.store(now, Ordering::Relaxed);
+        let state = SharedState::default();
+        let instance = hosted.factory.instantiate(
+            key,
+            &self.services,
+            state.clone(),
+            Arc::clone(&slot.interrupt),
+        )?;
+        let mut live = LiveActor {
+            instance,
+            state,
+            _counted: counted,
+        };
+        let scope = TurnScope {
+            key,
+            state: &live.state,
+            services: &self.services,
+        };
+        // On failure `live` drops: the instance goes back to the pool
+        // before its guard frees its place in the count.
+        turn::run(&scope, &mut *live.instance, Export::Activate, chain, None)
+            .await
+            .result?;
+        slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
         slot.activated_at_ms.store(unix_ms(), Ordering::Relaxed);
-        Ok(instance)
+        Ok(live)
     }
 
-    /// Counts one more live actor, making room first if the node is at its
-    /// cap: the least recently used idle actors are deactivated (their
-    /// state is committed; they re-activate on their next call). False only
-    /// if nothing could be evicted.
-    async fn reserve_live_slot(&self) -> bool {
+    /// Takes a place in the live count, making room first if the node is
+    /// at its cap: the least recently used idle actors are deactivated
+    /// (their state is committed; they re-activate on their next call).
+    /// `None` only if nothing could be evicted.
+    async fn reserve_live_slot(&self, hosted: &HostedType) -> Option<LiveGuard> {
         // Each round evicts a batch; under many concurrent activations other
         // callers may take the room a round made, so try a few rounds (a
         // loadtest with 200 callers at a cap of 500 lost 3 rounds in a row
         // once in 108 000 calls). A round that evicts nothing ends it.
         for _ in 0..MAX_EVICTION_ROUNDS {
-            if self.live.fetch_add(1, Ordering::AcqRel) < self.max_live {
-                return true;
+            if let Some(counted) = self.live.try_take(self.max_live, &hosted.live) {
+                return Some(counted);
             }
-            self.live.fetch_sub(1, Ordering::AcqRel);
             let _one_pass = self.evicting.lock().await;
-            if self.live.load(Ordering::Acquire) < self.max_live {
+            if self.live.get() < self.max_live {
                 continue; // another pass made room meanwhile
             }
             if self.evict_least_recently_used().await == 0 {
-                return false;
+                return None;
             }
         }
-        false
+        None
     }
 
     /// Deactivates up to a batch of the least recently used idle actors.
@@ -479,9 +441,7 @@ impl ActorRuntime {
         let mut slots = HashMap::with_capacity(batch + 1);
         for entry in &self.table {
             let slot = entry.value();
-            if slot.waiting.load(Ordering::Acquire) > 0
-                || slot.activated_at_ms.load(Ordering::Relaxed) == 0
-            {
+            if slot.waiting.load(Ordering::Acquire) > 0 || !slot.is_live() {
                 continue;
             }
             let last = slot.last_used_ms.load(Ordering::Relaxed);
@@ -519,7 +479,6 @@ impl ActorRuntime {
     fn drop_instance(
         &self,
         key: &ActorKey,
-        hosted: &HostedType,
         slot: &ActorSlot,
         state: &mut SlotState,
         outcome: &TurnOutcome,
@@ -527,13 +486,9 @@ impl ActorRuntime {
         if let Err(err) = &outcome.result {
             tracing::warn!(actor = %key, error = %err, "dropping actor instance; it re-activates from committed state on its next call");
         }
-        let was_live = matches!(state, SlotState::Live(_));
-        // The instance goes back to the pool before the count frees its place.
+        // Dropping the live actor gives its pool slot back, then its place
+        // in the count.
         *state = SlotState::Vacant;
-        if was_live {
-            hosted.live.fetch_sub(1, Ordering::Relaxed);
-            self.live.fetch_sub(1, Ordering::AcqRel);
-        }
         slot.activated_at_ms.store(0, Ordering::Relaxed);
         self.release_vacant(key, slot, state);
     }
@@ -573,27 +528,32 @@ impl ActorRuntime {
 
     /// Runs `deactivate` on a live instance, drops it and takes the slot out.
     async fn retire(&self, key: &ActorKey, slot: &ActorSlot, state: &mut SlotState) {
-        if let SlotState::Live(instance) = state {
+        if let SlotState::Live(live) = state {
             if slot.interrupt.load(Ordering::Acquire) {
                 tracing::warn!(actor = %key, "dropping an interrupted actor without running deactivate");
             } else {
-                let outcome = instance.deactivate(&CallChain::root()).await;
+                let scope = TurnScope {
+                    key,
+                    state: &live.state,
+                    services: &self.services,
+                };
+                let outcome = turn::run(
+                    &scope,
+                    &mut *live.instance,
+                    Export::Deactivate,
+                    &CallChain::root(),
+                    None,
+                )
+                .await;
                 if let Err(err) = outcome.result {
                     tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
                 }
             }
         }
-        let was_live = matches!(state, SlotState::Live(_));
-        // Drop the instance first: its Store gives its slots back to the
-        // engine's pool. Only then may the live count say there is room, or
-        // a concurrent activation could find the pool still full.
+        // Dropping the live actor gives its pool slot back first; only then
+        // may the count say there is room, or a concurrent activation could
+        // find the pool still full.
         *state = SlotState::Retired;
-        if was_live {
-            if let Some(hosted) = self.types.get(key.actor_type()) {
-                hosted.live.fetch_sub(1, Ordering::Relaxed);
-            }
-            self.live.fetch_sub(1, Ordering::AcqRel);
-        }
         slot.activated_at_ms.store(0, Ordering::Relaxed);
         self.table
             .remove_if(key, |_, v| std::ptr::eq(Arc::as_ptr(v), slot));

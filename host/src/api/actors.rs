@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiState};
 use crate::actor_key::ActorKey;
-use crate::call::{CallChain, CallRequest};
+use crate::actor_key::MethodName;
+use crate::call::{CallChain, CallRequest, RequestId};
+use crate::error::{CallError, ErrorCode};
 use crate::state::Etag;
 
 /// Header carrying Dapr's reentrancy / call-chain id.
@@ -49,13 +51,13 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             status,
-            "ERR_MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             "request body is larger than the node's max_body_size",
         );
     }
     ApiError::new(
         status,
-        "ERR_MALFORMED_REQUEST",
+        ErrorCode::MalformedRequest,
         format!("cannot read request body: {rejection}"),
     )
 }
@@ -68,8 +70,7 @@ pub(super) async fn invoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(path) = path.map_err(path_error)?;
-    let target =
-        ActorKey::parse(&path.actor_type, &path.actor_id).map_err(crate::error::CallError::from)?;
+    let target = ActorKey::parse(&path.actor_type, &path.actor_id).map_err(CallError::from)?;
     let payload = body.map_err(body_error)?;
     let chain = match headers.get(REENTRANCY_HEADER).and_then(|v| v.to_str().ok()) {
         Some(id) if !id.is_empty() && id.len() <= 128 => CallChain::with_id(id),
@@ -77,28 +78,21 @@ pub(super) async fn invoke(
     };
     let request_id = match headers.get(IDEMPOTENCY_HEADER) {
         None => None,
-        Some(value) => match value.to_str() {
-            Ok(id) if crate::state::ledger::valid_request_id(id) => {
-                Some(crate::call::RequestId::given(id))
-            }
-            _ => {
-                return Err(ApiError::malformed(format!(
-                    "{IDEMPOTENCY_HEADER} must be 1 to {} printable ASCII characters",
-                    crate::state::ledger::MAX_REQUEST_ID_LEN
-                )));
-            }
-        },
+        Some(value) => {
+            let id = value.to_str().map_err(|_| {
+                ApiError::malformed(format!("{IDEMPOTENCY_HEADER} must be printable ASCII"))
+            })?;
+            Some(
+                RequestId::given(id)
+                    .map_err(|e| ApiError::malformed(format!("{IDEMPOTENCY_HEADER}: {e}")))?,
+            )
+        }
     };
-    let reply = api
-        .router
-        .call(CallRequest {
-            target,
-            method: path.method,
-            payload,
-            chain,
-            request_id,
-        })
-        .await?;
+    let method = MethodName::parse(&path.method).map_err(CallError::from)?;
+    let mut request = CallRequest::new(target, method, payload);
+    request.chain = chain;
+    request.request_id = request_id;
+    let reply = api.router.call(request).await?;
     let mut response = reply.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -114,11 +108,10 @@ pub(super) async fn get_state(
     path: Result<Path<StatePath>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(path) = path.map_err(path_error)?;
-    let actor =
-        ActorKey::parse(&path.actor_type, &path.actor_id).map_err(crate::error::CallError::from)?;
+    let actor = ActorKey::parse(&path.actor_type, &path.actor_id).map_err(CallError::from)?;
     let runtime = api.router.runtime();
     if !runtime.hosts(actor.actor_type()) && !actor.is_reserved_type() {
-        return Err(crate::error::CallError::UnknownType {
+        return Err(CallError::UnknownType {
             actor_type: path.actor_type,
             actor_id: path.actor_id,
         }
@@ -164,12 +157,11 @@ pub(super) async fn state_transaction(
     body: Result<Json<Vec<StateOperation>>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Path(path) = path.map_err(path_error)?;
-    let actor =
-        ActorKey::parse(&path.actor_type, &path.actor_id).map_err(crate::error::CallError::from)?;
+    let actor = ActorKey::parse(&path.actor_type, &path.actor_id).map_err(CallError::from)?;
     let Json(operations) = body.map_err(|e| {
         ApiError::new(
             e.status(),
-            "ERR_MALFORMED_REQUEST",
+            ErrorCode::MalformedRequest,
             format!("invalid state transaction: {}", e.body_text()),
         )
     })?;
@@ -197,7 +189,7 @@ pub(super) async fn state_transaction(
             other => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "ERR_NOT_SUPPORTED_STATE_OPERATION",
+                    ErrorCode::NotSupportedStateOperation,
                     format!(
                         "operation type {other:?} not supported (expected \"upsert\" or \"delete\")"
                     ),

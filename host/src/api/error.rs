@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::error::CallError;
+use crate::error::{CallError, ErrorCode};
 
 /// An error on its way out of the HTTP API.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
@@ -25,7 +25,7 @@ struct Body<'a> {
 
 impl ApiError {
     /// An error with an explicit status and Dapr code.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -35,7 +35,11 @@ impl ApiError {
 
     /// 400 `ERR_MALFORMED_REQUEST`.
     pub fn malformed(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "ERR_MALFORMED_REQUEST", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedRequest,
+            message,
+        )
     }
 }
 
@@ -50,7 +54,7 @@ impl From<CallError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
-            error_code: self.code,
+            error_code: self.code.as_str(),
             message: &self.message,
         };
         (self.status, Json(body)).into_response()

@@ -151,7 +151,7 @@ pub(super) async fn cluster(State(api): State<ApiState>) -> Json<ClusterReport> 
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "ERR_NOT_FOUND",
+        crate::error::ErrorCode::NotFound,
         format!("no route for {}", uri.path()),
     )
 }

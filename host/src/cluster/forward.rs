@@ -106,7 +106,7 @@ fn classify(address: &str, call: &CallRequest, status: &tonic::Status) -> CallEr
         }
         code => CallError::Remote {
             status: 500,
-            code: "ERR_ACTOR_INVOKE_METHOD",
+            code: crate::error::ErrorCode::ActorInvokeMethod,
             kind: ErrorKind::Internal,
             message: format!("forwarding to {address} failed: {code:?}: {message}"),
         },

@@ -11,9 +11,9 @@ use wapr_proto::dapr::proto::internals::v1::{
     Actor, ApiVersion, InternalInvokeRequest, InternalInvokeResponse, ListStringValue, Status,
 };
 
-use crate::actor_key::ActorKey;
+use crate::actor_key::{ActorKey, MethodName};
 use crate::call::{CallChain, CallRequest, RequestId};
-use crate::error::{CallError, ErrorKind, known_dapr_code};
+use crate::error::{CallError, ErrorCode, ErrorKind};
 
 /// The exact message daprd answers a misrouted `CallActor` with (gRPC
 /// `Internal`); callers re-resolve and retry on it.
@@ -59,8 +59,8 @@ pub fn encode_request(call: &CallRequest) -> InternalInvokeRequest {
     metadata.insert(REENTRANCY_ID.to_string(), one(call.chain.id()));
     metadata.insert("Content-Type".to_string(), one(JSON));
     if let Some(id) = &call.request_id {
-        metadata.insert(REQUEST_ID.to_string(), one(&*id.id));
-        if id.fresh {
+        metadata.insert(REQUEST_ID.to_string(), one(id.as_str()));
+        if id.is_fresh() {
             metadata.insert(REQUEST_FRESH.to_string(), one("1"));
         }
     }
@@ -76,7 +76,7 @@ pub fn encode_request(call: &CallRequest) -> InternalInvokeRequest {
         ver: ApiVersion::V1 as i32,
         metadata,
         message: Some(InvokeRequest {
-            method: call.method.clone(),
+            method: call.method.to_string(),
             data: Some(prost_types::Any {
                 type_url: String::new(),
                 value: call.payload.to_vec(),
@@ -100,6 +100,13 @@ pub enum DecodeError {
     /// The actor or a chain entry is not a valid actor name.
     #[error("CallActor request names an invalid actor: {0}")]
     InvalidActor(String),
+    /// The method name breaks Dapr's name rules.
+    #[error("CallActor request has an invalid method: {0}")]
+    InvalidMethod(String),
+    /// The request id breaks its rules (a retry could not be recognised,
+    /// so the call is refused rather than run without duplicate protection).
+    #[error("CallActor request has an invalid {REQUEST_ID}: {0}")]
+    InvalidRequestId(String),
 }
 
 /// Turns a received `CallActor` request into a call. Metadata keys are
@@ -141,17 +148,19 @@ pub fn decode_request(request: InternalInvokeRequest) -> Result<CallRequest, Dec
     let fresh = lookup(REQUEST_FRESH)
         .and_then(|v| v.first())
         .is_some_and(|v| v == "1");
-    let request_id = lookup(REQUEST_ID)
-        .and_then(|v| v.first())
-        .filter(|id| crate::state::ledger::valid_request_id(id))
-        .map(|id| RequestId {
-            id: std::sync::Arc::from(id.as_str()),
-            fresh,
-        });
+    let request_id = match lookup(REQUEST_ID).and_then(|v| v.first()) {
+        None => None,
+        Some(id) => Some(
+            RequestId::received(id, fresh)
+                .map_err(|e| DecodeError::InvalidRequestId(e.to_string()))?,
+        ),
+    };
+    let method = MethodName::parse(&message.method)
+        .map_err(|e| DecodeError::InvalidMethod(e.to_string()))?;
     Ok(CallRequest {
         request_id,
         target,
-        method: message.method,
+        method,
         payload: message
             .data
             .map(|d| Bytes::from(d.value))
@@ -244,9 +253,12 @@ pub fn decode_reply(reply: InternalInvokeResponse) -> Result<Bytes, CallError> {
         |k| ErrorKind::parse(&k),
     );
     let (error_code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(parsed) => (known_dapr_code(&parsed.error_code), parsed.message),
+        Ok(parsed) => (
+            ErrorCode::from_code(&parsed.error_code).unwrap_or(ErrorCode::ActorInvokeMethod),
+            parsed.message,
+        ),
         Err(_) => (
-            "ERR_ACTOR_INVOKE_METHOD",
+            ErrorCode::ActorInvokeMethod,
             String::from_utf8_lossy(&body).into_owned(),
         ),
     };
@@ -267,7 +279,7 @@ mod tests {
         let a = ActorKey::parse("counter", "a").expect("valid");
         let call = CallRequest {
             target: ActorKey::parse("counter", "b").expect("valid"),
-            method: "increment".into(),
+            method: MethodName::parse("increment").expect("valid"),
             payload: Bytes::from_static(b"5"),
             chain: CallChain::with_id("chain-1").entered(&a),
             request_id: Some(RequestId::mint()),
@@ -276,7 +288,7 @@ mod tests {
         assert_eq!(wire.ver, ApiVersion::V1 as i32);
         let back = decode_request(wire).expect("decodes");
         assert_eq!(back.target, call.target);
-        assert_eq!(back.method, "increment");
+        assert_eq!(back.method.as_str(), "increment");
         assert_eq!(back.payload, Bytes::from_static(b"5"));
         assert_eq!(back.chain.id(), "chain-1");
         assert_eq!(back.chain.actors(), &[a]);
@@ -285,13 +297,25 @@ mod tests {
 
     #[test]
     fn malformed_requests_are_refused() {
-        let mut wire = encode_request(&CallRequest {
-            target: ActorKey::parse("t", "1").expect("valid"),
-            method: "m".into(),
-            payload: Bytes::new(),
-            chain: CallChain::root(),
-            request_id: None,
-        });
+        let mut wire = encode_request(&CallRequest::new(
+            ActorKey::parse("t", "1").expect("valid"),
+            MethodName::parse("m").expect("valid"),
+            Bytes::new(),
+        ));
+        let mut bad_id = wire.clone();
+        bad_id.metadata.insert(REQUEST_ID.into(), one("has space"));
+        assert!(matches!(
+            decode_request(bad_id),
+            Err(DecodeError::InvalidRequestId(_))
+        ));
+        let mut bad_method = wire.clone();
+        if let Some(message) = bad_method.message.as_mut() {
+            message.method = "a/b".into();
+        }
+        assert!(matches!(
+            decode_request(bad_method),
+            Err(DecodeError::InvalidMethod(_))
+        ));
         wire.metadata.insert(
             CALL_CHAIN.into(),
             ListStringValue {
@@ -324,7 +348,7 @@ mod tests {
         };
         let back = decode_reply(encode_error(&err)).expect_err("error");
         assert_eq!(back.http_status(), 500);
-        assert_eq!(back.dapr_code(), "ERR_ACTOR_INVOKE_METHOD");
+        assert_eq!(back.dapr_code(), ErrorCode::ActorInvokeMethod);
         assert_eq!(back.kind(), ErrorKind::BadRequest);
         assert_eq!(back.to_string(), err.to_string());
         let ok = decode_reply(encode_reply(Bytes::from_static(b"42"))).expect("ok");

@@ -2,8 +2,8 @@
 //! (`state`, `actors`, `log`, `clock`, `random`).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -13,10 +13,10 @@ use wasmtime::ResourceLimiter;
 
 use super::bindings::wapr::actor::{actors, clock, log, random, state, types};
 use super::bindings::{ActorRef, GuestError, GuestErrorKind};
-use crate::actor_key::{ActorKey, validate_state_key};
-use crate::call::{ActorCaller, CallChain, CallRequest};
+use crate::actor_key::{ActorKey, MethodName, validate_state_key};
+use crate::actors::{ActorServices, SharedState};
+use crate::call::{CallChain, CallRequest};
 use crate::error::{CallError, ErrorKind};
-use crate::state::{StateKeys, StateStore};
 
 /// Longest log line an actor may write; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
@@ -24,18 +24,6 @@ const MAX_LOG_LINE: usize = 4096;
 const MAX_RANDOM_BYTES: u32 = 65_536;
 /// Most table elements an actor may grow to.
 const MAX_TABLE_ELEMENTS: usize = 20_000;
-
-/// What every actor of a node shares: the state store, the key layout and
-/// the way to reach other actors.
-pub struct ActorServices {
-    /// Where state lives.
-    pub store: Arc<dyn StateStore>,
-    /// Dapr's key layout for this node's app id.
-    pub keys: StateKeys,
-    /// Delivers actor-to-actor calls (the router). Weak: the router owns the
-    /// actors, not the other way round.
-    pub caller: Weak<dyn ActorCaller>,
-}
 
 /// Per-turn bookkeeping.
 pub(super) struct TurnCtx {
@@ -144,7 +132,7 @@ impl ResourceLimiter for Limiter {
 pub struct ActorCtx {
     pub(super) key: ActorKey,
     pub(super) services: Arc<ActorServices>,
-    pub(super) state: crate::state::turn::ActorState,
+    pub(super) state: SharedState,
     pub(super) limiter: Limiter,
     pub(super) turn: TurnCtx,
 }
@@ -168,7 +156,7 @@ impl ActorCtx {
     /// Makes sure the committed value of `key` is cached (so reads can be
     /// answered and writes fenced).
     fn ensure_loaded(&mut self, key: &str) -> wasmtime::Result<()> {
-        if self.state.is_loaded(key) {
+        if self.state.lock().is_loaded(key) {
             return Ok(());
         }
         let full = self.full_key(key);
@@ -185,7 +173,7 @@ impl ActorCtx {
                 source,
             })
         })?;
-        self.state.record_loaded(key, value);
+        self.state.lock().record_loaded(key, value);
         Ok(())
     }
 
@@ -217,12 +205,15 @@ impl ActorCtx {
 
     fn buffer(&mut self, key: &str, value: Option<Bytes>) -> wasmtime::Result<()> {
         let max = self.turn.max_state_bytes;
-        self.state.buffer(key, value, max).map_err(|message| {
-            abort(CallError::Host {
-                actor: self.key.clone(),
-                message,
+        self.state
+            .lock()
+            .buffer(key, value, max)
+            .map_err(|message| {
+                abort(CallError::Host {
+                    actor: self.key.clone(),
+                    message,
+                })
             })
-        })
     }
 }
 
@@ -231,11 +222,11 @@ impl types::Host for ActorCtx {}
 impl state::Host for ActorCtx {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         self.check_key(&key)?;
-        if let Some(value) = self.state.lookup(&key) {
+        if let Some(value) = self.state.lock().lookup(&key) {
             return Ok(value.map(|b| b.to_vec()));
         }
         self.ensure_loaded(&key)?;
-        Ok(self.state.lookup(&key).flatten().map(|b| b.to_vec()))
+        Ok(self.state.lock().lookup(&key).flatten().map(|b| b.to_vec()))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
@@ -262,6 +253,10 @@ impl actors::Host for ActorCtx {
             Ok(key) => key,
             Err(e) => return Ok(Err(to_guest_error(&CallError::InvalidName(e)))),
         };
+        let method = match MethodName::parse(&method) {
+            Ok(method) => method,
+            Err(e) => return Ok(Err(to_guest_error(&CallError::InvalidName(e)))),
+        };
         let Some(caller) = self.services.caller.upgrade() else {
             return Ok(Err(to_guest_error(&CallError::ShuttingDown)));
         };
@@ -269,13 +264,8 @@ impl actors::Host for ActorCtx {
             || CallChain::root().entered(&self.key),
             |c| c.entered(&self.key),
         );
-        let request = CallRequest {
-            request_id: None,
-            target,
-            method,
-            payload: Bytes::from(payload),
-            chain,
-        };
+        let mut request = CallRequest::new(target, method, Bytes::from(payload));
+        request.chain = chain;
         let waiting = Instant::now();
         let reply = wait(
             caller.call(request),

@@ -1,10 +1,13 @@
-//! Loaded actor types ([`ActorCode`]) and live actors ([`ActorInstance`]).
+//! Loaded actor types ([`ActorCode`], the runtime's `ActorFactory`) and live
+//! actors ([`ActorInstance`], its `Instance`).
 //!
 //! A turn runs one export in the actor's store, synchronously on the calling
 //! thread, bounded by its deadline (epoch interruption for compute, the same
-//! deadline for time spent waiting in host imports) and its memory cap, then
-//! commits the turn's writes as one fenced transaction. Everything that can go wrong comes back as a [`CallError`]
-//! plus whether the instance may be kept.
+//! deadline for time spent waiting in host imports) and its memory cap. The
+//! turn's writes stay buffered in the activation's state; committing them is
+//! the runtime's business. Everything that can go wrong comes back as a
+//! [`GuestFailure`]: the guest's own error, or a fatal one (trap, deadline,
+//! memory, interruption) after which the instance must be dropped.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,17 +16,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use super::bindings::{Actor, ActorPre, ActorRef};
-use super::ctx::{ActorCtx, ActorServices, Limiter, SlowMark, TurnAbort, TurnCtx, from_guest_kind};
+use super::ctx::{ActorCtx, Limiter, SlowMark, TurnAbort, TurnCtx, from_guest_kind};
 use super::{CodeCache, WasmEngine, WasmError};
 use crate::actor_key::ActorKey;
+use crate::actors::{ActorFactory, ActorServices, Export, GuestFailure, Instance, SharedState};
 use crate::call::CallChain;
 use crate::config::TypeLimits;
 use crate::error::CallError;
-use crate::state::ledger::{LEDGER_KEY, Ledger, Replay};
-use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
 
 /// A turn running guest code for longer than this (across at least two epoch
 /// ticks, time waiting in host calls excluded) marks its actor type as slow:
@@ -80,33 +82,33 @@ impl ActorCode {
         })
     }
 
-    /// The type name.
-    pub fn name(&self) -> &Arc<str> {
-        &self.name
-    }
-
-    /// The type's effective limits.
-    pub fn limits(&self) -> &TypeLimits {
-        &self.limits
-    }
-
     /// Whether a turn of this type ran longer than [`SLOW_TURN`] recently.
     pub fn is_slow(&self) -> bool {
         self.slow.is_recent()
     }
+}
 
-    /// Creates a fresh instance for `key` (does not call `activate`).
-    pub fn instantiate(
+impl ActorFactory for ActorCode {
+    fn type_name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    fn limits(&self) -> &TypeLimits {
+        &self.limits
+    }
+
+    fn instantiate(
         &self,
-        key: ActorKey,
-        services: Arc<ActorServices>,
+        key: &ActorKey,
+        services: &Arc<ActorServices>,
+        state: SharedState,
         interrupt: Arc<AtomicBool>,
-    ) -> Result<ActorInstance, CallError> {
+    ) -> Result<Box<dyn Instance>, CallError> {
         let now = Instant::now();
         let ctx = ActorCtx {
             key: key.clone(),
-            services,
-            state: Default::default(),
+            services: Arc::clone(services),
+            state,
             limiter: Limiter {
                 max_memory: usize::try_from(self.limits.max_memory).unwrap_or(usize::MAX),
                 memory_denied: false,
@@ -149,12 +151,12 @@ impl ActorCode {
         let actor = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| classify_instantiate_error(&key, e))?;
-        Ok(ActorInstance {
+            .map_err(|e| classify_instantiate_error(key, e))?;
+        Ok(Box::new(ActorInstance {
             store,
             actor,
             turn_timeout: self.limits.turn_timeout,
-        })
+        }))
     }
 }
 
@@ -164,54 +166,20 @@ fn can_block_in_place() -> bool {
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
+/// A failed instantiation: the engine's pool being full is a host
+/// condition (recognised by wasmtime's error type), anything else is the
+/// component's fault.
 fn classify_instantiate_error(key: &ActorKey, e: wasmtime::Error) -> CallError {
-    let text = format!("{e:#}");
-    if text.contains("maximum concurrent") || text.contains("limit of") {
+    if let Some(full) = e.downcast_ref::<PoolConcurrencyLimitError>() {
         return CallError::Host {
             actor: key.clone(),
-            message: format!("instance pool exhausted: {text}"),
+            message: format!("instance pool exhausted: {full}"),
         };
     }
     CallError::Trap {
         actor: key.clone(),
         method: "instantiate".into(),
-        message: text,
-    }
-}
-
-/// The result of one turn.
-#[derive(Debug)]
-pub struct TurnOutcome {
-    /// The reply, or why there is none.
-    pub result: Result<Bytes, CallError>,
-    /// False when the instance must be dropped (trap, timeout, memory cap,
-    /// fencing conflict); the next call re-activates from committed state.
-    pub keep_instance: bool,
-}
-
-impl TurnOutcome {
-    fn fatal(err: CallError) -> Self {
-        Self {
-            result: Err(err),
-            keep_instance: false,
-        }
-    }
-}
-
-/// Which export a turn runs.
-enum Export<'a> {
-    Activate,
-    Invoke(&'a str, &'a [u8]),
-    Deactivate,
-}
-
-impl Export<'_> {
-    fn name(&self) -> &str {
-        match self {
-            Self::Activate => "activate",
-            Self::Invoke(method, _) => method,
-            Self::Deactivate => "deactivate",
-        }
+        message: format!("{e:#}"),
     }
 }
 
@@ -222,131 +190,9 @@ pub struct ActorInstance {
     turn_timeout: Duration,
 }
 
-impl ActorInstance {
-    /// Runs `activate` (a turn of its own).
-    pub async fn activate(&mut self, chain: &CallChain) -> TurnOutcome {
-        self.turn(Export::Activate, chain, None).await
-    }
-
-    /// Runs one method call.
-    pub async fn invoke(&mut self, method: &str, payload: &[u8], chain: &CallChain) -> TurnOutcome {
-        self.turn(Export::Invoke(method, payload), chain, None)
-            .await
-    }
-
-    /// Runs one method call that carries a request id: if the turn writes
-    /// state, the id and reply are committed with it in the actor's ledger.
-    /// Call [`ActorInstance::replay`] first.
-    pub async fn invoke_once(
-        &mut self,
-        method: &str,
-        payload: &[u8],
-        chain: &CallChain,
-        request_id: &str,
-    ) -> TurnOutcome {
-        self.turn(Export::Invoke(method, payload), chain, Some(request_id))
-            .await
-    }
-
-    /// What the actor's ledger knows about `request_id` (loading the ledger
-    /// into the activation's cache on first use).
-    pub async fn replay(&mut self, request_id: &str) -> Result<Option<Replay>, CallError> {
-        self.load_ledger().await?;
-        Ok(self
-            .store
-            .data()
-            .state
-            .committed(LEDGER_KEY)
-            .flatten()
-            .and_then(|v| Ledger::decode(&v.value).find(request_id)))
-    }
-
-    /// Loads the ledger into the activation's cache unless it is there.
-    async fn load_ledger(&mut self) -> Result<(), CallError> {
-        let key = self.key().clone();
-        let ctx = self.store.data_mut();
-        if ctx.state.committed(LEDGER_KEY).is_none() {
-            let full = ctx
-                .services
-                .keys
-                .key(key.actor_type(), key.actor_id(), LEDGER_KEY);
-            let store = Arc::clone(&ctx.services.store);
-            let loaded = store.get(&full).await.map_err(|source| CallError::State {
-                actor: key.clone(),
-                source,
-            })?;
-            self.store
-                .data_mut()
-                .state
-                .record_loaded(LEDGER_KEY, loaded);
-        }
-        Ok(())
-    }
-
-    /// Runs `deactivate` (a turn of its own).
-    pub async fn deactivate(&mut self, chain: &CallChain) -> TurnOutcome {
-        self.turn(Export::Deactivate, chain, None).await
-    }
-
-    /// Applies writes that come from outside a method (Dapr's actor state
-    /// transaction API) as one transaction, fenced by the caller's etags
-    /// where given, and keeps the activation's cache in step.
-    pub async fn external_transaction(
-        &mut self,
-        ops: Vec<(String, Option<Bytes>, Option<Etag>)>,
-    ) -> TurnOutcome {
-        let key = self.key().clone();
-        let ctx = self.store.data_mut();
-        let transaction = Transaction {
-            partition: ctx
-                .services
-                .keys
-                .partition(key.actor_type(), key.actor_id()),
-            ops: ops
-                .iter()
-                .map(|(k, value, etag)| WriteOp {
-                    key: ctx.services.keys.key(key.actor_type(), key.actor_id(), k),
-                    value: value.clone(),
-                    expect: etag.clone().map_or(Expect::Any, Expect::Version),
-                })
-                .collect(),
-        };
-        let store = Arc::clone(&ctx.services.store);
-        match store.commit(transaction).await {
-            Ok(etags) => {
-                let state = &mut self.store.data_mut().state;
-                for ((k, value, _), etag) in ops.into_iter().zip(etags) {
-                    let seen = value
-                        .zip(etag)
-                        .map(|(value, etag)| Versioned { value, etag });
-                    state.record_loaded(&k, seen);
-                }
-                TurnOutcome {
-                    result: Ok(Bytes::new()),
-                    keep_instance: true,
-                }
-            }
-            Err(source) => {
-                self.store.data_mut().state.invalidate();
-                TurnOutcome {
-                    result: Err(CallError::State { actor: key, source }),
-                    keep_instance: true,
-                }
-            }
-        }
-    }
-
-    fn key(&self) -> &ActorKey {
-        &self.store.data().key
-    }
-
-    async fn turn(
-        &mut self,
-        export: Export<'_>,
-        chain: &CallChain,
-        request_id: Option<&str>,
-    ) -> TurnOutcome {
-        let key = self.key().clone();
+impl Instance for ActorInstance {
+    fn run(&mut self, export: Export<'_>, chain: &CallChain) -> Result<Bytes, GuestFailure> {
+        let key = self.store.data().key.clone();
         let slow = {
             let now = Instant::now();
             let ctx = self.store.data_mut();
@@ -366,42 +212,31 @@ impl ActorInstance {
         // The guest runs synchronously on this thread. Types known to run
         // long first hand this worker's other tasks to another thread.
         let ran = if slow && can_block_in_place() {
-            tokio::task::block_in_place(|| self.call_export(&export, &key))
+            tokio::task::block_in_place(|| self.call_export(export, &key))
         } else {
-            self.call_export(&export, &key)
+            self.call_export(export, &key)
         };
-        let method = export.name().to_string();
-        let reply = match ran {
-            Err(e) => return TurnOutcome::fatal(self.classify_trap(key, method, e)),
-            Ok(Err(guest)) => {
-                self.store.data_mut().state.discard();
-                return TurnOutcome {
-                    result: Err(CallError::Guest {
-                        actor: key,
-                        method,
-                        kind: from_guest_kind(guest.kind),
-                        message: guest.message,
-                    }),
-                    keep_instance: true,
-                };
-            }
-            Ok(Ok(reply)) => reply,
-        };
-        if let Some(id) = request_id
-            && let Err(err) = self.record_in_ledger(id, &reply).await
-        {
-            self.store.data_mut().state.discard();
-            return TurnOutcome {
-                result: Err(err),
-                keep_instance: true,
-            };
+        match ran {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(guest)) => Err(GuestFailure::Returned(CallError::Guest {
+                actor: key,
+                method: export.name().to_string(),
+                kind: from_guest_kind(guest.kind),
+                message: guest.message,
+            })),
+            Err(e) => Err(GuestFailure::Fatal(self.classify_trap(
+                key,
+                export.name().to_string(),
+                e,
+            ))),
         }
-        self.commit(key, reply).await
     }
+}
 
+impl ActorInstance {
     fn call_export(
         &mut self,
-        export: &Export<'_>,
+        export: Export<'_>,
         key: &ActorKey,
     ) -> wasmtime::Result<Result<Bytes, super::bindings::GuestError>> {
         let handler = self.actor.wapr_actor_handler();
@@ -415,7 +250,7 @@ impl ActorInstance {
                     .call_activate(&mut self.store, &self_ref)?
                     .map(|()| Bytes::new())
             }
-            Export::Invoke(method, payload) => handler
+            Export::Invoke { method, payload } => handler
                 .call_invoke(&mut self.store, method, payload)?
                 .map(Bytes::from),
             Export::Deactivate => handler
@@ -424,62 +259,8 @@ impl ActorInstance {
         })
     }
 
-    /// Adds `id` and `reply` to the ledger write of a turn that writes state
-    /// (a turn that writes nothing can run again harmlessly).
-    /// (A fresh call that skipped [`ActorInstance::replay`] loads the ledger
-    /// here, so only turns that write pay for it.)
-    async fn record_in_ledger(&mut self, id: &str, reply: &Bytes) -> Result<(), CallError> {
-        if !self.store.data().state.has_pending() {
-            return Ok(());
-        }
-        self.load_ledger().await?;
-        let state = &mut self.store.data_mut().state;
-        let current = state.committed(LEDGER_KEY).flatten();
-        let mut ledger = current.map_or_else(Ledger::default, |v| Ledger::decode(&v.value));
-        ledger.record(id, reply);
-        if let Err(message) = state.buffer(LEDGER_KEY, Some(ledger.encode()), usize::MAX) {
-            tracing::warn!(%message, "cannot record the request id");
-        }
-        Ok(())
-    }
-
-    /// Commits the turn's writes, then hands back the reply.
-    async fn commit(&mut self, key: ActorKey, reply: Bytes) -> TurnOutcome {
-        let ctx = self.store.data_mut();
-        let Some(prepared) =
-            ctx.state
-                .prepare_commit(&ctx.services.keys, key.actor_type(), key.actor_id())
-        else {
-            return TurnOutcome {
-                result: Ok(reply),
-                keep_instance: true,
-            };
-        };
-        let store = Arc::clone(&ctx.services.store);
-        match store.commit(prepared.transaction.clone()).await {
-            Ok(etags) => {
-                self.store.data_mut().state.apply_committed(prepared, etags);
-                TurnOutcome {
-                    result: Ok(reply),
-                    keep_instance: true,
-                }
-            }
-            Err(source) => {
-                self.store.data_mut().state.invalidate();
-                // A fencing conflict means another activation wrote newer
-                // state: this one is stale and must go.
-                let stale = matches!(source, StateError::Conflict { .. });
-                TurnOutcome {
-                    result: Err(CallError::State { actor: key, source }),
-                    keep_instance: !stale,
-                }
-            }
-        }
-    }
-
     fn classify_trap(&mut self, key: ActorKey, method: String, err: wasmtime::Error) -> CallError {
         let ctx = self.store.data_mut();
-        ctx.state.discard();
         if ctx.turn.interrupted {
             return CallError::Moved { actor: key };
         }

@@ -2,8 +2,11 @@
 //! compiled-code cache, the actor ABI bindings, and one `Store` per live actor.
 //!
 //! Nothing outside this module touches a wasmtime type: the runtime sees
-//! [`ActorCode`] (a loaded actor type) and [`ActorInstance`] (one live actor),
-//! and gets every failure back as a [`CallError`](crate::error::CallError).
+//! [`ActorCode`] (a loaded actor type, its `ActorFactory`) and
+//! [`ActorInstance`] (one live actor, its `Instance`), and gets every
+//! failure back as a [`GuestFailure`](crate::actors::GuestFailure). The
+//! sandbox runs guest code only: committing a turn's writes, the request
+//! ledger and keeping or dropping an instance belong to `actors/turn.rs`.
 
 mod bindings;
 mod cache;
@@ -12,9 +15,8 @@ mod engine;
 mod instance;
 
 pub use cache::CodeCache;
-pub use ctx::ActorServices;
 pub use engine::{EngineSettings, KERNEL_MAPPINGS_PER_ACTOR, WasmEngine};
-pub use instance::{ActorCode, ActorInstance, TurnOutcome};
+pub use instance::{ActorCode, ActorInstance};
 
 use std::path::PathBuf;
 

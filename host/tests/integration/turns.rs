@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::json;
-use wapr_host::actor_key::ActorKey;
-use wapr_host::call::{CallChain, CallRequest};
+use wapr_host::actor_key::{ActorKey, MethodName};
+use wapr_host::call::CallRequest;
 
 use crate::support::TestNode;
 
@@ -82,13 +82,11 @@ proptest! {
                 tasks.push(tokio::spawn(async move {
                     let mut last = [0u64; 3];
                     for (actor, delta) in ops {
-                        let reply = router.call(CallRequest {
-                            target: ActorKey::parse("counter", &format!("p{run}-{actor}")).expect("key"),
-                            method: "increment".into(),
-                            payload: serde_json::to_vec(&delta).expect("json").into(),
-                            chain: CallChain::root(),
-                            request_id: None,
-                        }).await.expect("increment");
+                        let reply = router.call(CallRequest::new(
+                            ActorKey::parse("counter", &format!("p{run}-{actor}")).expect("key"),
+                            MethodName::parse("increment").expect("method"),
+                            serde_json::to_vec(&delta).expect("json").into(),
+                        )).await.expect("increment");
                         let count: u64 = serde_json::from_slice(&reply).expect("count");
                         assert!(count >= last[actor] + delta, "client saw {count} after {}", last[actor]);
                         last[actor] = count;

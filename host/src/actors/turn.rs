@@ -1,0 +1,257 @@
+//! One turn of one actor, after guest code has run: the request ledger, the
+//! fenced commit, and whether the instance may be kept.
+//!
+//! The instance ([`Instance::run`]) only runs guest code and leaves the
+//! turn's writes buffered in the activation's [`SharedState`]. Here:
+//! - a call with a request id that the actor's ledger already holds is
+//!   answered from the ledger without running again;
+//! - a turn that returns `ok` and wrote state records its request id (if
+//!   any) with its reply, then commits every write as one transaction
+//!   fenced by the versions this activation saw; the reply leaves only
+//!   after the store acknowledged (a reply means durable);
+//! - a failed turn discards its writes; a fatal failure (trap, deadline,
+//!   memory, interruption) or a fencing conflict (a newer activation wrote)
+//!   drops the instance.
+//!
+//! Nothing here holds a lock across an `.await`: the state lock is taken
+//! for each step and released before the store is awaited.
+
+use bytes::Bytes;
+
+use super::instance::{ActorServices, Export, GuestFailure, Instance, SharedState};
+use crate::actor_key::ActorKey;
+use crate::call::{CallChain, RequestId};
+use crate::error::CallError;
+use crate::state::ledger::{LEDGER_KEY, Ledger, Replay};
+use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
+
+/// The result of one turn.
+#[derive(Debug)]
+pub struct TurnOutcome {
+    /// The reply, or why there is none.
+    pub result: Result<Bytes, CallError>,
+    /// False when the instance must be dropped (trap, timeout, memory cap,
+    /// fencing conflict); the next call re-activates from committed state.
+    pub keep_instance: bool,
+}
+
+impl TurnOutcome {
+    fn kept(result: Result<Bytes, CallError>) -> Self {
+        Self {
+            result,
+            keep_instance: true,
+        }
+    }
+
+    fn dropped(err: CallError) -> Self {
+        Self {
+            result: Err(err),
+            keep_instance: false,
+        }
+    }
+}
+
+/// What a turn works on besides the instance: the actor, its activation's
+/// state and the node's services.
+pub struct TurnScope<'a> {
+    /// The actor.
+    pub key: &'a ActorKey,
+    /// Its activation's state.
+    pub state: &'a SharedState,
+    /// Store, key layout, caller.
+    pub services: &'a ActorServices,
+}
+
+/// What a call's request id says before the turn runs.
+pub enum Prior {
+    /// Not seen: run the turn.
+    Run,
+    /// Already applied: answer with this instead of running.
+    Done(Result<Bytes, CallError>),
+}
+
+/// Looks `request_id` up in the actor's ledger (loading it into the
+/// activation's cache on first use). A fresh id (minted for this delivery)
+/// cannot be there and is not looked up.
+///
+/// # Errors
+/// The store's error if the ledger cannot be read.
+pub async fn check_ledger(
+    target: &TurnScope<'_>,
+    request_id: &RequestId,
+) -> Result<Prior, CallError> {
+    if request_id.is_fresh() {
+        return Ok(Prior::Run);
+    }
+    load_ledger(target).await?;
+    let found = target
+        .state
+        .lock()
+        .committed(LEDGER_KEY)
+        .flatten()
+        .and_then(|v| Ledger::decode(&v.value).find(request_id.as_str()));
+    Ok(match found {
+        None => Prior::Run,
+        Some(Replay::Reply(reply)) => Prior::Done(Ok(reply)),
+        Some(Replay::NotKept) => Prior::Done(Err(CallError::AlreadyApplied {
+            actor: target.key.clone(),
+            request_id: request_id.as_str().to_string(),
+        })),
+    })
+}
+
+/// Runs `export` and, if it succeeds, commits its writes (recording
+/// `request_id` in the ledger when the turn wrote state).
+pub async fn run(
+    target: &TurnScope<'_>,
+    instance: &mut dyn Instance,
+    export: Export<'_>,
+    chain: &CallChain,
+    request_id: Option<&RequestId>,
+) -> TurnOutcome {
+    let reply = match instance.run(export, chain) {
+        Ok(reply) => reply,
+        Err(failure) => {
+            target.state.lock().discard();
+            return match failure {
+                GuestFailure::Returned(err) => TurnOutcome::kept(Err(err)),
+                GuestFailure::Fatal(err) => TurnOutcome::dropped(err),
+            };
+        }
+    };
+    if let Some(id) = request_id
+        && let Err(err) = record_in_ledger(target, id, &reply).await
+    {
+        target.state.lock().discard();
+        return TurnOutcome::kept(Err(err));
+    }
+    commit(target, reply).await
+}
+
+/// Loads the ledger into the activation's cache unless it is there.
+async fn load_ledger(target: &TurnScope<'_>) -> Result<(), CallError> {
+    if target.state.lock().committed(LEDGER_KEY).is_some() {
+        return Ok(());
+    }
+    let full = target
+        .services
+        .keys
+        .key(target.key.actor_type(), target.key.actor_id(), LEDGER_KEY);
+    let loaded = target
+        .services
+        .store
+        .get(&full)
+        .await
+        .map_err(|source| CallError::State {
+            actor: target.key.clone(),
+            source,
+        })?;
+    target.state.lock().record_loaded(LEDGER_KEY, loaded);
+    Ok(())
+}
+
+/// Adds `id` and `reply` to the ledger write of a turn that writes state
+/// (a turn that writes nothing can run again harmlessly). A fresh call that
+/// skipped [`check_ledger`] loads the ledger here, so only turns that write
+/// pay for it.
+async fn record_in_ledger(
+    target: &TurnScope<'_>,
+    id: &RequestId,
+    reply: &Bytes,
+) -> Result<(), CallError> {
+    if !target.state.lock().has_pending() {
+        return Ok(());
+    }
+    load_ledger(target).await?;
+    let mut state = target.state.lock();
+    let current = state.committed(LEDGER_KEY).flatten();
+    let mut ledger = current.map_or_else(Ledger::default, |v| Ledger::decode(&v.value));
+    ledger.record(id.as_str(), reply);
+    if let Err(message) = state.buffer(LEDGER_KEY, Some(ledger.encode()), usize::MAX) {
+        tracing::warn!(%message, "cannot record the request id");
+    }
+    Ok(())
+}
+
+/// Commits the turn's writes, then hands back the reply.
+async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
+    let key = target.key;
+    let prepared =
+        target
+            .state
+            .lock()
+            .prepare_commit(&target.services.keys, key.actor_type(), key.actor_id());
+    let Some(prepared) = prepared else {
+        return TurnOutcome::kept(Ok(reply));
+    };
+    match target
+        .services
+        .store
+        .commit(prepared.transaction.clone())
+        .await
+    {
+        Ok(etags) => {
+            target.state.lock().apply_committed(prepared, etags);
+            TurnOutcome::kept(Ok(reply))
+        }
+        Err(source) => {
+            target.state.lock().invalidate();
+            // A fencing conflict means another activation wrote newer
+            // state: this one is stale and must go.
+            let stale = matches!(source, StateError::Conflict { .. });
+            TurnOutcome {
+                result: Err(CallError::State {
+                    actor: key.clone(),
+                    source,
+                }),
+                keep_instance: !stale,
+            }
+        }
+    }
+}
+
+/// One write of Dapr's actor state transaction API: the key, the new value
+/// (`None` deletes) and the etag the caller expects, if any.
+pub type ExternalWrite = (String, Option<Bytes>, Option<Etag>);
+
+/// Applies writes that come from outside a method (Dapr's actor state
+/// transaction API) as one transaction, fenced by the caller's etags where
+/// given, and keeps the activation's cache in step.
+pub async fn external_transaction(
+    key: &ActorKey,
+    state: &SharedState,
+    services: &ActorServices,
+    ops: Vec<ExternalWrite>,
+) -> TurnOutcome {
+    let keys = &services.keys;
+    let transaction = Transaction {
+        partition: keys.partition(key.actor_type(), key.actor_id()),
+        ops: ops
+            .iter()
+            .map(|(k, value, etag)| WriteOp {
+                key: keys.key(key.actor_type(), key.actor_id(), k),
+                value: value.clone(),
+                expect: etag.clone().map_or(Expect::Any, Expect::Version),
+            })
+            .collect(),
+    };
+    match services.store.commit(transaction).await {
+        Ok(etags) => {
+            let mut state = state.lock();
+            for ((k, value, _), etag) in ops.into_iter().zip(etags) {
+                let seen = value
+                    .zip(etag)
+                    .map(|(value, etag)| Versioned { value, etag });
+                state.record_loaded(&k, seen);
+            }
+            TurnOutcome::kept(Ok(Bytes::new()))
+        }
+        Err(source) => {
+            state.lock().invalidate();
+            TurnOutcome::kept(Err(CallError::State {
+                actor: key.clone(),
+                source,
+            }))
+        }
+    }
+}
