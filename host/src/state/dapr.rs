@@ -18,6 +18,11 @@
 //!   `CONCURRENCY_FIRST_WRITE`; [`Expect::Absent`] → no ETag with
 //!   `CONCURRENCY_FIRST_WRITE` ("must not exist"); [`Expect::Any`] → no ETag
 //!   with `CONCURRENCY_LAST_WRITE`.
+//! * [`scan`](StateStore::scan): nothing; it answers
+//!   [`StateError::Unsupported`]. Dapr's state API has no call that lists
+//!   keys by prefix (its `QueryState` is an alpha API over values, which
+//!   daprd does not offer for actor state stores), so a node on this store
+//!   cannot load what it keeps under a prefix (the Scheduler's jobs).
 //!
 //! **New ETags cost one extra round trip.** `ExecuteStateTransaction` answers
 //! `Empty`, so after it succeeds the commit reads the upserted keys back with

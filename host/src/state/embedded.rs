@@ -1,13 +1,17 @@
 //! The embedded durable store: one redb file under the node's data dir.
 //!
 //! Reads go straight to redb (MVCC read transactions, served from its page
-//! cache). Commits go to a single committer thread that drains every commit
+//! cache). A scan ([`StateStore::scan`]) is a range read in key order from
+//! the prefix, one read transaction per page; the cursor is the last key
+//! returned, so every key present for the whole scan is listed exactly once.
+//! Commits go to a single committer thread that drains every commit
 //! waiting at that moment into **one** redb write transaction with
 //! `Durability::Immediate` (one fsync), then answers each caller: a reply still
 //! means durable, but concurrent turns share the fsync (group commit).
 //! Fencing conditions are checked per actor transaction inside the write
 //! transaction, so one stale writer fails alone.
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,8 +23,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use tokio::sync::oneshot;
 
 use super::{
-    BoxFuture, CommitResult, Etag, StateError, StateStore, Transaction, Versioned, check_expect,
-    record,
+    BoxFuture, CommitResult, Etag, ScanCursor, ScanPage, StateError, StateStore, Transaction,
+    Versioned, check_expect, record,
 };
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("actor_state");
@@ -122,6 +126,55 @@ impl EmbeddedStore {
             etag: Etag(version.to_string()),
         }))
     }
+
+    /// One page of a prefix scan: a range read from the prefix (or just
+    /// after the cursor, the last key of the page before) in one short
+    /// read transaction; one key more is read to know whether it was the
+    /// last page.
+    fn scan_page(
+        &self,
+        prefix: &str,
+        cursor: Option<&ScanCursor>,
+        limit: usize,
+    ) -> Result<ScanPage, StateError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StateError::Closed(NAME));
+        }
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(TABLE).map_err(storage)?;
+        let from = match cursor {
+            Some(ScanCursor(last)) if last.as_str() >= prefix => Bound::Excluded(last.as_str()),
+            _ => Bound::Included(prefix),
+        };
+        let range = table
+            .range::<&str>((from, Bound::Unbounded))
+            .map_err(storage)?;
+        let mut entries: Vec<(String, Versioned)> = Vec::new();
+        for item in range {
+            let (key, raw) = item.map_err(storage)?;
+            let key = key.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if entries.len() == limit.max(1) {
+                let next = entries.last().map(|(last, _)| ScanCursor(last.clone()));
+                return Ok(ScanPage { entries, next });
+            }
+            let (version, value) =
+                record::decode(raw.value()).ok_or_else(|| record::corrupt(NAME, key))?;
+            entries.push((
+                key.to_owned(),
+                Versioned {
+                    value: Bytes::copy_from_slice(value),
+                    etag: Etag(version.to_string()),
+                },
+            ));
+        }
+        Ok(ScanPage {
+            entries,
+            next: None,
+        })
+    }
 }
 
 impl StateStore for EmbeddedStore {
@@ -133,6 +186,20 @@ impl StateStore for EmbeddedStore {
         // redb reads are served from its in-process cache or the OS page
         // cache; they are short enough to run on the caller's task.
         Box::pin(std::future::ready(self.read(key)))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<ScanCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, StateError>> {
+        // Like `get`: a short read on the caller's task.
+        Box::pin(std::future::ready(self.scan_page(
+            prefix,
+            cursor.as_ref(),
+            limit,
+        )))
     }
 
     fn commit(&self, txn: Transaction) -> BoxFuture<'_, Result<CommitResult, StateError>> {
@@ -370,5 +437,21 @@ mod tests {
             .err()
             .expect("second open must fail");
         assert!(err.to_string().contains("same data dir"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn scan_lists_each_key_under_the_prefix_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let listing = crate::state::scan_contract::Listing {
+            exactly_once: true,
+            private: true,
+        };
+        crate::state::scan_contract::check(&store, "", listing).await;
+        store.close().await.expect("close");
+        assert!(matches!(
+            store.scan("", None, 1).await,
+            Err(StateError::Closed(_))
+        ));
     }
 }

@@ -1,19 +1,22 @@
 //! An in-memory [`StateStore`]: for tests and benchmarks. Not durable.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
 use super::{
-    BoxFuture, CommitResult, Etag, StateError, StateStore, Transaction, Versioned, check_expect,
+    BoxFuture, CommitResult, Etag, ScanCursor, ScanPage, StateError, StateStore, Transaction,
+    Versioned, check_expect,
 };
 
-/// Versioned values in a hash map; a commit is atomic under one lock.
+/// Versioned values in an ordered map (so a scan is a range); a commit is
+/// atomic under one lock.
 #[derive(Default)]
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, (u64, Bytes)>>,
+    entries: Mutex<BTreeMap<String, (u64, Bytes)>>,
     closed: AtomicBool,
 }
 
@@ -33,7 +36,7 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Bytes)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (u64, Bytes)>> {
         // A poisoned lock only means another thread panicked mid-commit; the
         // map itself is only mutated after every check passed.
         self.entries
@@ -52,6 +55,43 @@ impl MemoryStore {
 impl StateStore for MemoryStore {
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<ScanCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, StateError>> {
+        let result = self.check_open().map(|()| {
+            let map = self.lock();
+            // In key order from just after the cursor (the last key of the
+            // page before), or from the prefix itself.
+            let from = match &cursor {
+                Some(ScanCursor(last)) if last.as_str() >= prefix => Bound::Excluded(last.as_str()),
+                _ => Bound::Included(prefix),
+            };
+            let mut under = map
+                .range::<str, _>((from, Bound::Unbounded))
+                .take_while(|(key, _)| key.starts_with(prefix));
+            let entries: Vec<(String, Versioned)> = under
+                .by_ref()
+                .take(limit.max(1))
+                .map(|(key, (version, value))| {
+                    let versioned = Versioned {
+                        value: value.clone(),
+                        etag: Etag(version.to_string()),
+                    };
+                    (key.clone(), versioned)
+                })
+                .collect();
+            let next = match under.next() {
+                Some(_) => entries.last().map(|(key, _)| ScanCursor(key.clone())),
+                None => None,
+            };
+            ScanPage { entries, next }
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Versioned>, StateError>> {
@@ -134,5 +174,20 @@ mod tests {
         assert!(store.get("b").await.expect("get").is_none());
         let a = store.get("a").await.expect("get").expect("a exists");
         assert_eq!(a.value, Bytes::from_static(b"1"));
+    }
+
+    #[tokio::test]
+    async fn scan_lists_each_key_under_the_prefix_once() {
+        let store = MemoryStore::new();
+        let listing = crate::state::scan_contract::Listing {
+            exactly_once: true,
+            private: true,
+        };
+        crate::state::scan_contract::check(&store, "", listing).await;
+        store.close().await.expect("close");
+        assert!(matches!(
+            store.scan("", None, 1).await,
+            Err(StateError::Closed(_))
+        ));
     }
 }

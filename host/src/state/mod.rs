@@ -111,6 +111,28 @@ pub enum StateError {
     /// The store is closed (node shutting down).
     #[error("state store {0} is closed")]
     Closed(&'static str),
+    /// The store cannot do what was asked (for example list keys).
+    #[error("state store {store} cannot {operation}")]
+    Unsupported {
+        /// Which store.
+        store: &'static str,
+        /// What it cannot do.
+        operation: &'static str,
+    },
+}
+
+/// An opaque position in a scan (store-specific).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCursor(pub String);
+
+/// One page of keys under a prefix, with their values (see
+/// [`StateStore::scan`]).
+#[derive(Debug, Clone, Default)]
+pub struct ScanPage {
+    /// Keys and values, in no particular order across pages.
+    pub entries: Vec<(String, Versioned)>,
+    /// Where the next page starts; `None`: this was the last page.
+    pub next: Option<ScanCursor>,
 }
 
 /// A place where actor state lives.
@@ -126,6 +148,37 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Flushes and releases resources; later calls fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, Result<(), StateError>>;
+
+    /// Lists up to `limit` keys that start with `prefix`, with their values
+    /// exactly as [`StateStore::get`] returns them (same ETag form), from
+    /// `cursor` (`None`: the start; otherwise the `next` of the previous
+    /// page of a scan with the same prefix).
+    ///
+    /// - Every key that exists under the prefix for the whole scan is
+    ///   returned **at least once**: Redis may return a key again on a
+    ///   later page, so callers must tolerate duplicates (the ordered
+    ///   stores return each key exactly once). Keys written or deleted
+    ///   during the scan may or may not appear.
+    /// - A page may hold fewer than `limit` entries, even none, while
+    ///   `next` is `Some`; only `next: None` ends the scan. Redis answers
+    ///   in batches it cannot split, so its pages may go a few keys over
+    ///   `limit`. A `limit` of 0 is taken as 1.
+    /// - No store holds a transaction or snapshot across pages.
+    ///
+    /// Stores that cannot list keys answer [`StateError::Unsupported`].
+    fn scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<ScanCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, StateError>> {
+        let _ = (prefix, cursor, limit);
+        let store = self.name();
+        Box::pin(std::future::ready(Err(StateError::Unsupported {
+            store,
+            operation: "list keys",
+        })))
+    }
 }
 
 /// Builds keys in Dapr's actor layout for one app id.
@@ -210,5 +263,259 @@ mod tests {
         );
         assert!(check_expect("k", &Expect::Version(v1), None).is_err());
         assert!(check_expect("k", &Expect::Any, Some(&v2)).is_ok());
+    }
+}
+
+/// The [`StateStore::scan`] contract, checked by every store's tests.
+#[cfg(test)]
+pub(crate) mod scan_contract {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    /// How the store under test lists keys.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Listing {
+        /// Each key exactly once, pages of at most `limit` (all but Redis).
+        pub exactly_once: bool,
+        /// The store holds only this test's keys, so an empty prefix lists
+        /// exactly them (a shared Redis holds others' too).
+        pub private: bool,
+    }
+
+    /// Keys under `{base}wapr#scheduler||`: the prefix itself, separators,
+    /// glob metacharacters, unicode, long keys (past LMDB's key limit) and
+    /// enough plain ones to page through.
+    fn inside(base: &str) -> Vec<String> {
+        let prefix = format!("{base}wapr#scheduler||");
+        let mut keys: Vec<String> = [
+            "",
+            "a",
+            "job||app||ns||x",
+            "counter||app||ns||x",
+            "*",
+            "st*r",
+            "q?",
+            "[br]acket",
+            "]\\back",
+            "ünïcødé||🦀",
+            "\u{10FFFF}",
+        ]
+        .iter()
+        .map(|k| format!("{prefix}{k}"))
+        .collect();
+        for i in 0..3 {
+            keys.push(format!("{prefix}long||{i}||{}", "x".repeat(600)));
+        }
+        for i in 0..20 {
+            keys.push(format!("{prefix}job||{i:02}"));
+        }
+        keys
+    }
+
+    /// Keys near the prefix that are not under it.
+    fn outside(base: &str) -> Vec<String> {
+        [
+            "wapr#scheduler|",
+            "wapr#scheduler|x",
+            "wapr#scheduler",
+            "wapr#schedulerX||a",
+            "wapr#scheduler|*",
+            "Wapr#scheduler||a",
+            "wapr#sch",
+            "app||counter||1||count",
+        ]
+        .iter()
+        .map(|k| format!("{base}{k}"))
+        .chain([format!("{base}wapr#scheduler|{}", "y".repeat(600))])
+        .collect()
+    }
+
+    /// Keys under a prefix full of glob metacharacters, and keys a glob
+    /// built from it without escaping would match.
+    fn glob_prefix(base: &str) -> (String, Vec<String>, Vec<String>) {
+        let prefix = format!("{base}s[c]h*d?\\||");
+        let inside = vec![prefix.clone(), format!("{prefix}1"), format!("{prefix}*")];
+        let outside = vec![
+            format!("{base}sch*d?\\||1"),
+            format!("{base}s[c]hXXdY\\||1"),
+            format!("{base}s[c]h*dZ\\||1"),
+            format!("{base}sc||1"),
+        ];
+        (prefix, inside, outside)
+    }
+
+    async fn write_all(store: &dyn StateStore, keys: &[String]) {
+        for (i, key) in keys.iter().enumerate() {
+            let upsert = |value: String, expect| Transaction {
+                partition: "p".into(),
+                ops: vec![WriteOp {
+                    key: key.clone(),
+                    value: Some(Bytes::from(value)),
+                    expect,
+                }],
+            };
+            let etag = store
+                .commit(upsert(format!("v{i}"), Expect::Absent))
+                .await
+                .expect("write")[0]
+                .clone()
+                .expect("etag");
+            // Every third key is at version 2, so etags differ.
+            if i % 3 == 0 {
+                store
+                    .commit(upsert(format!("w{i}"), Expect::Version(etag)))
+                    .await
+                    .expect("rewrite");
+            }
+        }
+    }
+
+    /// Every page of a scan, until `next` is `None`.
+    async fn pages(store: &dyn StateStore, prefix: &str, limit: usize) -> Vec<ScanPage> {
+        let mut pages = Vec::new();
+        let mut cursor = None;
+        loop {
+            assert!(pages.len() < 100_000, "scan of {prefix:?} does not end");
+            let page = store
+                .scan(prefix, cursor, limit)
+                .await
+                .unwrap_or_else(|e| panic!("scan {prefix:?} limit {limit}: {e}"));
+            cursor = page.next.clone();
+            pages.push(page);
+            if cursor.is_none() {
+                return pages;
+            }
+        }
+    }
+
+    /// The entries of a whole scan, checked against `get` (this test's keys,
+    /// under `base`) and the contract.
+    async fn listed(
+        store: &dyn StateStore,
+        base: &str,
+        prefix: &str,
+        limit: usize,
+        how: Listing,
+    ) -> BTreeMap<String, Versioned> {
+        let pages = pages(store, prefix, limit).await;
+        let mut seen = BTreeMap::new();
+        for page in &pages {
+            if how.exactly_once {
+                assert!(
+                    page.entries.len() <= limit.max(1),
+                    "{} entries, limit {limit}",
+                    page.entries.len()
+                );
+            }
+            for (key, value) in &page.entries {
+                assert!(key.starts_with(prefix), "{key:?} is not under {prefix:?}");
+                if key.starts_with(base) {
+                    let got = store
+                        .get(key)
+                        .await
+                        .expect("get")
+                        .expect("listed key exists");
+                    assert_eq!(value, &got, "{key:?}: scan and get differ");
+                }
+                let again = seen.insert(key.clone(), value.clone());
+                assert!(
+                    again.is_none() || !how.exactly_once,
+                    "{key:?} listed twice (limit {limit})"
+                );
+            }
+        }
+        if how.exactly_once {
+            // No empty trailing page: the page that ends the scan holds
+            // the last keys.
+            let total: usize = pages.iter().map(|p| p.entries.len()).sum();
+            assert_eq!(
+                pages.len(),
+                total.div_ceil(limit.max(1)).max(1),
+                "limit {limit}"
+            );
+        }
+        seen
+    }
+
+    fn set(keys: &[String]) -> BTreeSet<String> {
+        keys.iter().cloned().collect()
+    }
+
+    /// Writes this test's keys under `base` (unique per test on a shared
+    /// store) and checks every promise of [`StateStore::scan`].
+    pub(crate) async fn check(store: &dyn StateStore, base: &str, how: Listing) {
+        let inside = inside(base);
+        let outside = outside(base);
+        let (glob, glob_inside, glob_outside) = glob_prefix(base);
+        let prefix = format!("{base}wapr#scheduler||");
+        write_all(store, &inside).await;
+        write_all(store, &outside).await;
+        write_all(store, &glob_inside).await;
+        write_all(store, &glob_outside).await;
+        // Deleted: not listed.
+        let gone = format!("{prefix}deleted");
+        write_all(store, std::slice::from_ref(&gone)).await;
+        store
+            .commit(Transaction {
+                partition: "p".into(),
+                ops: vec![WriteOp {
+                    key: gone,
+                    value: None,
+                    expect: Expect::Any,
+                }],
+            })
+            .await
+            .expect("delete");
+
+        // Under the prefix, and only those, at every page size.
+        for limit in [0, 1, 2, 3, 7, 1000] {
+            let keys: BTreeSet<String> = listed(store, base, &prefix, limit, how)
+                .await
+                .into_keys()
+                .collect();
+            assert_eq!(keys, set(&inside), "limit {limit}");
+        }
+        let keys: BTreeSet<String> = listed(store, base, &glob, 1, how)
+            .await
+            .into_keys()
+            .collect();
+        assert_eq!(keys, set(&glob_inside), "metacharacters are literal");
+
+        // The whole store (a shared one in bigger pages).
+        let limit = if how.private { 5 } else { 1000 };
+        let all: BTreeSet<String> = listed(store, base, "", limit, how)
+            .await
+            .into_keys()
+            .collect();
+        let mine: BTreeSet<String> = [&inside, &outside, &glob_inside, &glob_outside]
+            .into_iter()
+            .flat_map(|keys| keys.iter().cloned())
+            .collect();
+        if how.private {
+            assert_eq!(all, mine, "empty prefix");
+        } else {
+            assert!(all.is_superset(&mine), "empty prefix misses keys");
+        }
+
+        // Nothing under a prefix no key has.
+        let none = pages(store, &format!("{prefix}nothing-here"), 3).await;
+        assert!(none.iter().all(|page| page.entries.is_empty()));
+        if how.exactly_once {
+            assert_eq!(none.len(), 1);
+        }
+
+        if how.exactly_once {
+            // A page that takes the last keys ends the scan, and so does
+            // the cursor of the page before it (no empty page after).
+            let whole = store.scan(&prefix, None, inside.len()).await.expect("scan");
+            assert_eq!(whole.entries.len(), inside.len());
+            assert_eq!(whole.next, None);
+            let all = pages(store, &prefix, 4).await;
+            let before_last = all[all.len() - 2].next.clone();
+            let last = store.scan(&prefix, before_last, 4).await.expect("scan");
+            assert_eq!(last.next, None);
+            assert_eq!(last.entries, all[all.len() - 1].entries);
+        }
     }
 }

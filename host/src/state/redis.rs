@@ -18,6 +18,18 @@
 //! the legacy value cannot both win. Keys of any other Redis type are refused
 //! (never overwritten).
 //!
+//! **Scans** ([`StateStore::scan`]) are `SCAN cursor MATCH <prefix>* COUNT
+//! limit` (the prefix's glob metacharacters `*?[]\` escaped), then one
+//! pipelined `HGETALL` per key returned, read as [`get`](StateStore::get)
+//! reads it (a legacy string through `GET`). Keys that vanished in between
+//! are left out, and so are keys that are not Dapr state (another Redis
+//! type, a hash without `data` or `version`: logged) or not UTF-8. The
+//! cursor is Redis's. Redis promises every key present for the whole scan
+//! **at least once**: a key may come again on a later page (when the
+//! keyspace is resized), so callers must tolerate duplicates; duplicates
+//! within one page are removed. `COUNT` is a hint: a page may hold a few
+//! keys more than `limit`, or none while the scan goes on.
+//!
 //! **Commits** run one Lua script (`EVALSHA`, loaded again after `NOSCRIPT`)
 //! over all keys of the transaction, passed as `KEYS`. Redis runs a script
 //! atomically, so the transaction is all-or-nothing: the script first checks
@@ -54,6 +66,7 @@
 //! The URL may carry a password and a database (`redis://:pw@host:6379/0`);
 //! the password never appears in logs, `Debug` output or error messages.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -64,7 +77,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, RedisError, Script, Value};
 
 use super::{
-    BoxFuture, CommitResult, Etag, Expect, StateError, StateStore, Transaction, Versioned,
+    BoxFuture, CommitResult, Etag, Expect, ScanCursor, ScanPage, StateError, StateStore,
+    Transaction, Versioned,
 };
 
 const NAME: &str = "redis";
@@ -409,6 +423,144 @@ impl RedisStore {
         }
     }
 
+    /// One `SCAN` step and the values of the keys it returned.
+    async fn scan_page(
+        &self,
+        prefix: &str,
+        cursor: Option<ScanCursor>,
+        limit: usize,
+    ) -> Result<ScanPage, StateError> {
+        let Handle {
+            mut manager,
+            generation,
+        } = self.connection()?;
+        let from = cursor.map_or_else(|| "0".to_owned(), |c| c.0);
+        let pattern = match_pattern(prefix);
+        let what = format!("SCAN {from} MATCH {pattern:?}");
+        let (next, keys): (String, Vec<Vec<u8>>) = match self
+            .bounded(
+                generation,
+                &what,
+                redis::cmd("SCAN")
+                    .arg(&from)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(limit.max(1))
+                    .query_async(&mut manager),
+            )
+            .await?
+        {
+            Ok(reply) => reply,
+            Err(e) => return Err(self.failed(generation, &what, &e)),
+        };
+        let mut seen = HashSet::new();
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter_map(|key| match String::from_utf8(key) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    tracing::debug!(key = ?String::from_utf8_lossy(e.as_bytes()), "Redis scan: skipping a key that is not UTF-8");
+                    None
+                }
+            })
+            .filter(|key| key.starts_with(prefix) && seen.insert(key.clone()))
+            .collect();
+        let entries = self.read_many(keys, &mut manager, generation).await?;
+        Ok(ScanPage {
+            entries,
+            next: (next != "0").then_some(ScanCursor(next)),
+        })
+    }
+
+    /// Sends `command key` for every key in one pipeline; each reply keeps
+    /// its own error (WRONGTYPE on one key does not fail the others).
+    async fn per_key(
+        &self,
+        command: &str,
+        keys: &[String],
+        manager: &mut ConnectionManager,
+        generation: u64,
+    ) -> Result<Vec<redis::RedisResult<Value>>, StateError> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for key in keys {
+            pipe.cmd(command).arg(key);
+        }
+        let what = format!("{command} of {} scanned key(s)", keys.len());
+        match self
+            .bounded(
+                generation,
+                &what,
+                pipe.query_async::<Vec<redis::RedisResult<Value>>>(manager),
+            )
+            .await?
+        {
+            Ok(replies) if replies.len() == keys.len() => Ok(replies),
+            Ok(replies) => Err(unavailable(format!(
+                "{what} on {}: {} replies",
+                self.endpoint,
+                replies.len()
+            ))),
+            Err(e) => Err(self.failed(generation, &what, &e)),
+        }
+    }
+
+    /// Reads `keys` as [`read`](Self::read) does, in one pipeline (and one
+    /// more for legacy strings), leaving out keys that are gone or are not
+    /// Dapr state.
+    async fn read_many(
+        &self,
+        keys: Vec<String>,
+        manager: &mut ConnectionManager,
+        generation: u64,
+    ) -> Result<Vec<(String, Versioned)>, StateError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let replies = self.per_key("HGETALL", &keys, manager, generation).await?;
+        let mut entries = Vec::with_capacity(keys.len());
+        let mut strings = Vec::new();
+        for (key, reply) in keys.into_iter().zip(replies) {
+            match reply {
+                Ok(value) => match parse_hash(&key, value) {
+                    Ok(Some(value)) => entries.push((key, value)),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "Redis scan: skipping a key"),
+                },
+                Err(e) if e.code() == Some("WRONGTYPE") => strings.push(key),
+                Err(e) => return Err(self.failed(generation, "HGETALL of a scanned key", &e)),
+            }
+        }
+        if strings.is_empty() {
+            return Ok(entries);
+        }
+        let replies = self.per_key("GET", &strings, manager, generation).await?;
+        for (key, reply) in strings.into_iter().zip(replies) {
+            match reply {
+                Ok(Value::BulkString(data)) => entries.push((
+                    key,
+                    Versioned {
+                        value: Bytes::from(data),
+                        etag: Etag(LEGACY_ETAG.to_owned()),
+                    },
+                )),
+                // Gone, or neither a hash nor a string: not Dapr state.
+                Ok(Value::Nil) => {}
+                Err(e) if e.code() == Some("WRONGTYPE") => {
+                    tracing::debug!(key, "Redis scan: skipping a key that is not Dapr state");
+                }
+                Ok(other) => tracing::warn!(
+                    key,
+                    reply = ?other,
+                    "Redis scan: skipping a key with an unexpected GET reply"
+                ),
+                Err(e) => return Err(self.failed(generation, "GET of a scanned key", &e)),
+            }
+        }
+        Ok(entries)
+    }
+
     async fn write(&self, txn: Transaction) -> Result<CommitResult, StateError> {
         let Handle {
             mut manager,
@@ -471,6 +623,15 @@ impl StateStore for RedisStore {
         Box::pin(self.write(txn))
     }
 
+    fn scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<ScanCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, StateError>> {
+        Box::pin(self.scan_page(prefix, cursor, limit))
+    }
+
     fn close(&self) -> BoxFuture<'_, Result<(), StateError>> {
         self.closed.store(true, Ordering::Release);
         // Dropping the last handle closes the connection once in-flight
@@ -478,6 +639,20 @@ impl StateStore for RedisStore {
         drop(self.lock().take());
         Box::pin(std::future::ready(Ok(())))
     }
+}
+
+/// The `SCAN MATCH` pattern of the keys starting with `prefix`: the prefix
+/// with Redis's glob metacharacters escaped, then `*`.
+fn match_pattern(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('*');
+    pattern
 }
 
 /// Turns an `HGETALL` reply into a value and its ETag.
@@ -1435,6 +1610,80 @@ mod tests {
                 || (got.value == Bytes::from_static(b"y") && got.etag == Etag("2".into())),
             "{got:?}"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn scan_lists_every_key_under_the_prefix_at_least_once() {
+        let redis = test_redis().await;
+        let store = store(&redis).await;
+        let base = format!("wapr-test-{}/", uuid::Uuid::new_v4());
+        let listing = crate::state::scan_contract::Listing {
+            exactly_once: false,
+            private: false,
+        };
+        crate::state::scan_contract::check(&store, &base, listing).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn scan_reads_legacy_strings_and_skips_what_is_not_state() {
+        let redis = test_redis().await;
+        let store = store(&redis).await;
+        let mut conn = raw(&redis).await;
+        let prefix = format!("wapr-test-{}||", uuid::Uuid::new_v4());
+        let key = |name: &str| format!("{prefix}{name}");
+        store
+            .commit(txn(vec![upsert(&key("hash"), "h", Expect::Absent)]))
+            .await
+            .expect("write");
+        let commands = [
+            redis::cmd("SET").arg(key("legacy")).arg("old").clone(),
+            redis::cmd("RPUSH").arg(key("list")).arg("x").clone(),
+            redis::cmd("HSET")
+                .arg(key("no-version"))
+                .arg("data")
+                .arg("d")
+                .clone(),
+        ];
+        for command in commands {
+            command
+                .query_async::<Value>(&mut conn)
+                .await
+                .expect("raw write");
+        }
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.scan(&prefix, cursor, 1).await.expect("scan");
+            listed.extend(page.entries);
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        listed.dedup_by(|a, b| a.0 == b.0);
+        let legacy = store
+            .get(&key("legacy"))
+            .await
+            .expect("get")
+            .expect("legacy");
+        assert_eq!(legacy.etag, Etag("1".into()));
+        let hash = store.get(&key("hash")).await.expect("get").expect("hash");
+        assert_eq!(listed, vec![(key("hash"), hash), (key("legacy"), legacy)]);
+        // A cursor Redis does not know is an error, not an empty page.
+        let err = store
+            .scan(&prefix, Some(ScanCursor("not-a-cursor".into())), 1)
+            .await
+            .expect_err("bad cursor");
+        assert!(matches!(err, StateError::Unavailable { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn scan_patterns_escape_glob_metacharacters() {
+        assert_eq!(match_pattern(""), "*");
+        assert_eq!(match_pattern("a||b"), "a||b*");
+        assert_eq!(match_pattern(r"s[c]h*d?\x"), r"s\[c\]h\*d\?\\x*");
+        assert_eq!(match_pattern("ü🦀"), "ü🦀*");
     }
 
     #[test]

@@ -377,7 +377,7 @@ fn store_status(context: &str, err: StateError) -> Status {
                 metadata,
             )
         }
-        StateError::Unavailable { .. } | StateError::Closed(_) => {
+        StateError::Unavailable { .. } | StateError::Closed(_) | StateError::Unsupported { .. } => {
             Status::internal(format!("{context}: {err}"))
         }
     }

@@ -27,13 +27,27 @@
 //!   environment the process already has open for that directory.
 //! - **Keys**: LMDB keys are at most 511 bytes; longer Dapr keys
 //!   (`appId||type||id||key` can reach ~2.5 KB) are stored under `0xFF` +
-//!   their SHA-256, which no UTF-8 key can collide with.
+//!   their SHA-256, which no UTF-8 key can collide with. So that they can
+//!   be listed, every write of a long key also records it in a second
+//!   database, `long_keys`, under its first `511 - 32` bytes + its SHA-256
+//!   (the key itself is the value): a range in the order of the keys'
+//!   beginnings. Long keys written by a wapr without that index are indexed
+//!   the next time they are written; until then scans miss them (the store
+//!   warns at open when it finds hashed keys and an empty index).
+//! - **Scans** ([`StateStore::scan`]) run on the caller like reads, one
+//!   short read transaction per page (none is held between pages): first
+//!   the keys stored verbatim, a range from the prefix in byte order, then
+//!   the long keys, a range of `long_keys` from the prefix's first bytes.
+//!   The cursor is the last key returned; its length tells which of the two
+//!   ranges it is in. Every key present for the whole scan is listed
+//!   exactly once.
 //!
 //! Values are stored as an 8-byte little-endian version (the etag) followed
 //! by the bytes, as in [`super::embedded`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak, mpsc};
@@ -48,13 +62,17 @@ use tokio::sync::oneshot;
 
 use super::embedded::GroupCommitStats;
 use super::{
-    BoxFuture, CommitResult, Etag, StateError, StateStore, Transaction, Versioned, check_expect,
-    record,
+    BoxFuture, CommitResult, Etag, ScanCursor, ScanPage, StateError, StateStore, Transaction,
+    Versioned, check_expect, record,
 };
 
 const NAME: &str = "shared";
 /// The database inside the environment that holds actor state.
 const DB_NAME: &str = "actor_state";
+/// The database that lists the keys stored under their hash.
+const LONG_KEYS_DB: &str = "long_keys";
+/// Length of a SHA-256 digest.
+const HASH_LEN: usize = 32;
 /// Most actor transactions folded into one write transaction.
 const MAX_BATCH: usize = 4096;
 /// Reader slots in the lock file, for every process together. With
@@ -71,6 +89,17 @@ const MAP_SIZE_GRANULE: u64 = 64 << 10;
 const HASHED_KEY_PREFIX: u8 = 0xFF;
 
 type Db = Database<'static, RawBytes, RawBytes>;
+
+/// The databases of an environment and its key limit.
+#[derive(Clone, Copy)]
+struct Dbs {
+    /// Actor state: key (or `0xFF` + hash) → version + value.
+    state: Db,
+    /// Long keys: first bytes + hash → the key (see the module doc).
+    long_keys: Db,
+    /// LMDB's key size limit.
+    max_key: usize,
+}
 
 /// How a shared store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +136,7 @@ struct SharedEnv {
     dir: PathBuf,
     /// `None` only while being torn down.
     env: Option<Env<WithoutTls>>,
-    db: Db,
-    max_key: usize,
+    dbs: Dbs,
     sender: mpsc::Sender<Message>,
     committer: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<GroupCommitStats>,
@@ -208,21 +236,124 @@ impl SharedStore {
         let env = self.inner.env()?;
         // Opened, used and dropped right here, on this thread.
         let rtxn = env.read_txn().map_err(|e| lmdb(e, env))?;
-        let key_bytes = db_key(key, self.inner.max_key);
+        let key_bytes = db_key(key, self.inner.dbs.max_key);
         let Some(raw) = self
             .inner
-            .db
+            .dbs
+            .state
             .get(&rtxn, &key_bytes)
             .map_err(|e| lmdb(e, env))?
         else {
             return Ok(None);
         };
-        let (version, value) = record::decode(raw).ok_or_else(|| record::corrupt(NAME, key))?;
-        Ok(Some(Versioned {
-            value: Bytes::copy_from_slice(value),
-            etag: Etag(version.to_string()),
-        }))
+        versioned(key, raw).map(Some)
     }
+
+    /// One page of a scan (see the module doc), in one read transaction
+    /// opened and dropped here, on this thread. One key more than `limit`
+    /// is looked at, to know whether the page is the last.
+    fn scan_page(
+        &self,
+        prefix: &str,
+        cursor: Option<&ScanCursor>,
+        limit: usize,
+    ) -> Result<ScanPage, StateError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StateError::Closed(NAME));
+        }
+        let env = self.inner.env()?;
+        let err = |e| lmdb(e, env);
+        let Dbs {
+            state,
+            long_keys,
+            max_key,
+        } = self.inner.dbs;
+        let rtxn = env.read_txn().map_err(err)?;
+        let limit = limit.max(1);
+        let full = |entries: Vec<(String, Versioned)>| {
+            let next = entries.last().map(|(key, _)| ScanCursor(key.clone()));
+            ScanPage { entries, next }
+        };
+        let mut entries = Vec::new();
+        let prefix_bytes = prefix.as_bytes();
+        // A cursor too long to be stored verbatim is in the long keys.
+        let long_cursor = cursor.filter(|c| c.0.len() > max_key);
+        if long_cursor.is_none() {
+            let from = match cursor {
+                Some(ScanCursor(last)) if last.as_bytes() >= prefix_bytes => {
+                    Bound::Excluded(last.as_bytes())
+                }
+                // LMDB refuses an empty key, even as a bound.
+                _ if prefix_bytes.is_empty() => Bound::Unbounded,
+                _ => Bound::Included(prefix_bytes),
+            };
+            for item in state.range(&rtxn, &(from, Bound::Unbounded)).map_err(err)? {
+                let (key, raw) = item.map_err(err)?;
+                // Hashed keys (0xFF…) sort after every UTF-8 key.
+                if !key.starts_with(prefix_bytes) || key.first() == Some(&HASHED_KEY_PREFIX) {
+                    break;
+                }
+                if entries.len() == limit {
+                    return Ok(full(entries));
+                }
+                let key = utf8_key(key)?;
+                entries.push((key.to_owned(), versioned(key, raw)?));
+            }
+        }
+        let head = &prefix_bytes[..prefix_bytes.len().min(index_head(max_key))];
+        let after = long_cursor.map(|c| index_key(c.0.as_bytes(), max_key));
+        let from = match &after {
+            Some(after) if after.as_slice() >= head => Bound::Excluded(after.as_slice()),
+            _ if head.is_empty() => Bound::Unbounded,
+            _ => Bound::Included(head),
+        };
+        for item in long_keys
+            .range(&rtxn, &(from, Bound::Unbounded))
+            .map_err(err)?
+        {
+            let (index, key) = item.map_err(err)?;
+            if !index.starts_with(head) {
+                break;
+            }
+            // Only when the prefix is longer than the index's head.
+            if !key.starts_with(prefix_bytes) {
+                continue;
+            }
+            let key = utf8_key(key)?;
+            // Written together with its index entry; absent only if the
+            // index outlived it, which no commit does.
+            let Some(raw) = state.get(&rtxn, &db_key(key, max_key)).map_err(err)? else {
+                continue;
+            };
+            if entries.len() == limit {
+                return Ok(full(entries));
+            }
+            entries.push((key.to_owned(), versioned(key, raw)?));
+        }
+        Ok(ScanPage {
+            entries,
+            next: None,
+        })
+    }
+}
+
+/// A stored record as [`StateStore::get`] answers it.
+fn versioned(key: &str, raw: &[u8]) -> Result<Versioned, StateError> {
+    let (version, value) = record::decode(raw).ok_or_else(|| record::corrupt(NAME, key))?;
+    Ok(Versioned {
+        value: Bytes::copy_from_slice(value),
+        etag: Etag(version.to_string()),
+    })
+}
+
+/// A stored key as text (every key was written from a `String`).
+fn utf8_key(key: &[u8]) -> Result<&str, StateError> {
+    std::str::from_utf8(key).map_err(|_| {
+        unavailable(format!(
+            "a stored key is not UTF-8 (corrupt): {:?}",
+            String::from_utf8_lossy(key)
+        ))
+    })
 }
 
 impl SharedEnv {
@@ -238,6 +369,7 @@ impl SharedEnv {
         options
             .map_size(map_size)
             .max_readers(MAX_READERS)
+            // actor_state and long_keys.
             .max_dbs(2);
         let env = open_env(&options, &dir).map_err(|e| {
             unavailable(format!(
@@ -253,15 +385,30 @@ impl SharedEnv {
             Err(err) => return Err(lmdb(err, &env)),
         }
         let wtxn = env.write_txn().map_err(|e| lmdb(e, &env))?;
-        let db: Db = env
+        let mut unindexed = false;
+        let (state, long_keys): (Db, Db) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| {
-                opener
-                    .create_database(wtxn, Some(DB_NAME))
-                    .map(CommitOrAbort::<_, ()>::Commit)
+                let state: Database<'_, RawBytes, RawBytes> =
+                    opener.create_database(wtxn, Some(DB_NAME))?;
+                let long_keys: Database<'_, RawBytes, RawBytes> =
+                    opener.create_database(wtxn, Some(LONG_KEYS_DB))?;
+                // Hashed keys but no index: written before the index was.
+                unindexed = long_keys.is_empty(wtxn)?
+                    && state
+                        .get_greater_than_or_equal_to(wtxn, &[HASHED_KEY_PREFIX])?
+                        .is_some();
+                Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit((state, long_keys)))
             })
             .map_err(|e| lmdb(e, &env))?
             .unwrap_commit();
-        let max_key = env.max_key_size();
+        if unindexed {
+            tracing::warn!(dir = %dir.display(), "the shared state holds keys longer than LMDB's key limit written by an older wapr: scans miss them until they are written again");
+        }
+        let dbs = Dbs {
+            state,
+            long_keys,
+            max_key: env.max_key_size(),
+        };
 
         let stats = Arc::new(GroupCommitStats::default());
         let (sender, receiver) = mpsc::channel();
@@ -270,15 +417,14 @@ impl SharedEnv {
             let stats = Arc::clone(&stats);
             std::thread::Builder::new()
                 .name("wapr-shared-commit".into())
-                .spawn(move || run_committer(&env, db, max_key, &receiver, &stats))
+                .spawn(move || run_committer(&env, dbs, &receiver, &stats))
                 .map_err(|e| unavailable(format!("cannot start committer thread: {e}")))?
         };
         tracing::debug!(dir = %dir.display(), map_size, "shared state opened");
         Ok(Self {
             dir,
             env: Some(env),
-            db,
-            max_key,
+            dbs,
             sender,
             committer: Mutex::new(Some(committer)),
             stats,
@@ -301,8 +447,8 @@ fn open_env(options: &EnvOpenOptions<WithoutTls>, dir: &Path) -> heed::Result<En
     // - the files are only written through LMDB; the directory is private
     //   to wapr (a local data dir: LMDB must not be used over a network
     //   file system, which the documentation says);
-    // - transactions are short: reads end inside one `get`, writes inside
-    //   one batch of the committer thread.
+    // - transactions are short: reads end inside one `get` or one page of
+    //   a `scan`, writes inside one batch of the committer thread.
     unsafe { options.open(dir) }
 }
 
@@ -315,6 +461,21 @@ impl StateStore for SharedStore {
         // A read is a lookup in the shared memory map; the transaction is
         // over before the future is returned.
         Box::pin(std::future::ready(self.read(key)))
+    }
+
+    fn scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<ScanCursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ScanPage, StateError>> {
+        // Like `get`: the page's read transaction is over before the
+        // future is returned.
+        Box::pin(std::future::ready(self.scan_page(
+            prefix,
+            cursor.as_ref(),
+            limit,
+        )))
     }
 
     fn commit(&self, txn: Transaction) -> BoxFuture<'_, Result<CommitResult, StateError>> {
@@ -349,8 +510,7 @@ impl StateStore for SharedStore {
 
 fn run_committer(
     env: &Env<WithoutTls>,
-    db: Db,
-    max_key: usize,
+    dbs: Dbs,
     receiver: &mpsc::Receiver<Message>,
     stats: &GroupCommitStats,
 ) {
@@ -383,7 +543,7 @@ fn run_committer(
             };
         }
         if !batch.is_empty() {
-            commit_batch(env, db, max_key, batch, stats);
+            commit_batch(env, dbs, batch, stats);
         }
         for ack in barriers {
             let _ = ack.send(());
@@ -400,15 +560,9 @@ type Pending = (
     oneshot::Sender<Result<CommitResult, StateError>>,
 );
 
-fn commit_batch(
-    env: &Env<WithoutTls>,
-    db: Db,
-    max_key: usize,
-    batch: Vec<Pending>,
-    stats: &GroupCommitStats,
-) {
+fn commit_batch(env: &Env<WithoutTls>, dbs: Dbs, batch: Vec<Pending>, stats: &GroupCommitStats) {
     let (txns, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    let results = match write_batch(env, db, max_key, &txns) {
+    let results = match write_batch(env, dbs, &txns) {
         Ok(results) => {
             stats.batches.fetch_add(1, Ordering::Relaxed);
             results
@@ -420,7 +574,7 @@ fn commit_batch(
             tracing::warn!(error = %err, transactions = txns.len(), "shared state batch failed; committing its transactions one by one");
             txns.iter()
                 .map(
-                    |txn| match write_batch(env, db, max_key, std::slice::from_ref(txn)) {
+                    |txn| match write_batch(env, dbs, std::slice::from_ref(txn)) {
                         Ok(mut one) => {
                             stats.batches.fetch_add(1, Ordering::Relaxed);
                             one.pop().unwrap_or_else(|| {
@@ -450,8 +604,7 @@ fn commit_batch(
 /// transaction. The outer error fails the whole batch (nothing written).
 fn write_batch(
     env: &Env<WithoutTls>,
-    db: Db,
-    max_key: usize,
+    dbs: Dbs,
     txns: &[Transaction],
 ) -> Result<Vec<Result<CommitResult, StateError>>, StateError> {
     let err = |e| lmdb(e, env);
@@ -459,7 +612,7 @@ fn write_batch(
     let mut results = Vec::with_capacity(txns.len());
     let mut buf = Vec::new();
     for txn in txns {
-        results.push(apply(&mut wtxn, db, max_key, txn, &mut buf).map_err(err)?);
+        results.push(apply(&mut wtxn, dbs, txn, &mut buf).map_err(err)?);
     }
     wtxn.commit().map_err(err)?;
     Ok(results)
@@ -469,14 +622,13 @@ fn write_batch(
 /// conflict (nothing of `txn` written); the outer one fails the batch.
 fn apply(
     wtxn: &mut RwTxn<'_>,
-    db: Db,
-    max_key: usize,
+    dbs: Dbs,
     txn: &Transaction,
     buf: &mut Vec<u8>,
 ) -> heed::Result<Result<CommitResult, StateError>> {
     let mut versions = Vec::with_capacity(txn.ops.len());
     for op in &txn.ops {
-        let current = match db.get(wtxn, &db_key(&op.key, max_key))? {
+        let current = match dbs.state.get(wtxn, &db_key(&op.key, dbs.max_key))? {
             Some(raw) => match record::decode(raw) {
                 Some((version, _)) => Some(version),
                 None => return Ok(Err(record::corrupt(NAME, &op.key))),
@@ -491,16 +643,25 @@ fn apply(
     }
     let mut etags = Vec::with_capacity(txn.ops.len());
     for (op, current) in txn.ops.iter().zip(versions) {
-        let key = db_key(&op.key, max_key);
+        let key = db_key(&op.key, dbs.max_key);
+        // A long key is listed in the index on every write, so one written
+        // before the index existed is listed from its next write on.
+        let index = matches!(key, Cow::Owned(_)).then(|| index_key(op.key.as_bytes(), dbs.max_key));
         match &op.value {
             Some(value) => {
                 let version = record::next_version(current);
                 record::encode(version, value, buf);
-                db.put(wtxn, &key, buf)?;
+                dbs.state.put(wtxn, &key, buf)?;
+                if let Some(index) = &index {
+                    dbs.long_keys.put(wtxn, index, op.key.as_bytes())?;
+                }
                 etags.push(Some(Etag(version.to_string())));
             }
             None => {
-                db.delete(wtxn, &key)?;
+                dbs.state.delete(wtxn, &key)?;
+                if let Some(index) = &index {
+                    dbs.long_keys.delete(wtxn, index)?;
+                }
                 etags.push(None);
             }
         }
@@ -528,6 +689,22 @@ fn db_key(key: &str, max_key: usize) -> Cow<'_, [u8]> {
         hashed.extend_from_slice(&Sha256::digest(key.as_bytes()));
         Cow::Owned(hashed)
     }
+}
+
+/// How many first bytes of a long key its index entry starts with: the rest
+/// of LMDB's key limit after the hash.
+fn index_head(max_key: usize) -> usize {
+    max_key.saturating_sub(HASH_LEN)
+}
+
+/// The `long_keys` entry of a key too long to be stored verbatim: its first
+/// [`index_head`] bytes, then its SHA-256 (as in [`db_key`]).
+fn index_key(key: &[u8], max_key: usize) -> Vec<u8> {
+    let head = &key[..key.len().min(index_head(max_key))];
+    let mut index = Vec::with_capacity(head.len() + HASH_LEN);
+    index.extend_from_slice(head);
+    index.extend_from_slice(&Sha256::digest(key));
+    index
 }
 
 /// Turns an LMDB error into a store error that says what to do.
@@ -796,6 +973,76 @@ mod tests {
         assert_eq!(&*db_key("short", 511), b"short");
     }
 
+    #[tokio::test]
+    async fn scan_lists_each_key_under_the_prefix_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SharedStore::open(dir.path()).expect("open");
+        let listing = crate::state::scan_contract::Listing {
+            exactly_once: true,
+            private: true,
+        };
+        crate::state::scan_contract::check(&store, "", listing).await;
+        store.close().await.expect("close");
+        assert!(matches!(
+            store.scan("", None, 1).await,
+            Err(StateError::Closed(_))
+        ));
+    }
+
+    /// Every key of a whole scan, in the order listed.
+    async fn scan_all(store: &SharedStore, prefix: &str, limit: usize) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.scan(prefix, cursor, limit).await.expect("scan");
+            keys.extend(page.entries.into_iter().map(|(key, _)| key));
+            cursor = page.next;
+            if cursor.is_none() {
+                return keys;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn scans_list_long_keys_under_prefixes_longer_than_the_index_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SharedStore::open(dir.path()).expect("open");
+        // Longer than the index's head (511 - 32 bytes): keys under it
+        // share their index head with keys that are not.
+        let prefix = format!("wapr#scheduler||job||{}||", "p".repeat(500));
+        let under: Vec<String> = (0..5).map(|i| format!("{prefix}{i}")).collect();
+        let mut ops: Vec<WriteOp> = under
+            .iter()
+            .map(|k| op(k, Some("v"), Expect::Absent))
+            .collect();
+        let same_head = format!("{}Z||0", &prefix[..prefix.len() - 3]);
+        let deleted = format!("{prefix}deleted");
+        ops.push(op(&same_head, Some("v"), Expect::Absent));
+        ops.push(op(&deleted, Some("v"), Expect::Absent));
+        store.commit(txn(ops)).await.expect("write");
+        store
+            .commit(txn(vec![op(&deleted, None, Expect::Any)]))
+            .await
+            .expect("delete");
+        for limit in [1, 2, 100] {
+            let mut keys = scan_all(&store, &prefix, limit).await;
+            keys.sort();
+            assert_eq!(keys, under, "limit {limit}");
+        }
+        let head = &prefix[..100];
+        let mut all = scan_all(&store, head, 3).await;
+        all.sort();
+        let mut want = under.clone();
+        want.push(same_head);
+        want.sort();
+        assert_eq!(all, want);
+
+        // The index survives a reopen.
+        drop(store);
+        let store = SharedStore::open(dir.path()).expect("reopen");
+        assert_eq!(scan_all(&store, &prefix, 2).await.len(), under.len());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_map_fails_clearly_and_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -936,10 +1183,11 @@ mod tests {
             Some(("hold-write-lock", _)) => {
                 let env = store.inner.env().expect("env");
                 let mut wtxn = env.write_txn().expect("write lock");
-                let key = db_key("uncommitted", store.inner.max_key);
+                let key = db_key("uncommitted", store.inner.dbs.max_key);
                 store
                     .inner
-                    .db
+                    .dbs
+                    .state
                     .put(&mut wtxn, &key, b"\x01\0\0\0\0\0\0\0never")
                     .expect("put");
                 println!("@holding");

@@ -27,6 +27,13 @@ pub struct ActorState {
     pending_bytes: usize,
 }
 
+/// The running turn's buffer at some point (see [`ActorState::savepoint`]).
+#[derive(Debug, Clone)]
+pub struct Savepoint {
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+}
+
 /// A turn's writes, ready to be committed.
 #[derive(Debug)]
 pub struct PreparedCommit {
@@ -96,6 +103,21 @@ impl ActorState {
     /// absent; `None`: not loaded).
     pub fn committed(&self, key: &str) -> Option<Option<&Versioned>> {
         self.committed.get(key).map(Option::as_ref)
+    }
+
+    /// Marks where the running turn's buffer stands, so a nested
+    /// (re-entrant) turn's writes can be undone alone.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            pending: self.pending.clone(),
+            pending_bytes: self.pending_bytes,
+        }
+    }
+
+    /// Undoes every write buffered since `savepoint`.
+    pub fn rollback(&mut self, savepoint: Savepoint) {
+        self.pending = savepoint.pending;
+        self.pending_bytes = savepoint.pending_bytes;
     }
 
     /// Drops the running turn's writes (error, trap, timeout).
@@ -217,6 +239,26 @@ mod tests {
         state.apply_committed(commit, vec![Some(Etag("8".into())), Some(Etag("1".into()))]);
         assert_eq!(state.lookup("a"), Some(Some(Bytes::from_static(b"2"))));
         assert!(state.prepare_commit(&keys, "t", "i").is_none());
+    }
+
+    #[test]
+    fn a_rollback_undoes_only_what_came_after_its_savepoint() {
+        let mut state = ActorState::default();
+        state.record_loaded("a", None);
+        state
+            .buffer("a", Some(Bytes::from_static(b"outer")), 1 << 20)
+            .expect("a");
+        let savepoint = state.savepoint();
+        state
+            .buffer("a", Some(Bytes::from_static(b"inner")), 1 << 20)
+            .expect("a again");
+        state
+            .buffer("b", Some(Bytes::from_static(b"inner")), 1 << 20)
+            .expect("b");
+        assert_eq!(state.lookup("a"), Some(Some(Bytes::from_static(b"inner"))));
+        state.rollback(savepoint);
+        assert_eq!(state.lookup("a"), Some(Some(Bytes::from_static(b"outer"))));
+        assert_eq!(state.lookup("b"), None);
     }
 
     #[test]
