@@ -14,6 +14,8 @@ const FILES: &[&str] = &[
     "dapr/proto/internals/v1/reminders.proto",
     "dapr/proto/internals/v1/service_invocation.proto",
     "dapr/proto/runtime/v1/dapr.proto",
+    "dapr/proto/runtime/v1/actors.proto",
+    "dapr/proto/scheduler/v1/scheduler.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

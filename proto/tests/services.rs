@@ -29,6 +29,16 @@ use wapr_proto::dapr::proto::runtime::v1::{
     dapr_client::DaprClient,
     dapr_server::{self, Dapr, DaprServer},
 };
+use wapr_proto::dapr::proto::scheduler::v1::{
+    DeleteByMetadataRequest, DeleteByMetadataResponse, DeleteByNamePrefixRequest,
+    DeleteByNamePrefixResponse, DeleteJobRequest, DeleteJobResponse, GetJobRequest, GetJobResponse,
+    Host as SchedulerHost, Job, ListJobsRequest, ListJobsResponse, NamedJob, ScheduleJobRequest,
+    ScheduleJobResponse, WatchHostsRequest, WatchHostsResponse, WatchJobsRequest,
+    WatchJobsRequestInitial, WatchJobsRequestResult, WatchJobsResponse,
+    scheduler_client::SchedulerClient,
+    scheduler_server::{self, Scheduler, SchedulerServer},
+    watch_jobs_request::WatchJobRequestType,
+};
 
 /// Tower service that records each request path, then forwards it.
 #[derive(Clone)]
@@ -197,6 +207,109 @@ impl Dapr for StubState {
     }
 }
 
+/// Scheduler stub: echoes names back; WatchJobs answers the initial message
+/// with one fire and each result with a fire named after the acked id.
+struct StubScheduler;
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Scheduler for StubScheduler {
+    type WatchJobsStream = BoxStream<WatchJobsResponse>;
+    type WatchHostsStream = BoxStream<WatchHostsResponse>;
+
+    async fn schedule_job(
+        &self,
+        request: Request<ScheduleJobRequest>,
+    ) -> Result<Response<ScheduleJobResponse>, Status> {
+        if request.get_ref().job.is_none() {
+            return Err(Status::invalid_argument("no job"));
+        }
+        Ok(Response::new(ScheduleJobResponse {}))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<GetJobRequest>,
+    ) -> Result<Response<GetJobResponse>, Status> {
+        Ok(Response::new(GetJobResponse {
+            job: Some(Job {
+                schedule: Some(request.into_inner().name),
+                ..Job::default()
+            }),
+            wapr_status: None,
+        }))
+    }
+
+    async fn delete_job(
+        &self,
+        _request: Request<DeleteJobRequest>,
+    ) -> Result<Response<DeleteJobResponse>, Status> {
+        Ok(Response::new(DeleteJobResponse {}))
+    }
+
+    async fn watch_jobs(
+        &self,
+        request: Request<Streaming<WatchJobsRequest>>,
+    ) -> Result<Response<Self::WatchJobsStream>, Status> {
+        let fires = request.into_inner().map(|req| {
+            let name = match req?.watch_job_request_type {
+                Some(WatchJobRequestType::Initial(initial)) => initial.app_id,
+                Some(WatchJobRequestType::Result(result)) => format!("ack:{}", result.id),
+                None => return Err(Status::invalid_argument("empty")),
+            };
+            Ok(WatchJobsResponse {
+                name,
+                id: 1,
+                wapr_tick_id: "tick".into(),
+                ..WatchJobsResponse::default()
+            })
+        });
+        Ok(Response::new(Box::pin(fires)))
+    }
+
+    async fn list_jobs(
+        &self,
+        _request: Request<ListJobsRequest>,
+    ) -> Result<Response<ListJobsResponse>, Status> {
+        Ok(Response::new(ListJobsResponse {
+            jobs: vec![NamedJob {
+                name: "r1".into(),
+                ..NamedJob::default()
+            }],
+        }))
+    }
+
+    async fn watch_hosts(
+        &self,
+        _request: Request<WatchHostsRequest>,
+    ) -> Result<Response<Self::WatchHostsStream>, Status> {
+        let hosts = WatchHostsResponse {
+            hosts: vec![SchedulerHost {
+                address: "127.0.0.1:50006".into(),
+            }],
+        };
+        Ok(Response::new(Box::pin(tokio_stream::iter([Ok(hosts)]))))
+    }
+
+    async fn delete_by_metadata(
+        &self,
+        _request: Request<DeleteByMetadataRequest>,
+    ) -> Result<Response<DeleteByMetadataResponse>, Status> {
+        Ok(Response::new(DeleteByMetadataResponse {}))
+    }
+
+    async fn delete_by_name_prefix(
+        &self,
+        request: Request<DeleteByNamePrefixRequest>,
+    ) -> Result<Response<DeleteByNamePrefixResponse>, Status> {
+        if request.get_ref().name_prefix.is_empty() {
+            return Err(Status::invalid_argument("no prefix"));
+        }
+        Ok(Response::new(DeleteByNamePrefixResponse {}))
+    }
+}
+
 #[test]
 fn service_names() {
     assert_eq!(
@@ -219,6 +332,116 @@ fn service_names() {
     assert_eq!(
         <DaprServer<StubState> as NamedService>::NAME,
         "dapr.proto.runtime.v1.Dapr"
+    );
+    assert_eq!(
+        scheduler_server::SERVICE_NAME,
+        "dapr.proto.scheduler.v1.Scheduler"
+    );
+    assert_eq!(
+        <SchedulerServer<StubScheduler> as NamedService>::NAME,
+        "dapr.proto.scheduler.v1.Scheduler"
+    );
+}
+
+#[tokio::test]
+async fn scheduler_paths() {
+    let transport = Recorder::new(SchedulerServer::new(StubScheduler));
+    let mut client = SchedulerClient::new(transport.clone());
+
+    client
+        .schedule_job(ScheduleJobRequest {
+            name: "r1".into(),
+            job: Some(Job::default()),
+            ..Default::default()
+        })
+        .await
+        .expect("schedule_job");
+
+    let got = client
+        .get_job(GetJobRequest {
+            name: "r1".into(),
+            metadata: None,
+        })
+        .await
+        .expect("get_job")
+        .into_inner();
+    assert_eq!(got.job.expect("job").schedule.as_deref(), Some("r1"));
+
+    client
+        .delete_job(DeleteJobRequest::default())
+        .await
+        .expect("delete_job");
+
+    // Bidi stream: the initial message, then one result.
+    let requests = tokio_stream::iter([
+        WatchJobsRequest {
+            watch_job_request_type: Some(WatchJobRequestType::Initial(WatchJobsRequestInitial {
+                app_id: "app".into(),
+                ..Default::default()
+            })),
+        },
+        WatchJobsRequest {
+            watch_job_request_type: Some(WatchJobRequestType::Result(WatchJobsRequestResult {
+                id: 1,
+                status: 0,
+            })),
+        },
+    ]);
+    let mut fires = client
+        .watch_jobs(requests)
+        .await
+        .expect("stream opened")
+        .into_inner();
+    let mut names = Vec::new();
+    while let Some(fire) = fires.message().await.expect("fire") {
+        assert_eq!(fire.wapr_tick_id, "tick");
+        names.push(fire.name);
+    }
+    assert_eq!(names, ["app", "ack:1"]);
+
+    let listed = client
+        .list_jobs(ListJobsRequest::default())
+        .await
+        .expect("list_jobs")
+        .into_inner();
+    assert_eq!(listed.jobs.len(), 1);
+    assert_eq!(listed.jobs[0].name, "r1");
+
+    // Server stream.
+    let mut hosts = client
+        .watch_hosts(WatchHostsRequest {})
+        .await
+        .expect("stream opened")
+        .into_inner();
+    let first = hosts.message().await.expect("hosts").expect("one message");
+    assert_eq!(first.hosts[0].address, "127.0.0.1:50006");
+    assert!(hosts.message().await.expect("clean end").is_none());
+
+    client
+        .delete_by_metadata(DeleteByMetadataRequest {
+            metadata: None,
+            id_prefix_match: Some(true),
+        })
+        .await
+        .expect("delete_by_metadata");
+    let err = client
+        .delete_by_name_prefix(DeleteByNamePrefixRequest::default())
+        .await
+        .expect_err("stub rejects an empty prefix");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    assert_eq!(
+        transport.paths(),
+        [
+            "/dapr.proto.scheduler.v1.Scheduler/ScheduleJob",
+            "/dapr.proto.scheduler.v1.Scheduler/GetJob",
+            "/dapr.proto.scheduler.v1.Scheduler/DeleteJob",
+            "/dapr.proto.scheduler.v1.Scheduler/WatchJobs",
+            "/dapr.proto.scheduler.v1.Scheduler/ListJobs",
+            "/dapr.proto.scheduler.v1.Scheduler/WatchHosts",
+            "/dapr.proto.scheduler.v1.Scheduler/DeleteByMetadata",
+            "/dapr.proto.scheduler.v1.Scheduler/DeleteByNamePrefix",
+        ]
     );
 }
 

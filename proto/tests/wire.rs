@@ -1,20 +1,33 @@
 //! Wire-format checks against hand-built protobuf bytes (field numbers and
-//! wire types from `shared/docs/dapr-protocol.md` §1.2 and §6), not against
-//! prost's own encoder.
+//! wire types from `shared/docs/dapr-protocol.md` §1.2, §3.2, §4.2 and §6,
+//! `shared/docs/dapr-scheduler.md` §2-§4 and `shared/docs/dapr-actors-next.md`
+//! §1.8 and §3.2), not against prost's own encoder.
 
 use prost::Message;
+use prost_types::{Any, Duration, Timestamp};
 use wapr_proto::dapr::proto::common::v1::{
-    Etag, HttpExtension, StateItem, StateOptions,
+    Etag, HttpExtension, JobFailurePolicy, JobFailurePolicyConstant, JobFailurePolicyDrop,
+    StateItem, StateOptions,
     http_extension::Verb,
+    job_failure_policy,
     state_options::{StateConcurrency, StateConsistency},
 };
-use wapr_proto::dapr::proto::internals::v1::{ApiVersion, InternalInvokeRequest, Status};
+use wapr_proto::dapr::proto::internals::v1::{ApiVersion, InternalInvokeRequest, Reminder, Status};
 use wapr_proto::dapr::proto::placement::v1::{
     Host, HostOperation, PlacementOrder, StatePlacementTable, StatePlacementTables,
 };
 use wapr_proto::dapr::proto::runtime::v1::{
-    DeleteStateRequest, ExecuteStateTransactionRequest, GetBulkStateResponse, GetStateRequest,
-    GetStateResponse, TransactionalStateOperation,
+    ActorReminder, DeleteStateRequest, ExecuteStateTransactionRequest, GetActorReminderResponse,
+    GetBulkStateResponse, GetStateRequest, GetStateResponse, ListActorRemindersResponse,
+    NamedActorReminder, RegisterActorReminderRequest, TransactionalActorStateOperation,
+    TransactionalStateOperation,
+};
+use wapr_proto::dapr::proto::scheduler::v1::{
+    ConcurrencyLimit, ConcurrencyLimitActor, GetJobResponse, Job, JobMetadata, JobTargetMetadata,
+    JobTargetType, ScheduleJobRequest, TargetActorReminder, WaprCatchUp, WaprJobStatus,
+    WaprMissedTickPolicy, WatchJobsRequest, WatchJobsRequestInitial, WatchJobsRequestResult,
+    WatchJobsRequestResultStatus, WatchJobsResponse, concurrency_limit, job_target_metadata,
+    wapr_missed_tick_policy, watch_jobs_request,
 };
 
 /// Length-delimited field (wire type 2) with a one-byte tag and length.
@@ -370,4 +383,481 @@ fn decodes_hand_built_bulk_state_response() {
         ),
         ("b", &b""[..], "", "boom")
     );
+}
+
+// ---------------------------------------------------------------------------
+// Scheduler (dapr-scheduler.md §2-§3) and wapr's extensions from field 1000.
+
+/// Tag of field 1000, wire type 2: varint (1000 << 3) | 2 = 8002.
+const WAPR_1000_LD: [u8; 2] = [0xc2, 0x3e];
+
+/// Length-delimited field 1000 (the wapr extension number).
+fn ld_1000(body: &[u8]) -> Vec<u8> {
+    let len = u8::try_from(body.len()).expect("test fields are short");
+    assert!(len < 0x80, "single-byte varint length only");
+    let mut out = WAPR_1000_LD.to_vec();
+    out.push(len);
+    out.extend_from_slice(body);
+    out
+}
+
+const BYTES_VALUE: &str = "type.googleapis.com/google.protobuf.BytesValue";
+
+/// `Any(BytesValue(json))`, the way daprd stores reminder data.
+fn bytes_value_any(json: &[u8]) -> Any {
+    Any {
+        type_url: BYTES_VALUE.into(),
+        value: ld(0x0a, json),
+    }
+}
+
+fn bytes_value_any_bytes(json: &[u8]) -> Vec<u8> {
+    let mut any = ld(0x0a, BYTES_VALUE.as_bytes()); // 1 type_url
+    any.extend(ld(0x12, &ld(0x0a, json))); // 2 value = BytesValue { 1 value }
+    any
+}
+
+fn reminder_metadata() -> JobMetadata {
+    JobMetadata {
+        app_id: "app".into(),
+        namespace: "default".into(),
+        target: Some(JobTargetMetadata {
+            r#type: Some(job_target_metadata::Type::Actor(TargetActorReminder {
+                id: "c1".into(),
+                r#type: "Counter".into(),
+            })),
+        }),
+        concurrency_key: Some("k".into()),
+    }
+}
+
+fn reminder_metadata_bytes() -> Vec<u8> {
+    let mut actor = ld(0x0a, b"c1"); // TargetActorReminder { 1 id, 2 type }
+    actor.extend(ld(0x12, b"Counter"));
+    let target = ld(0x12, &actor); // JobTargetMetadata { 2 actor }
+    let mut meta = ld(0x0a, b"app"); // 1 app_id
+    meta.extend(ld(0x12, b"default")); // 2 namespace
+    meta.extend(ld(0x1a, &target)); // 3 target
+    meta.extend(ld(0x22, b"k")); // 4 concurrency_key (1.18)
+    meta
+}
+
+#[test]
+fn schedule_job_request_with_every_field_encodes_to_exact_bytes() {
+    let req = ScheduleJobRequest {
+        name: "r1".into(),
+        job: Some(Job {
+            schedule: Some("@every 1s".into()),
+            repeats: Some(3),
+            due_time: Some("1s".into()),
+            ttl: Some("1h".into()),
+            data: Some(bytes_value_any(b"{}")),
+            failure_policy: Some(JobFailurePolicy {
+                policy: Some(job_failure_policy::Policy::Constant(
+                    JobFailurePolicyConstant {
+                        interval: Some(Duration {
+                            seconds: 1,
+                            nanos: 0,
+                        }),
+                        max_retries: Some(3),
+                    },
+                )),
+            }),
+            wapr_missed_tick_policy: Some(WaprMissedTickPolicy {
+                policy: Some(wapr_missed_tick_policy::Policy::CatchUp(WaprCatchUp {
+                    max: 5,
+                })),
+            }),
+        }),
+        metadata: Some(reminder_metadata()),
+        overwrite: true,
+    };
+
+    let mut constant = ld(0x0a, &[0x08, 0x01]); // 1 interval { 1 seconds = 1 }
+    constant.extend([0x10, 0x03]); // 2 max_retries = 3
+    let mut job = ld(0x0a, b"@every 1s"); // 1 schedule
+    job.extend([0x10, 0x03]); // 2 repeats, uint32 varint
+    job.extend(ld(0x1a, b"1s")); // 3 due_time
+    job.extend(ld(0x22, b"1h")); // 4 ttl
+    job.extend(ld(0x2a, &bytes_value_any_bytes(b"{}"))); // 5 data
+    job.extend(ld(0x32, &ld(0x12, &constant))); // 6 failure_policy { 2 constant }
+    job.extend(ld_1000(&ld(0x1a, &[0x08, 0x05]))); // 1000 { 3 catch_up { 1 max = 5 } }
+
+    let mut expected = ld(0x0a, b"r1"); // 1 name
+    expected.extend(ld(0x12, &job)); // 2 job
+    expected.extend(ld(0x1a, &reminder_metadata_bytes())); // 3 metadata
+    expected.extend([0x20, 0x01]); // 4 overwrite
+    assert_eq!(req.encode_to_vec(), expected);
+    assert_eq!(
+        ScheduleJobRequest::decode(expected.as_slice()).expect("decode"),
+        req
+    );
+}
+
+#[test]
+fn job_optional_fields_keep_presence() {
+    // Some("") and Some(0) are on the wire; None is not.
+    let job = Job {
+        schedule: Some(String::new()),
+        repeats: Some(0),
+        ..Job::default()
+    };
+    assert_eq!(job.encode_to_vec(), [0x0a, 0x00, 0x10, 0x00]);
+    assert_eq!(
+        Job::decode(&[0x0a, 0x00, 0x10, 0x00][..]).expect("decode"),
+        job
+    );
+    assert_eq!(Job::default().encode_to_vec(), Vec::<u8>::new());
+}
+
+#[test]
+fn scheduler_enum_numbers_and_names() {
+    assert_eq!(JobTargetType::Job as i32, 0);
+    assert_eq!(JobTargetType::ActorReminder as i32, 1);
+    assert_eq!(JobTargetType::Job.as_str_name(), "JOB_TARGET_TYPE_JOB");
+    assert_eq!(
+        JobTargetType::ActorReminder.as_str_name(),
+        "JOB_TARGET_TYPE_ACTOR_REMINDER"
+    );
+    // No prefix on these value names.
+    assert_eq!(WatchJobsRequestResultStatus::Success as i32, 0);
+    assert_eq!(WatchJobsRequestResultStatus::Failed as i32, 1);
+    assert_eq!(
+        WatchJobsRequestResultStatus::Success.as_str_name(),
+        "SUCCESS"
+    );
+    assert_eq!(WatchJobsRequestResultStatus::Failed.as_str_name(), "FAILED");
+}
+
+#[test]
+fn watch_jobs_request_initial_encodes_to_exact_bytes() {
+    let req = WatchJobsRequest {
+        watch_job_request_type: Some(watch_jobs_request::WatchJobRequestType::Initial(
+            WatchJobsRequestInitial {
+                app_id: "app".into(),
+                namespace: "default".into(),
+                actor_types: vec!["A".into(), "B".into()],
+                accept_job_types: vec![
+                    JobTargetType::Job as i32,
+                    JobTargetType::ActorReminder as i32,
+                ],
+                concurrency_limits: vec![ConcurrencyLimit {
+                    max_concurrent: 2,
+                    name: Some("n".into()),
+                    target: Some(concurrency_limit::Target::Actor(ConcurrencyLimitActor {
+                        r#type: "A".into(),
+                    })),
+                }],
+            },
+        )),
+    };
+
+    let mut limit = vec![0x08, 0x02]; // 1 max_concurrent, int32 varint
+    limit.extend(ld(0x12, b"n")); // 2 name
+    limit.extend(ld(0x1a, &ld(0x0a, b"A"))); // 3 actor { 1 type }
+    let mut initial = ld(0x0a, b"app"); // 1 app_id
+    initial.extend(ld(0x12, b"default")); // 2 namespace
+    initial.extend(ld(0x1a, b"A")); // 3 actor_types
+    initial.extend(ld(0x1a, b"B"));
+    initial.extend(ld(0x22, &[0x00, 0x01])); // 4 accept_job_types, packed varints
+    initial.extend(ld(0x2a, &limit)); // 5 concurrency_limits (1.18)
+    let expected = ld(0x0a, &initial); // WatchJobsRequest { 1 initial }
+    assert_eq!(req.encode_to_vec(), expected);
+    assert_eq!(
+        WatchJobsRequest::decode(expected.as_slice()).expect("decode"),
+        req
+    );
+
+    // A sender that does not pack (each enum as its own varint field) is
+    // read the same way.
+    let unpacked = ld(0x0a, &[0x20, 0x00, 0x20, 0x01]);
+    let Some(watch_jobs_request::WatchJobRequestType::Initial(initial)) =
+        WatchJobsRequest::decode(unpacked.as_slice())
+            .expect("decode")
+            .watch_job_request_type
+    else {
+        panic!("initial expected");
+    };
+    assert_eq!(initial.accept_job_types, [0, 1]);
+}
+
+#[test]
+fn watch_jobs_request_result_encodes_to_exact_bytes() {
+    let result = |id, status: WatchJobsRequestResultStatus| WatchJobsRequest {
+        watch_job_request_type: Some(watch_jobs_request::WatchJobRequestType::Result(
+            WatchJobsRequestResult {
+                id,
+                status: status as i32,
+            },
+        )),
+    };
+    // { 2 result { 1 id = 300, 2 status = FAILED } }
+    assert_eq!(
+        result(300, WatchJobsRequestResultStatus::Failed).encode_to_vec(),
+        ld(0x12, &[0x08, 0xac, 0x02, 0x10, 0x01])
+    );
+    // SUCCESS is 0, so it is not on the wire.
+    assert_eq!(
+        result(1, WatchJobsRequestResultStatus::Success).encode_to_vec(),
+        ld(0x12, &[0x08, 0x01])
+    );
+    let decoded = WatchJobsRequest::decode(ld(0x12, &[0x08, 0x01]).as_slice()).expect("decode");
+    assert_eq!(decoded, result(1, WatchJobsRequestResultStatus::Success));
+}
+
+#[test]
+fn watch_jobs_response_with_wapr_tick_id_encodes_to_exact_bytes() {
+    let fire = WatchJobsResponse {
+        name: "r1".into(),
+        id: 7,
+        data: Some(bytes_value_any(b"{}")),
+        metadata: Some(reminder_metadata()),
+        wapr_tick_id: "t-1".into(),
+    };
+    let mut dapr_part = ld(0x0a, b"r1"); // 1 name
+    dapr_part.extend([0x10, 0x07]); // 2 id, uint64 varint
+    dapr_part.extend(ld(0x1a, &bytes_value_any_bytes(b"{}"))); // 3 data
+    dapr_part.extend(ld(0x22, &reminder_metadata_bytes())); // 4 metadata
+    let mut expected = dapr_part.clone();
+    expected.extend([0xc2, 0x3e, 0x03]); // 1000 wapr_tick_id: tag 8002, length 3
+    expected.extend(b"t-1");
+    assert_eq!(expected, [dapr_part.clone(), ld_1000(b"t-1")].concat());
+    assert_eq!(fire.encode_to_vec(), expected);
+    assert_eq!(
+        WatchJobsResponse::decode(expected.as_slice()).expect("decode"),
+        fire
+    );
+
+    // Dapr's Scheduler sends no tick id: it decodes as empty.
+    let from_dapr = WatchJobsResponse::decode(dapr_part.as_slice()).expect("decode");
+    assert_eq!(
+        from_dapr,
+        WatchJobsResponse {
+            wapr_tick_id: String::new(),
+            ..fire
+        }
+    );
+}
+
+#[test]
+fn get_job_response_wapr_status_is_field_1000() {
+    let resp = GetJobResponse {
+        job: Some(Job {
+            schedule: Some("@every 1s".into()),
+            ..Job::default()
+        }),
+        wapr_status: Some(WaprJobStatus {
+            count: 2,
+            attempts: 1,
+            last_trigger: Some(Timestamp {
+                seconds: 1,
+                nanos: 0,
+            }),
+            next_fire: Some(Timestamp {
+                seconds: 2,
+                nanos: 0,
+            }),
+            revision: 9,
+        }),
+    };
+    let mut status = vec![0x08, 0x02, 0x10, 0x01]; // 1 count, 2 attempts
+    status.extend(ld(0x1a, &[0x08, 0x01])); // 3 last_trigger { 1 seconds }
+    status.extend(ld(0x22, &[0x08, 0x02])); // 4 next_fire { 1 seconds }
+    status.extend([0x28, 0x09]); // 5 revision
+    let mut expected = ld(0x0a, &ld(0x0a, b"@every 1s")); // 1 job { 1 schedule }
+    expected.extend(ld_1000(&status)); // 1000 wapr_status
+    assert_eq!(resp.encode_to_vec(), expected);
+}
+
+#[test]
+fn job_failure_policy_constant_keeps_max_retries_zero() {
+    let constant = |max_retries| JobFailurePolicyConstant {
+        interval: Some(Duration {
+            seconds: 5,
+            nanos: 0,
+        }),
+        max_retries,
+    };
+    // { 1 interval { 1 seconds = 5 }, 2 max_retries = 0 }: present although 0.
+    let with_zero = [0x0a, 0x02, 0x08, 0x05, 0x10, 0x00];
+    assert_eq!(constant(Some(0)).encode_to_vec(), with_zero);
+    assert_eq!(
+        JobFailurePolicyConstant::decode(&with_zero[..]).expect("decode"),
+        constant(Some(0))
+    );
+    // Unset (retry forever) is not on the wire.
+    assert_eq!(constant(None).encode_to_vec(), with_zero[..4]);
+    assert_eq!(
+        JobFailurePolicyConstant::decode(&with_zero[..4])
+            .expect("decode")
+            .max_retries,
+        None
+    );
+
+    // JobFailurePolicy { 1 drop {} } and { 2 constant }.
+    let drop = JobFailurePolicy {
+        policy: Some(job_failure_policy::Policy::Drop(JobFailurePolicyDrop {})),
+    };
+    assert_eq!(drop.encode_to_vec(), [0x0a, 0x00]);
+    let policy = JobFailurePolicy {
+        policy: Some(job_failure_policy::Policy::Constant(constant(Some(0)))),
+    };
+    assert_eq!(policy.encode_to_vec(), ld(0x12, &with_zero));
+}
+
+// ---------------------------------------------------------------------------
+// Reminders between sidecars (dapr-actors-next.md §1.8) and the runtime actor
+// messages (§3.2).
+
+/// `Timestamp { seconds: -62135596800 }`, Go's zero time
+/// (0001-01-01T00:00:00Z): a negative int64 is a 10-byte varint.
+/// nanos = 0 is not on the wire.
+const GO_ZERO_TIME: [u8; 11] = [
+    0x08, // 1 seconds, varint
+    0x80, 0x92, 0xb8, 0xc3, 0x98, 0xfe, 0xff, 0xff, 0xff, 0x01,
+];
+
+#[test]
+fn scheduler_reminder_with_go_zero_time_encodes_to_exact_bytes() {
+    // What daprd sends for a Scheduler reminder on CallActorReminder: period
+    // and due_time empty, registered_time and expiration_time the Go zero time.
+    let zero = Timestamp {
+        seconds: -62_135_596_800,
+        nanos: 0,
+    };
+    let reminder = Reminder {
+        actor_id: "c1".into(),
+        actor_type: "Counter".into(),
+        name: "r1".into(),
+        data: Some(bytes_value_any(b"{}")),
+        period: String::new(),
+        registered_time: Some(zero),
+        due_time: String::new(),
+        expiration_time: Some(zero),
+        is_timer: false,
+        skip_lock: false,
+    };
+    let mut expected = ld(0x0a, b"c1"); // 1 actor_id
+    expected.extend(ld(0x12, b"Counter")); // 2 actor_type
+    expected.extend(ld(0x1a, b"r1")); // 3 name
+    expected.extend(ld(0x22, &bytes_value_any_bytes(b"{}"))); // 4 data
+    expected.extend(ld(0x32, &GO_ZERO_TIME)); // 6 registered_time
+    expected.extend(ld(0x42, &GO_ZERO_TIME)); // 8 expiration_time
+    assert_eq!(reminder.encode_to_vec(), expected);
+    let decoded = Reminder::decode(expected.as_slice()).expect("decode");
+    assert_eq!(decoded, reminder);
+    assert_eq!(
+        decoded.registered_time.expect("registered_time").seconds,
+        -62_135_596_800
+    );
+
+    // A timer: period and due_time set, is_timer (9) and skip_lock (10).
+    let mut timer = ld(0x2a, b"1s"); // 5 period
+    timer.extend(ld(0x3a, b"0s")); // 7 due_time
+    timer.extend([0x48, 0x01, 0x50, 0x01]); // 9 is_timer, 10 skip_lock
+    let decoded = Reminder::decode(timer.as_slice()).expect("decode");
+    assert_eq!(
+        (decoded.period.as_str(), decoded.due_time.as_str()),
+        ("1s", "0s")
+    );
+    assert!(decoded.is_timer && decoded.skip_lock);
+}
+
+fn full_get_reminder_bytes() -> Vec<u8> {
+    let mut expected = ld(0x0a, b"Counter"); // 1 actor_type
+    expected.extend(ld(0x12, b"c1")); // 2 actor_id (no field 3)
+    expected.extend(ld(0x22, b"1s")); // 4 due_time
+    expected.extend(ld(0x2a, b"@every 1s")); // 5 period
+    expected.extend(ld(0x32, &bytes_value_any_bytes(b"{}"))); // 6 data
+    expected.extend(ld(0x3a, b"2552-01-01T00:00:00Z")); // 7 ttl
+    expected
+}
+
+#[test]
+fn get_actor_reminder_response_encodes_to_exact_bytes() {
+    let resp = GetActorReminderResponse {
+        actor_type: "Counter".into(),
+        actor_id: "c1".into(),
+        due_time: Some("1s".into()),
+        period: Some("@every 1s".into()),
+        data: Some(bytes_value_any(b"{}")),
+        ttl: Some("2552-01-01T00:00:00Z".into()),
+    };
+    let expected = full_get_reminder_bytes();
+    assert_eq!(resp.encode_to_vec(), expected);
+    assert_eq!(
+        GetActorReminderResponse::decode(expected.as_slice()).expect("decode"),
+        resp
+    );
+
+    // Optional strings keep presence: Some("") is on the wire, None is not.
+    let sparse = GetActorReminderResponse {
+        due_time: Some(String::new()),
+        ..GetActorReminderResponse::default()
+    };
+    assert_eq!(sparse.encode_to_vec(), [0x22, 0x00]);
+    assert_eq!(
+        GetActorReminderResponse::decode(&[0x22, 0x00][..]).expect("decode"),
+        sparse
+    );
+
+    // ActorReminder has the same numbering (1, 2, 4, 5, 6, 7).
+    let listed = ListActorRemindersResponse {
+        reminders: vec![NamedActorReminder {
+            name: "r1".into(),
+            reminder: Some(ActorReminder {
+                actor_type: resp.actor_type.clone(),
+                actor_id: resp.actor_id.clone(),
+                due_time: resp.due_time.clone(),
+                period: resp.period.clone(),
+                data: resp.data.clone(),
+                ttl: resp.ttl.clone(),
+            }),
+        }],
+    };
+    let mut named = ld(0x0a, b"r1"); // 1 name
+    named.extend(ld(0x12, &expected)); // 2 reminder
+    assert_eq!(listed.encode_to_vec(), ld(0x0a, &named)); // 1 reminders
+}
+
+#[test]
+fn register_actor_reminder_request_field_numbers() {
+    let req = RegisterActorReminderRequest {
+        actor_type: "Counter".into(),
+        actor_id: "c1".into(),
+        name: "r1".into(),
+        due_time: "1s".into(),
+        period: "2s".into(),
+        data: b"{}".to_vec(),
+        ttl: "1h".into(),
+        overwrite: Some(false),
+        failure_policy: Some(JobFailurePolicy {
+            policy: Some(job_failure_policy::Policy::Drop(JobFailurePolicyDrop {})),
+        }),
+    };
+    let mut expected = ld(0x0a, b"Counter"); // 1 actor_type
+    expected.extend(ld(0x12, b"c1")); // 2 actor_id
+    expected.extend(ld(0x1a, b"r1")); // 3 name
+    expected.extend(ld(0x22, b"1s")); // 4 due_time
+    expected.extend(ld(0x2a, b"2s")); // 5 period
+    expected.extend(ld(0x32, b"{}")); // 6 data, bytes
+    expected.extend(ld(0x3a, b"1h")); // 7 ttl
+    expected.extend([0x40, 0x00]); // 8 overwrite = Some(false): present
+    expected.extend(ld(0x4a, &[0x0a, 0x00])); // 9 failure_policy { 1 drop {} }
+    assert_eq!(req.encode_to_vec(), expected);
+
+    // TransactionalActorStateOperation { 1 operationType, 2 key, 3 value }
+    let op = TransactionalActorStateOperation {
+        operation_type: "upsert".into(),
+        key: "k".into(),
+        value: Some(Any {
+            type_url: String::new(),
+            value: b"1".to_vec(),
+        }),
+        metadata: Default::default(),
+    };
+    let mut expected = ld(0x0a, b"upsert");
+    expected.extend(ld(0x12, b"k"));
+    expected.extend(ld(0x1a, &ld(0x12, b"1"))); // Any { 2 value }
+    assert_eq!(op.encode_to_vec(), expected);
 }
