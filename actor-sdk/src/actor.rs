@@ -13,9 +13,15 @@ use crate::{ActorRef, Error, codec};
 /// itself is lost whenever the instance is dropped (idle timeout, trap,
 /// node restart).
 ///
+/// Reminders and timers registered with [`scheduling`](crate::scheduling)
+/// fire as turns too: [`on_reminder`] and [`on_timer`], in the same mailbox
+/// and with the same state rules as a method call.
+///
 /// [`activate`]: Actor::activate
 /// [`methods`]: Actor::methods
 /// [`deactivate`]: Actor::deactivate
+/// [`on_reminder`]: Actor::on_reminder
+/// [`on_timer`]: Actor::on_timer
 pub trait Actor: Sized + 'static {
     /// Creates the actor when the host activates it. `self_ref` is its own
     /// address. State may be read and written; the writes commit only if
@@ -35,6 +41,45 @@ pub trait Actor: Sized + 'static {
     /// The host logs the error; the instance is dropped either way.
     fn deactivate(&mut self) -> Result<(), Error> {
         Ok(())
+    }
+
+    /// A reminder fired (a turn): `name` and `data` as registered (decode
+    /// JSON data with [`from_json`](crate::from_json)). State writes and
+    /// scheduling changes commit if this returns `Ok`; the tick then counts
+    /// as done, exactly once even if the host delivers it again.
+    ///
+    /// The default fails with `method-not-found` ("actor type `X` has no
+    /// reminder handler (reminder `name`)"), so an actor that registers
+    /// reminders must implement this.
+    ///
+    /// # Errors
+    /// An error (or a trap) fails the tick: its writes are discarded and the
+    /// host retries it as the reminder's
+    /// [`FailurePolicy`](crate::scheduling::FailurePolicy) says (by default
+    /// every second, 3 times).
+    fn on_reminder(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
+        let _ = data;
+        Err(Error::method_not_found(format!(
+            "actor type `{}` has no reminder handler (reminder `{name}`)",
+            crate::runtime::current_actor_type::<Self>()
+        )))
+    }
+
+    /// A timer fired (a turn): `name`, `callback` and `data` as registered.
+    /// State writes and scheduling changes commit if this returns `Ok`.
+    ///
+    /// The default treats `callback` as Dapr's SDKs do: if it is not empty it
+    /// runs that method of [`methods`](Actor::methods) with `data` as the
+    /// payload (the reply is discarded); an empty callback does nothing. An
+    /// override can fall back to it with
+    /// [`scheduling::run_callback`](crate::scheduling::run_callback).
+    ///
+    /// # Errors
+    /// The host logs the error (and discards the turn's writes); the timer
+    /// goes on.
+    fn on_timer(&mut self, name: &str, callback: &str, data: &[u8]) -> Result<(), Error> {
+        let _ = name;
+        crate::scheduling::run_callback(self, callback, data)
     }
 }
 

@@ -4,11 +4,16 @@
 //! (native `cargo test`) there is no host, so the calls go to the in-process
 //! mock of [`crate::testing`] instead.
 
+use crate::scheduling::{ReminderInfo, ReminderRegistration, TimerRegistration};
 use crate::{ActorRef, Error, log::Level};
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
+    use crate::bindings::wapr::actor::scheduling as wit;
     use crate::bindings::wapr::actor::{actors, clock, log, random, state, types};
+    use crate::scheduling::{
+        FailurePolicy, MissedTicks, ReminderInfo, ReminderRegistration, TimerRegistration,
+    };
     use crate::{ActorRef, Error, log::Level};
 
     pub fn state_get(key: &str) -> Option<Vec<u8>> {
@@ -57,6 +62,87 @@ mod imp {
     pub fn random_u64() -> u64 {
         random::next_u64()
     }
+
+    pub fn set_reminder(name: &str, reminder: &ReminderRegistration) -> Result<(), Error> {
+        let failure_policy = reminder.failure_policy.map(|policy| match policy {
+            FailurePolicy::Drop => wit::FailurePolicy::Drop,
+            FailurePolicy::Constant {
+                interval,
+                max_retries,
+            } => wit::FailurePolicy::Constant(wit::ConstantRetry {
+                interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+                max_retries,
+            }),
+        });
+        let missed_ticks = match reminder.missed_ticks {
+            MissedTicks::FireOnce => wit::MissedTicks::FireOnce,
+            MissedTicks::Skip => wit::MissedTicks::Skip,
+            MissedTicks::CatchUp(max) => wit::MissedTicks::CatchUp(max),
+        };
+        let reminder = wit::Reminder {
+            due_time: reminder.due_time.clone(),
+            period: reminder.period.clone(),
+            ttl: reminder.ttl.clone(),
+            data: reminder.data.clone(),
+            failure_policy,
+            missed_ticks,
+        };
+        wit::set_reminder(name, &reminder).map_err(Error::from)
+    }
+
+    pub fn delete_reminder(name: &str) -> Result<(), Error> {
+        wit::delete_reminder(name).map_err(Error::from)
+    }
+
+    pub fn get_reminder(name: &str) -> Result<Option<ReminderInfo>, Error> {
+        wit::get_reminder(name)
+            .map(|info| info.map(reminder_info))
+            .map_err(Error::from)
+    }
+
+    pub fn list_reminders() -> Result<Vec<ReminderInfo>, Error> {
+        wit::list_reminders()
+            .map(|list| list.into_iter().map(reminder_info).collect())
+            .map_err(Error::from)
+    }
+
+    pub fn set_timer(name: &str, timer: &TimerRegistration) -> Result<(), Error> {
+        let timer = wit::Timer {
+            due_time: timer.due_time.clone(),
+            period: timer.period.clone(),
+            ttl: timer.ttl.clone(),
+            callback: timer.callback.clone(),
+            data: timer.data.clone(),
+        };
+        wit::set_timer(name, &timer).map_err(Error::from)
+    }
+
+    pub fn delete_timer(name: &str) -> Result<(), Error> {
+        wit::delete_timer(name).map_err(Error::from)
+    }
+
+    pub fn get_timer(name: &str) -> Option<TimerRegistration> {
+        wit::get_timer(name).map(|timer| TimerRegistration {
+            due_time: timer.due_time,
+            period: timer.period,
+            ttl: timer.ttl,
+            callback: timer.callback,
+            data: timer.data,
+        })
+    }
+
+    fn reminder_info(info: wit::ReminderInfo) -> ReminderInfo {
+        ReminderInfo {
+            name: info.name,
+            due_time: info.due_time,
+            period: info.period,
+            repetitions: info.repetitions,
+            ttl: info.ttl,
+            data: info.data,
+            fired: info.fired,
+            next_fire_unix_nanos: info.next_fire_unix_nanos,
+        }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -96,4 +182,32 @@ pub(crate) fn random_bytes(len: u32) -> Vec<u8> {
 
 pub(crate) fn random_u64() -> u64 {
     imp::random_u64()
+}
+
+pub(crate) fn set_reminder(name: &str, reminder: &ReminderRegistration) -> Result<(), Error> {
+    imp::set_reminder(name, reminder)
+}
+
+pub(crate) fn delete_reminder(name: &str) -> Result<(), Error> {
+    imp::delete_reminder(name)
+}
+
+pub(crate) fn get_reminder(name: &str) -> Result<Option<ReminderInfo>, Error> {
+    imp::get_reminder(name)
+}
+
+pub(crate) fn list_reminders() -> Result<Vec<ReminderInfo>, Error> {
+    imp::list_reminders()
+}
+
+pub(crate) fn set_timer(name: &str, timer: &TimerRegistration) -> Result<(), Error> {
+    imp::set_timer(name, timer)
+}
+
+pub(crate) fn delete_timer(name: &str) -> Result<(), Error> {
+    imp::delete_timer(name)
+}
+
+pub(crate) fn get_timer(name: &str) -> Option<TimerRegistration> {
+    imp::get_timer(name)
 }

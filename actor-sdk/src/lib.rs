@@ -1,7 +1,7 @@
 //! Write [wapr](https://github.com/wapr-dev/wapr) virtual actors in Rust.
 //!
 //! An actor is a plain Rust type implementing [`Actor`]; [`export_actor!`]
-//! turns the crate into a WebAssembly component for the `wapr:actor@0.1.0`
+//! turns the crate into a WebAssembly component for the `wapr:actor@0.2.0`
 //! ABI (see `docs/abi.md`). Build it for `wasm32-unknown-unknown`: the
 //! result imports nothing but the wapr host interfaces (no WASI).
 //!
@@ -34,6 +34,8 @@
 //!
 //! Payloads and typed state are JSON. Each call to a method is a *turn*:
 //! state writes are buffered and committed only if the method returns `Ok`.
+//! Reminders and timers ([`scheduling`]) fire as turns too, through
+//! [`Actor::on_reminder`] and [`Actor::on_timer`].
 //! On native targets the host calls go to an in-process mock
 //! ([`testing`]), so actors can be unit-tested with `cargo test`.
 //!
@@ -52,6 +54,7 @@ pub mod bindings;
 pub mod clock;
 pub mod log;
 pub mod random;
+pub mod scheduling;
 pub mod state;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -86,6 +89,7 @@ static ALLOCATOR: heap::ActorHeap = heap::ActorHeap::new();
 
 pub use actor::{Actor, Methods, Request};
 pub use actor_ref::ActorRef;
+pub use codec::{from_json, to_json};
 pub use error::{Error, ErrorKind};
 
 /// Implementation details used by [`export_actor!`]; not a stable API.
@@ -110,6 +114,16 @@ pub mod __private {
     /// Export `deactivate`.
     pub fn deactivate() -> Result<(), WitError> {
         crate::runtime::deactivate().map_err(Into::into)
+    }
+
+    /// Export `on-reminder`.
+    pub fn on_reminder(name: &str, data: &[u8]) -> Result<(), WitError> {
+        crate::runtime::on_reminder(name, data).map_err(Into::into)
+    }
+
+    /// Export `on-timer`.
+    pub fn on_timer(name: &str, callback: &str, data: &[u8]) -> Result<(), WitError> {
+        crate::runtime::on_timer(name, callback, data).map_err(Into::into)
     }
 
     /// Compile-time check used by `export_actor!` on every target.
@@ -162,6 +176,21 @@ macro_rules! export_actor {
 
                 fn deactivate() -> ::core::result::Result<(), $crate::__private::WitError> {
                     $crate::__private::deactivate()
+                }
+
+                fn on_reminder(
+                    name: ::std::string::String,
+                    data: ::std::vec::Vec<u8>,
+                ) -> ::core::result::Result<(), $crate::__private::WitError> {
+                    $crate::__private::on_reminder(&name, &data)
+                }
+
+                fn on_timer(
+                    name: ::std::string::String,
+                    callback: ::std::string::String,
+                    data: ::std::vec::Vec<u8>,
+                ) -> ::core::result::Result<(), $crate::__private::WitError> {
+                    $crate::__private::on_timer(&name, &callback, &data)
                 }
             }
 

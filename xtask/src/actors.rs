@@ -9,7 +9,18 @@ use crate::toolchain::{Toolchain, WASM_TARGET};
 
 /// The example actor packages. The actor type is the package name; cargo
 /// names the core module after the library (`-` becomes `_`).
-const PACKAGES: &[&str] = &["counter", "player", "leaderboard", "device-twin", "testbed"];
+const PACKAGES: &[&str] = &[
+    "counter",
+    "player",
+    "leaderboard",
+    "device-twin",
+    "testbed",
+    "match",
+];
+
+/// Packages whose library has a name of its own (`match` is a Rust keyword,
+/// so its library is `match_actor`).
+const LIBRARY_NAMES: &[(&str, &str)] = &[("match", "match_actor")];
 
 /// The cargo profile for guests (see the workspace `Cargo.toml`).
 const PROFILE: &str = "guest";
@@ -17,9 +28,9 @@ const PROFILE: &str = "guest";
 /// The only package a component may import from.
 const ABI_PACKAGE: &str = "wapr:actor";
 /// Its version.
-const ABI_VERSION: &str = "0.1.0";
+const ABI_VERSION: &str = "0.2.0";
 /// The interface every actor must export.
-const HANDLER: &str = "wapr:actor/handler@0.1.0";
+const HANDLER: &str = "wapr:actor/handler@0.2.0";
 
 /// Builds all example actors into `<target dir>/actors/<type>.wasm`.
 pub fn build(quiet: bool) -> Result<()> {
@@ -42,7 +53,7 @@ pub fn build(quiet: bool) -> Result<()> {
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
     for package in PACKAGES {
-        let core_path = modules.join(format!("{}.wasm", package.replace('-', "_")));
+        let core_path = modules.join(format!("{}.wasm", library_name(package)));
         let core =
             fs::read(&core_path).with_context(|| format!("reading {}", core_path.display()))?;
         let component = componentize(&core).with_context(|| format!("actor `{package}`"))?;
@@ -64,6 +75,14 @@ pub fn build(quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The library (and core module) name of `package`.
+fn library_name(package: &str) -> String {
+    LIBRARY_NAMES
+        .iter()
+        .find(|(p, _)| *p == package)
+        .map_or_else(|| package.replace('-', "_"), |(_, lib)| (*lib).to_owned())
+}
+
 /// Wraps a core module in a component and checks its interface.
 fn componentize(core: &[u8]) -> Result<Vec<u8>> {
     let component = wit_component::ComponentEncoder::default()
@@ -74,8 +93,8 @@ fn componentize(core: &[u8]) -> Result<Vec<u8>> {
     Ok(component)
 }
 
-/// Fails unless the component imports only `wapr:actor/*@0.1.0` interfaces
-/// and exports the handler.
+/// Fails unless the component imports only `wapr:actor/*@0.2.0` interfaces
+/// and exports the handler of that version.
 fn check_interface(component: &[u8]) -> Result<()> {
     let wit_component::DecodedWasm::Component(resolve, world) = wit_component::decode(component)?
     else {
@@ -236,7 +255,7 @@ mod tests {
         );
         let error = error_of(&module);
         assert!(
-            error.contains("imports wasi:io/poll@0.2.0, now besides `wapr:actor/*@0.1.0`"),
+            error.contains("imports wasi:io/poll@0.2.0, now besides `wapr:actor/*@0.2.0`"),
             "{error}"
         );
     }
@@ -244,13 +263,34 @@ mod tests {
     #[test]
     fn accepts_abi_imports_and_requires_the_handler_export() {
         let wit = "package test:importer;
+            world w { import wapr:actor/log@0.2.0; }";
+        let module = module_for(wit, "w", &[("wapr:actor/log@0.2.0", "log", Sig::ThreeI32)]);
+        let error = error_of(&module);
+        assert!(
+            error.contains("does not export `wapr:actor/handler@0.2.0`"),
+            "the imports pass, the missing export does not: {error}"
+        );
+    }
+
+    #[test]
+    fn rejects_imports_of_the_previous_abi() {
+        let wit = "package test:old;
+            package wapr:actor@0.1.0 {
+                interface log { log: func(level: u8, message: string); }
+            }
             world w { import wapr:actor/log@0.1.0; }";
         let module = module_for(wit, "w", &[("wapr:actor/log@0.1.0", "log", Sig::ThreeI32)]);
         let error = error_of(&module);
         assert!(
-            error.contains("does not export `wapr:actor/handler@0.1.0`"),
-            "the imports pass, the missing export does not: {error}"
+            error.contains("imports wapr:actor/log@0.1.0 besides `wapr:actor/*@0.2.0`"),
+            "{error}"
         );
+    }
+
+    #[test]
+    fn library_names() {
+        assert_eq!(library_name("device-twin"), "device_twin");
+        assert_eq!(library_name("match"), "match_actor");
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Example actor `device-twin`: the digital twin of an IoT device, with the
-//! properties the device reported and the ones an operator desires.
+//! properties the device reported and the ones an operator desires, and
+//! whether the device is online.
 //!
-//! | method   | payload                      | reply                  |
-//! |----------|------------------------------|------------------------|
-//! | `report` | merge-patch of reported      | the twin (as `get`)    |
-//! | `desire` | merge-patch of desired       | the twin (as `get`)    |
-//! | `get`    | ignored                      | the twin               |
-//! | `delta`  | ignored                      | the delta object       |
+//! | method      | payload                       | reply                          |
+//! |-------------|-------------------------------|--------------------------------|
+//! | `report`    | merge-patch of reported       | the twin (as `get`)            |
+//! | `desire`    | merge-patch of desired        | the twin (as `get`)            |
+//! | `get`       | ignored                       | the twin                       |
+//! | `delta`     | ignored                       | the delta object               |
+//! | `configure` | `{"offlineAfter":"5m"}`       | the settings `{"offlineAfter":"5m"}` |
 //!
-//! The twin is `{"reported":{...},"desired":{...},"delta":{...},"version":n}`.
+//! The twin is `{"reported":{...},"desired":{...},"delta":{...},"version":n,
+//! "status":"unknown"|"online"|"offline","lastReport":"<RFC 3339>"|null}`.
 //! A patch must be a JSON object and is applied as a JSON merge-patch
 //! (RFC 7396: `null` deletes a key, nested objects merge). `delta` holds the
 //! top-level desired keys whose value differs from the reported one, with
@@ -16,14 +19,33 @@
 //! it increments on every `report`/`desire` that changes a document, and a
 //! patch that changes nothing leaves it alone.
 //!
-//! State keys: `reported` and `desired` (JSON objects), `version` (integer).
+//! **Online and offline.** Every `report` (even one that changes nothing: a
+//! heartbeat) sets `status` to `online`, records `lastReport` (the host's
+//! clock) and (re)registers the one-shot reminder `offline`, due one
+//! *offline window* later. If no report comes in time the reminder fires and
+//! the twin turns `offline`. The reminder is durable, so this works across
+//! deactivation, restarts and failover. Its data is the report it was armed
+//! for, so a tick that was already queued when a newer report re-armed the
+//! reminder changes nothing.
+//!
+//! `configure` sets the window (a Go duration between `1s` and `720h`,
+//! default `5m`); a payload without `offlineAfter` (`{}`) just reads the
+//! settings. A new window re-arms the reminder of an online twin, counted
+//! from its last report.
+//!
+//! State keys: `reported` and `desired` (JSON objects), `version` (integer),
+//! `status` (string), `last-report` (integer, nanoseconds since the Unix
+//! epoch), `config` (`{"offlineAfter":"5m"}`). Reminder: `offline`.
 
 pub mod twin;
 
-use serde::Serialize;
+use std::time::Duration;
+
 use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use wapr_actor::{Actor, ActorRef, Error, Methods, state};
+use wapr_actor::scheduling::{self, Reminder};
+use wapr_actor::{Actor, ActorRef, Error, Methods, clock, state};
 
 /// State key of the reported properties.
 const REPORTED: &str = "reported";
@@ -31,14 +53,70 @@ const REPORTED: &str = "reported";
 const DESIRED: &str = "desired";
 /// State key of the change counter.
 const VERSION: &str = "version";
+/// State key of the online status.
+const STATUS: &str = "status";
+/// State key of the time of the last report (Unix nanoseconds).
+const LAST_REPORT: &str = "last-report";
+/// State key of the settings.
+const CONFIG: &str = "config";
+/// The reminder that marks the twin offline.
+const OFFLINE_REMINDER: &str = "offline";
+/// The offline window when none is configured.
+const DEFAULT_WINDOW: &str = "5m";
+
+/// Whether the device is reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    /// Never reported.
+    #[default]
+    Unknown,
+    /// Reported within the offline window.
+    Online,
+    /// Silent for longer than the offline window.
+    Offline,
+}
 
 /// The reply of `get`, `report` and `desire`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct View {
     reported: Map<String, Value>,
     desired: Map<String, Value>,
     delta: Map<String, Value>,
     version: u64,
+    status: Status,
+    last_report: Option<String>,
+}
+
+/// The settings (payload and reply of `configure`, state key `config`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    offline_after: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            offline_after: DEFAULT_WINDOW.to_owned(),
+        }
+    }
+}
+
+/// Payload of `configure`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Configure {
+    #[serde(default)]
+    offline_after: Option<String>,
+}
+
+/// Data of the `offline` reminder: the report it was armed for.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Armed {
+    last_report: u64,
 }
 
 /// The device-twin actor; the documents live in state.
@@ -48,6 +126,10 @@ pub struct DeviceTwin;
 impl DeviceTwin {
     fn report(&mut self, patch: Value) -> Result<View, Error> {
         apply(REPORTED, "report", &patch)?;
+        let now = clock::now_unix_nanos();
+        state::set(LAST_REPORT, &now)?;
+        state::set(STATUS, &Status::Online)?;
+        arm(now, now, window()?)?;
         view()
     }
 
@@ -63,6 +145,47 @@ impl DeviceTwin {
     fn delta(&mut self, _: IgnoredAny) -> Result<Map<String, Value>, Error> {
         Ok(twin::delta(&load(DESIRED)?, &load(REPORTED)?))
     }
+
+    fn configure(&mut self, req: Configure) -> Result<Config, Error> {
+        let Some(offline_after) = req.offline_after else {
+            return config();
+        };
+        let window = twin::parse_window(&offline_after).map_err(Error::bad_request)?;
+        let config = Config { offline_after };
+        state::set(CONFIG, &config)?;
+        let last_report = state::get::<u64>(LAST_REPORT)?;
+        if let Some(last_report) = last_report
+            && state::get_or_default::<Status>(STATUS)? == Status::Online
+        {
+            arm(last_report, clock::now_unix_nanos(), window)?;
+        }
+        Ok(config)
+    }
+}
+
+/// Registers `offline` to fire `window` after `last_report`, counted from
+/// `now` and rounded up to the millisecond (at once if that is past).
+fn arm(last_report: u64, now: u64, window: Duration) -> Result<(), Error> {
+    let since = Duration::from_nanos(now.saturating_sub(last_report));
+    let left = window.saturating_sub(since);
+    let due = Duration::from_millis(
+        u64::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
+    );
+    scheduling::set_reminder(
+        OFFLINE_REMINDER,
+        &Reminder::after(due).data(&Armed { last_report }),
+    )
+}
+
+/// The settings, or the defaults.
+fn config() -> Result<Config, Error> {
+    state::get_or_default(CONFIG)
+}
+
+/// The configured offline window.
+fn window() -> Result<Duration, Error> {
+    twin::parse_window(&config()?.offline_after)
+        .map_err(|e| Error::internal(format!("stored settings are invalid: {e}")))
 }
 
 /// Merges `patch` into the document under `key`; bumps the version if the
@@ -96,6 +219,8 @@ fn view() -> Result<View, Error> {
         reported,
         desired,
         version: state::get_or_default(VERSION)?,
+        status: state::get_or_default(STATUS)?,
+        last_report: state::get::<u64>(LAST_REPORT)?.map(clock::format_rfc3339),
     })
 }
 
@@ -110,6 +235,19 @@ impl Actor for DeviceTwin {
             .method("desire", Self::desire)
             .method("get", Self::get)
             .method("delta", Self::delta)
+            .method("configure", Self::configure)
+    }
+
+    fn on_reminder(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
+        if name != OFFLINE_REMINDER {
+            wapr_actor::warn!("ignoring unknown reminder `{name}`");
+            return Ok(());
+        }
+        let armed: Armed = wapr_actor::from_json(data)?;
+        if state::get::<u64>(LAST_REPORT)? == Some(armed.last_report) {
+            state::set(STATUS, &Status::Offline)?;
+        }
+        Ok(())
     }
 }
 
@@ -123,8 +261,18 @@ mod tests {
 
     use super::*;
 
+    /// 2024-05-01T00:00:00Z.
+    const T0: u64 = 1_714_521_600_000_000_000;
+    const SECOND: u64 = 1_000_000_000;
+
     fn device() -> TestActor<DeviceTwin> {
         TestActor::activate("device-twin", "dev-1").unwrap()
+    }
+
+    fn offline_reminder() -> Option<(String, Value)> {
+        testing::reminders()
+            .get(OFFLINE_REMINDER)
+            .map(|r| (r.due_time.clone(), r.data_json().unwrap()))
     }
 
     #[test]
@@ -133,7 +281,8 @@ mod tests {
         let empty: Value = d.invoke_json("get", &()).unwrap();
         assert_eq!(
             empty,
-            json!({"reported": {}, "desired": {}, "delta": {}, "version": 0})
+            json!({"reported": {}, "desired": {}, "delta": {}, "version": 0,
+                   "status": "unknown", "lastReport": null})
         );
 
         d.invoke_json::<_, Value>("report", &json!({"temp": 21.5, "fw": "1.0"}))
@@ -180,6 +329,127 @@ mod tests {
         for payload in [&b"[1]"[..], b"3", b"", b"null", b"{"] {
             let err = d.invoke("report", payload).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::BadRequest, "{payload:?}: {err}");
+        }
+        assert!(testing::state_keys().is_empty());
+        assert!(
+            testing::reminders().is_empty(),
+            "a failed report arms nothing"
+        );
+    }
+
+    #[test]
+    fn a_silent_device_goes_offline() {
+        let mut d = device();
+        testing::set_unix_nanos(T0);
+        let v: Value = d.invoke_json("report", &json!({"temp": 1})).unwrap();
+        assert_eq!(v["status"], json!("online"));
+        assert_eq!(v["lastReport"], json!("2024-05-01T00:00:00Z"));
+        assert_eq!(
+            offline_reminder(),
+            Some(("300s".into(), json!({"lastReport": T0})))
+        );
+
+        // A heartbeat re-arms the reminder from the new report.
+        testing::set_unix_nanos(T0 + 60 * SECOND);
+        let v: Value = d.invoke_json("report", &json!({})).unwrap();
+        assert_eq!(v["version"], json!(1), "a heartbeat changes no document");
+        assert_eq!(v["lastReport"], json!("2024-05-01T00:01:00Z"));
+        assert_eq!(
+            offline_reminder(),
+            Some(("300s".into(), json!({"lastReport": T0 + 60 * SECOND})))
+        );
+
+        testing::set_unix_nanos(T0 + 360 * SECOND);
+        d.fire_reminder(OFFLINE_REMINDER).unwrap();
+        let v: Value = d.invoke_json("get", &()).unwrap();
+        assert_eq!(v["status"], json!("offline"));
+        assert_eq!(v["lastReport"], json!("2024-05-01T00:01:00Z"));
+        assert!(offline_reminder().is_none(), "the one-shot is gone");
+
+        // The next report brings it back.
+        let v: Value = d.invoke_json("report", &json!({})).unwrap();
+        assert_eq!(v["status"], json!("online"));
+    }
+
+    #[test]
+    fn a_stale_tick_changes_nothing() {
+        let mut d = device();
+        testing::set_unix_nanos(T0);
+        d.invoke_json::<_, Value>("report", &json!({})).unwrap();
+        testing::set_unix_nanos(T0 + SECOND);
+        d.invoke_json::<_, Value>("report", &json!({})).unwrap();
+        // A tick armed for the first report, delivered after the second.
+        let stale = serde_json::to_vec(&json!({"lastReport": T0})).unwrap();
+        d.fire_reminder_with(OFFLINE_REMINDER, &stale).unwrap();
+        assert_eq!(testing::state_json(STATUS), Some(json!("online")));
+        // Unknown reminders are ignored.
+        d.fire_reminder_with("other", b"").unwrap();
+    }
+
+    #[test]
+    fn configure_sets_the_window_and_rearms_an_online_twin() {
+        let mut d = device();
+        let c: Value = d.invoke_json("configure", &json!({})).unwrap();
+        assert_eq!(c, json!({"offlineAfter": "5m"}), "the default");
+        let c: Value = d
+            .invoke_json("configure", &json!({"offlineAfter": "90s"}))
+            .unwrap();
+        assert_eq!(c, json!({"offlineAfter": "90s"}));
+        assert!(
+            testing::reminders().is_empty(),
+            "nothing to arm before a report"
+        );
+
+        testing::set_unix_nanos(T0);
+        d.invoke_json::<_, Value>("report", &json!({})).unwrap();
+        assert_eq!(offline_reminder().unwrap().0, "90s");
+
+        // Ten seconds later the window grows to 1h: due 1h after the report.
+        testing::set_unix_nanos(T0 + 10 * SECOND);
+        d.invoke_json::<_, Value>("configure", &json!({"offlineAfter": "1h"}))
+            .unwrap();
+        assert_eq!(
+            offline_reminder(),
+            Some(("3590s".into(), json!({"lastReport": T0})))
+        );
+        // Rounded up to the millisecond.
+        testing::set_unix_nanos(T0 + 10 * SECOND + 1);
+        d.invoke_json::<_, Value>("configure", &json!({"offlineAfter": "1h"}))
+            .unwrap();
+        assert_eq!(offline_reminder().unwrap().0, "3590s");
+        testing::set_unix_nanos(T0 + 10 * SECOND + 1_000_001);
+        d.invoke_json::<_, Value>("configure", &json!({"offlineAfter": "1h"}))
+            .unwrap();
+        assert_eq!(offline_reminder().unwrap().0, "3589999ms");
+        // Shrunk below the time already passed: due at once.
+        d.invoke_json::<_, Value>("configure", &json!({"offlineAfter": "5s"}))
+            .unwrap();
+        assert_eq!(offline_reminder().unwrap().0, "0s");
+        assert_eq!(
+            testing::state_json(CONFIG),
+            Some(json!({"offlineAfter": "5s"}))
+        );
+
+        // An offline twin is not re-armed.
+        d.fire_reminder(OFFLINE_REMINDER).unwrap();
+        d.invoke_json::<_, Value>("configure", &json!({"offlineAfter": "2m"}))
+            .unwrap();
+        assert!(offline_reminder().is_none());
+    }
+
+    #[test]
+    fn invalid_windows_are_bad_requests() {
+        let mut d = device();
+        for payload in [
+            json!({"offlineAfter": "5 minutes"}),
+            json!({"offlineAfter": "0s"}),
+            json!({"offlineAfter": 300}),
+            json!({"offline": "5m"}),
+        ] {
+            let err = d
+                .invoke_json::<_, Value>("configure", &payload)
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadRequest, "{payload}: {err}");
         }
         assert!(testing::state_keys().is_empty());
     }

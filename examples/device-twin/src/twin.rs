@@ -1,6 +1,75 @@
-//! JSON merge-patch and the desired/reported delta, free of any host calls.
+//! JSON merge-patch, the desired/reported delta and the offline window's
+//! duration format, free of any host calls.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value};
+
+/// The shortest offline window accepted.
+pub const MIN_WINDOW: Duration = Duration::from_secs(1);
+/// The longest offline window accepted (30 days).
+pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Parses an offline window written as a Go duration with the units `h`,
+/// `m`, `s` and `ms` (`5m`, `90s`, `1h30m`, `1.5s`), between [`MIN_WINDOW`]
+/// and [`MAX_WINDOW`].
+///
+/// # Errors
+/// What is wrong with it, quoting it.
+pub fn parse_window(text: &str) -> Result<Duration, String> {
+    let invalid = || {
+        format!(
+            "`offlineAfter` must be a duration such as \"5m\", \"90s\" or \"1h30m\" (got {text:?})"
+        )
+    };
+    let mut rest = text;
+    let mut nanos: u128 = 0;
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(invalid)?;
+        let (number, after) = rest.split_at(number_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale: u128 = match unit {
+            "h" => 3_600_000_000_000,
+            "m" => 60_000_000_000,
+            "s" => 1_000_000_000,
+            "ms" => 1_000_000,
+            _ => return Err(invalid()),
+        };
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if whole.is_empty() || (number.contains('.') && fraction.is_empty()) {
+            return Err(invalid());
+        }
+        let whole: u128 = whole.parse().map_err(|_| invalid())?;
+        let mut part = whole.checked_mul(scale).ok_or_else(invalid)?;
+        let mut place = scale;
+        for digit in fraction.bytes() {
+            if !digit.is_ascii_digit() {
+                return Err(invalid());
+            }
+            place /= 10;
+            part += u128::from(digit - b'0') * place;
+        }
+        nanos = nanos.checked_add(part).ok_or_else(invalid)?;
+        rest = next;
+    }
+    let window = u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .unwrap_or(Duration::MAX);
+    if window < MIN_WINDOW || window > MAX_WINDOW {
+        return Err(format!(
+            "`offlineAfter` must be between 1s and 720h (got {text:?})"
+        ));
+    }
+    Ok(window)
+}
 
 /// Applies `patch` to `target` as a JSON merge-patch (RFC 7396): objects
 /// merge key by key, recursively; a `null` member deletes the key; any other
@@ -131,6 +200,34 @@ mod tests {
         );
         assert!(delta(&Map::new(), &reported).is_empty());
         assert_eq!(delta(&desired, &Map::new()), desired);
+    }
+
+    #[test]
+    fn offline_windows() {
+        for (text, secs) in [
+            ("5m", 300.0),
+            ("90s", 90.0),
+            ("1h30m", 5400.0),
+            ("1.5s", 1.5),
+            ("1500ms", 1.5),
+            ("720h", 2_592_000.0),
+        ] {
+            assert_eq!(
+                parse_window(text),
+                Ok(Duration::from_secs_f64(secs)),
+                "{text}"
+            );
+        }
+        for text in ["", "5", "5d", "m", "1.s", ".5s", "-5m", "5 m", "PT5M"] {
+            let err = parse_window(text).unwrap_err();
+            assert!(
+                err.starts_with("`offlineAfter` must be a duration"),
+                "{text}: {err}"
+            );
+        }
+        for text in ["999ms", "721h", "99999999999999999999999h"] {
+            assert!(parse_window(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -15,15 +15,54 @@
 //! | `now`           | ignored                                              | `{"unix_nanos":n,"monotonic_nanos":n}`              |
 //! | `random`        | ignored                                              | a random u64                                        |
 //! | `lifecycle`     | ignored                                              | `{"activations":n,"deactivations":n}`               |
+//! | `set-reminder`  | `{"name":"r","dueTime":"","period":"","ttl":"","data":<json>,"failurePolicy":…,"missedTicks":…,"fail":bool}` | registers the reminder; `null`, or `application` "deliberate failure" after registering if `fail` |
+//! | `delete-reminder` | `{"name":"r","fail":bool}`                         | cancels it; `null` (or fails after, if `fail`)      |
+//! | `get-reminder`  | `{"name":"r"}`                                       | the reminder (see below) or `null`                  |
+//! | `list-reminders`| ignored                                              | `[reminder, ...]`                                   |
+//! | `set-timer`     | `{"name":"t","dueTime":"","period":"","ttl":"","callback":"","data":<json>,"fail":bool}` | registers the timer; as `set-reminder` |
+//! | `delete-timer`  | `{"name":"t","fail":bool}`                           | cancels it; as `delete-reminder`                    |
+//! | `get-timer`     | `{"name":"t"}`                                       | `{"dueTime","period","ttl","callback","data"}` or `null` |
+//! | `fires`         | ignored                                              | the list under the state key `fires` (`[]` if none) |
 //!
 //! Every activation increments the state key `activations` and every
 //! deactivation increments `deactivations` (JSON integers).
+//!
+//! **Timers and reminders.** The `set-*` and `delete-*` methods register or
+//! cancel from a turn; with `"fail":true` they do so and then fail the turn,
+//! so a test can check that a failing turn leaves no registration (or
+//! cancellation) behind. A registration the host refuses (a malformed time,
+//! a bad name) returns the host's error unchanged (`bad-request`,
+//! `error creating actor reminder: …`). Times are Dapr's strings, passed as
+//! given (absent: empty). `data` is any JSON (absent or `null`: no data).
+//! `failurePolicy` is `"drop"` or `{"intervalMs":n,"maxRetries":m}`
+//! (`maxRetries` absent or `null`: retry until it succeeds); absent: the
+//! host's default. `missedTicks` is `"fire-once"` (default), `"skip"` or
+//! `"catch-up:N"`.
+//!
+//! A reminder is shown as `{"name","dueTime","period","repetitions","ttl",
+//! "data","fired","nextFireUnixNanos"}`; `data` is the registered JSON
+//! (bytes that are not JSON as a lossy UTF-8 string; none as `null`).
+//!
+//! Each fire (`on_reminder`, `on_timer`) appends
+//! `{"kind":"reminder"|"timer","name","data","n"}` (timers also
+//! `"callback"`) to the JSON list under the state key `fires` and increments
+//! the counter `fired:<name>`; `n` is that counter's new value. If the data
+//! is an object with `"fail":true` the fire then fails (`application`
+//! "deliberate failure (reminder `r`)"), so its writes are discarded and a
+//! reminder's failure policy applies. A timer with a non-empty `callback`
+//! then runs that method with the data as payload, reply discarded (as the
+//! SDK's default `on_timer` does): `"callback":"trap"` makes the fire trap.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use wapr_actor::scheduling::{
+    self, FailurePolicy, MissedTicks, Reminder, ReminderInfo, Timer, TimerRegistration,
+};
 use wapr_actor::{Actor, ActorRef, Error, Methods, Request, actors, clock, random, state};
 
 /// State key counting activations.
@@ -32,6 +71,8 @@ const ACTIVATIONS: &str = "activations";
 const DEACTIVATIONS: &str = "deactivations";
 /// Size of one `alloc-bomb` chunk.
 const CHUNK: usize = 1 << 20;
+/// State key of the list of fires.
+const FIRES: &str = "fires";
 
 /// Payload of `put`, `put-then-fail` and `put-then-trap`.
 #[derive(Debug, Deserialize)]
@@ -62,6 +103,136 @@ struct Target {
     #[serde(rename = "type")]
     actor_type: String,
     id: String,
+}
+
+/// Payload of `set-reminder`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SetReminder {
+    name: String,
+    #[serde(default)]
+    due_time: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    ttl: String,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    failure_policy: Option<Policy>,
+    #[serde(default)]
+    missed_ticks: Option<String>,
+    #[serde(default)]
+    fail: bool,
+}
+
+/// `failurePolicy` of `set-reminder`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Policy {
+    /// `"drop"`.
+    Named(String),
+    /// `{"intervalMs":n,"maxRetries":m}`.
+    #[serde(rename_all = "camelCase")]
+    Constant {
+        interval_ms: u64,
+        #[serde(default)]
+        max_retries: Option<u32>,
+    },
+}
+
+/// Payload of `set-timer`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SetTimer {
+    name: String,
+    #[serde(default)]
+    due_time: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    ttl: String,
+    #[serde(default)]
+    callback: String,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    fail: bool,
+}
+
+/// Payload of `delete-reminder`, `delete-timer`, `get-reminder` and
+/// `get-timer`.
+#[derive(Debug, Deserialize)]
+struct Named {
+    name: String,
+    #[serde(default)]
+    fail: bool,
+}
+
+/// A reminder as `get-reminder` and `list-reminders` show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReminderView {
+    name: String,
+    due_time: String,
+    period: String,
+    repetitions: Option<u32>,
+    ttl: String,
+    data: Value,
+    fired: Option<u32>,
+    next_fire_unix_nanos: Option<u64>,
+}
+
+impl From<ReminderInfo> for ReminderView {
+    fn from(info: ReminderInfo) -> Self {
+        Self {
+            data: shown(&info.data),
+            name: info.name,
+            due_time: info.due_time,
+            period: info.period,
+            repetitions: info.repetitions,
+            ttl: info.ttl,
+            fired: info.fired,
+            next_fire_unix_nanos: info.next_fire_unix_nanos,
+        }
+    }
+}
+
+/// A timer as `get-timer` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimerView {
+    due_time: String,
+    period: String,
+    ttl: String,
+    callback: String,
+    data: Value,
+}
+
+impl From<TimerRegistration> for TimerView {
+    fn from(timer: TimerRegistration) -> Self {
+        Self {
+            data: shown(&timer.data),
+            due_time: timer.due_time,
+            period: timer.period,
+            ttl: timer.ttl,
+            callback: timer.callback,
+        }
+    }
+}
+
+/// Data as JSON: `null` when empty, the JSON it holds, else a lossy string.
+fn shown(data: &[u8]) -> Value {
+    if data.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(data)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(data).into_owned()))
+}
+
+/// The error of a turn asked to fail.
+fn deliberate() -> Error {
+    Error::application("deliberate failure")
 }
 
 /// Reply of `now`.
@@ -163,6 +334,138 @@ impl Testbed {
     }
 }
 
+/// Timers and reminders.
+impl Testbed {
+    fn set_reminder(&mut self, req: SetReminder) -> Result<(), Error> {
+        let mut reminder = Reminder::new()
+            .raw_due_time(req.due_time)
+            .raw_period(req.period)
+            .raw_ttl(req.ttl)
+            .missed_ticks(missed_ticks(req.missed_ticks.as_deref())?);
+        if let Some(data) = &req.data {
+            reminder = reminder.data(data);
+        }
+        if let Some(policy) = req.failure_policy {
+            reminder = reminder.failure_policy(match policy {
+                Policy::Named(name) if name == "drop" => FailurePolicy::Drop,
+                Policy::Named(other) => {
+                    return Err(Error::bad_request(format!(
+                        "`failurePolicy` must be \"drop\" or {{\"intervalMs\":n,\"maxRetries\":m}}, not {other:?}"
+                    )));
+                }
+                Policy::Constant {
+                    interval_ms,
+                    max_retries,
+                } => FailurePolicy::Constant {
+                    interval: Duration::from_millis(interval_ms),
+                    max_retries,
+                },
+            });
+        }
+        scheduling::set_reminder(&req.name, &reminder)?;
+        if req.fail {
+            return Err(deliberate());
+        }
+        Ok(())
+    }
+
+    fn delete_reminder(&mut self, req: Named) -> Result<(), Error> {
+        scheduling::delete_reminder(&req.name)?;
+        if req.fail {
+            return Err(deliberate());
+        }
+        Ok(())
+    }
+
+    fn get_reminder(&mut self, req: Named) -> Result<Option<ReminderView>, Error> {
+        Ok(scheduling::get_reminder(&req.name)?.map(ReminderView::from))
+    }
+
+    fn list_reminders(&mut self, _: IgnoredAny) -> Result<Vec<ReminderView>, Error> {
+        Ok(scheduling::list_reminders()?
+            .into_iter()
+            .map(ReminderView::from)
+            .collect())
+    }
+
+    fn set_timer(&mut self, req: SetTimer) -> Result<(), Error> {
+        let mut timer = Timer::new()
+            .raw_due_time(req.due_time)
+            .raw_period(req.period)
+            .raw_ttl(req.ttl)
+            .callback(req.callback);
+        if let Some(data) = &req.data {
+            timer = timer.data(data);
+        }
+        scheduling::set_timer(&req.name, &timer)?;
+        if req.fail {
+            return Err(deliberate());
+        }
+        Ok(())
+    }
+
+    fn delete_timer(&mut self, req: Named) -> Result<(), Error> {
+        scheduling::delete_timer(&req.name)?;
+        if req.fail {
+            return Err(deliberate());
+        }
+        Ok(())
+    }
+
+    fn get_timer(&mut self, req: Named) -> Result<Option<TimerView>, Error> {
+        Ok(scheduling::get_timer(&req.name).map(TimerView::from))
+    }
+
+    fn fires(&mut self, _: IgnoredAny) -> Result<Vec<Value>, Error> {
+        state::get_or_default(FIRES)
+    }
+}
+
+/// `missedTicks` of `set-reminder`.
+fn missed_ticks(text: Option<&str>) -> Result<MissedTicks, Error> {
+    match text {
+        None | Some("fire-once") => Ok(MissedTicks::FireOnce),
+        Some("skip") => Ok(MissedTicks::Skip),
+        Some(other) => other
+            .strip_prefix("catch-up:")
+            .and_then(|n| n.parse().ok())
+            .map(MissedTicks::CatchUp)
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "`missedTicks` must be \"fire-once\", \"skip\" or \"catch-up:N\", not {other:?}"
+                ))
+            }),
+    }
+}
+
+/// Records a fire: appends `entry` (plus `n`) to `fires` and bumps
+/// `fired:<name>`; then fails if the data asks for it.
+fn record_fire(
+    kind: &str,
+    name: &str,
+    data: &[u8],
+    mut entry: Map<String, Value>,
+) -> Result<(), Error> {
+    let counter = format!("fired:{name}");
+    let n = state::get_or_default::<u64>(&counter)?.saturating_add(1);
+    state::set(&counter, &n)?;
+    let data = shown(data);
+    let fail = data.get("fail") == Some(&Value::Bool(true));
+    entry.insert("kind".into(), kind.into());
+    entry.insert("name".into(), name.into());
+    entry.insert("data".into(), data);
+    entry.insert("n".into(), n.into());
+    let mut fires: Vec<Value> = state::get_or_default(FIRES)?;
+    fires.push(Value::Object(entry));
+    state::set(FIRES, &fires)?;
+    if fail {
+        return Err(Error::application(format!(
+            "deliberate failure ({kind} `{name}`)"
+        )));
+    }
+    Ok(())
+}
+
 /// Adds one to the counter under `key`.
 fn bump(key: &str) -> Result<(), Error> {
     let n = state::get_or_default::<u64>(key)?.saturating_add(1);
@@ -194,6 +497,25 @@ impl Actor for Testbed {
             .method("now", Self::now)
             .method("random", Self::random)
             .method("lifecycle", Self::lifecycle)
+            .method("set-reminder", Self::set_reminder)
+            .method("delete-reminder", Self::delete_reminder)
+            .method("get-reminder", Self::get_reminder)
+            .method("list-reminders", Self::list_reminders)
+            .method("set-timer", Self::set_timer)
+            .method("delete-timer", Self::delete_timer)
+            .method("get-timer", Self::get_timer)
+            .method("fires", Self::fires)
+    }
+
+    fn on_reminder(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
+        record_fire("reminder", name, data, Map::new())
+    }
+
+    fn on_timer(&mut self, name: &str, callback: &str, data: &[u8]) -> Result<(), Error> {
+        let mut entry = Map::new();
+        entry.insert("callback".into(), callback.into());
+        record_fire("timer", name, data, entry)?;
+        scheduling::run_callback(self, callback, data)
     }
 }
 
@@ -315,5 +637,210 @@ mod tests {
         let mut t = testbed();
         let counts: Value = t.invoke_json("lifecycle", &()).unwrap();
         assert_eq!(counts, json!({"activations": 2, "deactivations": 1}));
+    }
+
+    #[test]
+    fn a_failing_turn_leaves_no_registration_behind() {
+        let mut t = testbed();
+        let err = t
+            .invoke_json::<_, Value>(
+                "set-reminder",
+                &json!({"name": "r", "dueTime": "1s", "period": "R3/PT1S", "data": {"x": 1}, "fail": true}),
+            )
+            .unwrap_err();
+        assert_eq!(err, Error::application("deliberate failure"));
+        assert!(testing::reminders().is_empty());
+        let err = t
+            .invoke_json::<_, Value>("set-timer", &json!({"name": "t", "fail": true}))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Application);
+        assert!(testing::timers().is_empty());
+
+        t.invoke_json::<_, Value>(
+            "set-reminder",
+            &json!({"name": "r", "dueTime": "1s", "period": "R3/PT1S", "data": {"x": 1}}),
+        )
+        .unwrap();
+        t.invoke_json::<_, Value>(
+            "set-timer",
+            &json!({"name": "t", "period": "2s", "callback": "cb", "data": [1]}),
+        )
+        .unwrap();
+        // A failing cancellation is undone too.
+        for method in ["delete-reminder", "delete-timer"] {
+            let name = if method == "delete-timer" { "t" } else { "r" };
+            t.invoke_json::<_, Value>(method, &json!({"name": name, "fail": true}))
+                .unwrap_err();
+        }
+        assert_eq!(testing::reminders().len(), 1);
+        assert_eq!(testing::timers().len(), 1);
+
+        let r: Value = t
+            .invoke_json("get-reminder", &json!({"name": "r"}))
+            .unwrap();
+        assert_eq!(
+            r,
+            json!({"name": "r", "dueTime": "1s", "period": "@every 1s", "repetitions": 3,
+                   "ttl": "", "data": {"x": 1}, "fired": null, "nextFireUnixNanos": null})
+        );
+        let list: Value = t.invoke_json("list-reminders", &()).unwrap();
+        assert_eq!(list, json!([r]));
+        let timer: Value = t.invoke_json("get-timer", &json!({"name": "t"})).unwrap();
+        assert_eq!(
+            timer,
+            json!({"dueTime": "", "period": "2s", "ttl": "", "callback": "cb", "data": [1]})
+        );
+
+        t.invoke_json::<_, Value>("delete-reminder", &json!({"name": "r"}))
+            .unwrap();
+        t.invoke_json::<_, Value>("delete-timer", &json!({"name": "t"}))
+            .unwrap();
+        assert_eq!(
+            t.invoke_json::<_, Value>("get-reminder", &json!({"name": "r"}))
+                .unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            t.invoke_json::<_, Value>("get-timer", &json!({"name": "t"}))
+                .unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            t.invoke_json::<_, Value>("list-reminders", &()).unwrap(),
+            json!([])
+        );
+    }
+
+    #[test]
+    fn policies_reach_the_registration() {
+        let mut t = testbed();
+        t.invoke_json::<_, Value>(
+            "set-reminder",
+            &json!({"name": "a", "period": "1s", "failurePolicy": "drop", "missedTicks": "skip"}),
+        )
+        .unwrap();
+        t.invoke_json::<_, Value>(
+            "set-reminder",
+            &json!({"name": "b", "period": "1s",
+                    "failurePolicy": {"intervalMs": 250, "maxRetries": 2},
+                    "missedTicks": "catch-up:5"}),
+        )
+        .unwrap();
+        t.invoke_json::<_, Value>(
+            "set-reminder",
+            &json!({"name": "c", "period": "1s", "failurePolicy": {"intervalMs": 10}}),
+        )
+        .unwrap();
+        let r = testing::reminders();
+        assert_eq!(r["a"].failure_policy, Some(FailurePolicy::Drop));
+        assert_eq!(r["a"].missed_ticks, MissedTicks::Skip);
+        assert_eq!(
+            r["b"].failure_policy,
+            Some(FailurePolicy::retry(Duration::from_millis(250), 2))
+        );
+        assert_eq!(r["b"].missed_ticks, MissedTicks::CatchUp(5));
+        assert_eq!(
+            r["c"].failure_policy,
+            Some(FailurePolicy::retry_forever(Duration::from_millis(10)))
+        );
+        assert_eq!(r["c"].missed_ticks, MissedTicks::FireOnce);
+        assert_eq!(r["c"].data, b"", "no data");
+
+        for payload in [
+            json!({"name": "x", "period": "1s", "failurePolicy": "sometimes"}),
+            json!({"name": "x", "period": "1s", "missedTicks": "catch-up"}),
+        ] {
+            let err = t
+                .invoke_json::<_, Value>("set-reminder", &payload)
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadRequest, "{payload}");
+        }
+    }
+
+    #[test]
+    fn malformed_times_are_the_hosts_bad_requests() {
+        let mut t = testbed();
+        let err = t
+            .invoke_json::<_, Value>("set-reminder", &json!({"name": "r", "period": "P1D"}))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadRequest);
+        assert!(
+            err.message()
+                .starts_with("error creating actor reminder: unsupported period format"),
+            "{err}"
+        );
+        let err = t
+            .invoke_json::<_, Value>("set-timer", &json!({"name": "t", "dueTime": "soon"}))
+            .unwrap_err();
+        assert!(
+            err.message().starts_with("error creating actor timer:"),
+            "{err}"
+        );
+        assert!(testing::reminders().is_empty() && testing::timers().is_empty());
+    }
+
+    #[test]
+    fn fires_are_recorded_and_fail_on_request() {
+        let mut t = testbed();
+        t.invoke_json::<_, Value>(
+            "set-reminder",
+            &json!({"name": "r", "period": "1s", "data": {"k": "v"}}),
+        )
+        .unwrap();
+        t.invoke_json::<_, Value>(
+            "set-reminder",
+            &json!({"name": "bad", "period": "1s", "data": {"fail": true}}),
+        )
+        .unwrap();
+        t.invoke_json::<_, Value>("set-timer", &json!({"name": "t", "period": "1s"}))
+            .unwrap();
+        t.fire_reminder("r").unwrap();
+        t.fire_reminder("r").unwrap();
+        t.fire_timer("t").unwrap();
+        let err = t.fire_reminder("bad").unwrap_err();
+        assert_eq!(
+            err,
+            Error::application("deliberate failure (reminder `bad`)")
+        );
+        t.fire_reminder_with("raw", b"\xff").unwrap();
+
+        let fires: Value = t.invoke_json("fires", &()).unwrap();
+        assert_eq!(
+            fires,
+            json!([
+                {"kind": "reminder", "name": "r", "data": {"k": "v"}, "n": 1},
+                {"kind": "reminder", "name": "r", "data": {"k": "v"}, "n": 2},
+                {"kind": "timer", "name": "t", "callback": "", "data": null, "n": 1},
+                {"kind": "reminder", "name": "raw", "data": "\u{fffd}", "n": 1},
+            ])
+        );
+        assert_eq!(testing::state_json("fired:r"), Some(json!(2)));
+        assert_eq!(
+            testing::state_json("fired:bad"),
+            None,
+            "the failed fire wrote nothing"
+        );
+    }
+
+    #[test]
+    fn timer_callbacks_run_methods() {
+        let mut t = testbed();
+        t.invoke_json::<_, Value>(
+            "set-timer",
+            &json!({"name": "t", "period": "R2/PT1S", "callback": "put", "data": {"key": "k", "value": 5}}),
+        )
+        .unwrap();
+        t.fire_timer("t").unwrap();
+        assert_eq!(testing::state_json("k"), Some(json!(5)));
+        assert_eq!(testing::state_json("fired:t"), Some(json!(1)));
+
+        // A callback that fails undoes the fire's record.
+        t.fire_timer_with("t", "put-then-fail", br#"{"key":"k2"}"#)
+            .unwrap_err();
+        assert_eq!(testing::state_json("fired:t"), Some(json!(1)));
+        assert_eq!(testing::state_json("k2"), None);
+        let panic = catch_unwind(AssertUnwindSafe(|| t.fire_timer_with("t", "trap", b"")))
+            .expect_err("the callback must panic");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"deliberate trap"));
     }
 }
