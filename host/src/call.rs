@@ -65,20 +65,32 @@ impl CallChain {
         &self.id
     }
 
+    /// The chain id, shared.
+    pub fn id_arc(&self) -> &Arc<str> {
+        &self.id
+    }
+
     /// The actors whose turns are waiting on this call, outermost first.
     pub fn actors(&self) -> &[ActorKey] {
         &self.actors
     }
 
-    /// Fails if calling `target` would wait on an actor already in the chain,
-    /// or would nest deeper than [`MAX_CALL_DEPTH`].
-    pub fn check_no_cycle(&self, target: &ActorKey) -> Result<(), CallError> {
+    /// Fails if calling one more actor would nest deeper than
+    /// [`MAX_CALL_DEPTH`].
+    pub fn check_depth(&self) -> Result<(), CallError> {
         if self.actors.len() >= MAX_CALL_DEPTH {
             return Err(CallError::ChainTooDeep {
                 depth: self.actors.len() + 1,
                 limit: MAX_CALL_DEPTH,
             });
         }
+        Ok(())
+    }
+
+    /// Fails if calling `target` would wait on an actor already in the chain,
+    /// or would nest deeper than [`MAX_CALL_DEPTH`].
+    pub fn check_no_cycle(&self, target: &ActorKey) -> Result<(), CallError> {
+        self.check_depth()?;
         if self.actors.iter().any(|k| k == target) {
             let mut chain: Vec<ActorKey> = self.actors.to_vec();
             chain.push(target.clone());
@@ -205,11 +217,73 @@ impl RequestId {
     }
 }
 
+/// A timer or reminder fire on its way to an actor: it runs as a turn of
+/// its own, through the actor's mailbox, on whichever node owns the actor.
+#[derive(Debug, Clone)]
+pub struct FireRequest {
+    /// The actor.
+    pub target: ActorKey,
+    /// The timer's or reminder's name (validated when it was registered).
+    pub name: Arc<str>,
+    /// Its data: raw JSON from Dapr clients, any bytes from guests.
+    pub data: Option<Bytes>,
+    /// Timer or reminder, and what each carries.
+    pub kind: FireKind,
+}
+
+/// What kind of fire, with what Dapr hands the app for it.
+#[derive(Debug, Clone)]
+pub enum FireKind {
+    /// A timer tick: Dapr's `callback`, and `dueTime`/`period` as registered.
+    Timer {
+        /// The callback name.
+        callback: Arc<str>,
+        /// `dueTime` as registered.
+        due_time: Arc<str>,
+        /// `period` as registered.
+        period: Arc<str>,
+    },
+    /// A reminder tick. `tick` identifies it (the same on every
+    /// redelivery), so the turn applies once (it is the turn's request id).
+    Reminder {
+        /// The tick's identity, when the scheduler gives one.
+        tick: Option<RequestId>,
+    },
+}
+
+impl FireRequest {
+    /// The request id the fire's turn runs under (a reminder's tick).
+    pub fn request_id(&self) -> Option<&RequestId> {
+        match &self.kind {
+            FireKind::Reminder { tick } => tick.as_ref(),
+            FireKind::Timer { .. } => None,
+        }
+    }
+
+    /// Whether this is a timer fire.
+    pub fn is_timer(&self) -> bool {
+        matches!(self.kind, FireKind::Timer { .. })
+    }
+
+    /// The method and body daprd sends an app for this fire
+    /// (`remind/{name}` with `{"data":…,"dueTime":"","period":""}`, or
+    /// `timer/{name}` with `{"data":…,"callback":…,"dueTime":…,"period":…}`;
+    /// dapr-actors-next.md §1.6): how components built for ABI 0.1, which
+    /// have no callback exports, receive fires.
+    pub fn dapr_callback(&self) -> (String, Bytes) {
+        crate::reminders::callback::dapr_callback(self)
+    }
+}
+
 /// Something that can deliver a call to whichever node owns the target: the
 /// router. Actor instances use it for actor-to-actor calls.
 pub trait ActorCaller: Send + Sync + 'static {
     /// Delivers `request` and waits for the reply.
     fn call(&self, request: CallRequest) -> BoxFuture<'_, Result<Bytes, CallError>>;
+
+    /// Delivers a timer or reminder fire and waits until its turn ended
+    /// (committed, for a reminder tick).
+    fn fire(&self, fire: FireRequest) -> BoxFuture<'_, Result<(), CallError>>;
 }
 
 #[cfg(test)]

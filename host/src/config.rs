@@ -146,6 +146,106 @@ impl From<StateBackend> for String {
     }
 }
 
+/// Where a node's reminders are kept: which Scheduler it uses.
+/// Spelled `embedded`, `none` or `host:port[,host:port…]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SchedulerAddress {
+    /// wapr's embedded Scheduler, in this process, keeping its jobs in the
+    /// node's state store (the default of a standalone node).
+    Embedded,
+    /// A Scheduler over gRPC: Dapr's (`dapr run` gives `localhost:50006`)
+    /// or `wapr scheduler`.
+    Remote(Vec<String>),
+    /// No reminders: the reminder API answers daprd's "reminder scheduler
+    /// is not configured".
+    Disabled,
+}
+
+impl FromStr for SchedulerAddress {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "embedded" => Ok(Self::Embedded),
+            "none" | "" => Ok(Self::Disabled),
+            list => {
+                let addresses: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                for address in &addresses {
+                    let ok = address.rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty() && port.parse::<u16>().is_ok()
+                    });
+                    if !ok {
+                        return Err(format!(
+                            "expected \"embedded\", \"none\" or host:port[,host:port], got {address:?}"
+                        ));
+                    }
+                }
+                Ok(Self::Remote(addresses))
+            }
+        }
+    }
+}
+
+impl TryFrom<String> for SchedulerAddress {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<SchedulerAddress> for String {
+    fn from(address: SchedulerAddress) -> Self {
+        match address {
+            SchedulerAddress::Embedded => "embedded".into(),
+            SchedulerAddress::Disabled => "none".into(),
+            SchedulerAddress::Remote(addresses) => addresses.join(","),
+        }
+    }
+}
+
+/// Timers and reminders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// The Scheduler reminders are kept in. Default: `embedded` for a
+    /// standalone node, `localhost:50006` (Dapr's, as `dapr run` starts it)
+    /// in a cluster.
+    pub address: Option<SchedulerAddress>,
+    /// `WatchJobs` streams per Scheduler host (daprd's
+    /// `--scheduler-job-streams`).
+    pub streams_per_host: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            address: None,
+            streams_per_host: crate::scheduler::client::DEFAULT_STREAMS_PER_HOST,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// The Scheduler to use on a node that is (or is not) clustered.
+    pub fn effective(&self, clustered: bool) -> SchedulerAddress {
+        self.address.clone().unwrap_or_else(|| {
+            if clustered {
+                SchedulerAddress::Remote(vec![format!(
+                    "localhost:{}",
+                    crate::scheduler::DEFAULT_SCHEDULER_PORT
+                )])
+            } else {
+                SchedulerAddress::Embedded
+            }
+        })
+    }
+}
+
 /// How a node takes part in a cluster.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -228,6 +328,10 @@ pub struct NodeConfig {
     pub http: HttpConfig,
     /// Placement and the internal API (cluster membership).
     pub cluster: ClusterConfig,
+    /// Timers and reminders: the Scheduler reminders are kept in.
+    pub scheduler: SchedulerConfig,
+    /// Reentrancy of every hosted type, unless the type sets its own.
+    pub reentrancy: ReentrancyConfig,
     /// Runtime limits and defaults for every actor type.
     pub limits: Limits,
     /// Actor types hosted by this node, by type name.
@@ -242,6 +346,8 @@ impl Default for NodeConfig {
             state: StateBackend::default(),
             http: HttpConfig::default(),
             cluster: ClusterConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            reentrancy: ReentrancyConfig::default(),
             limits: Limits::default(),
             actors: BTreeMap::new(),
         }
@@ -314,6 +420,32 @@ impl Default for Limits {
     }
 }
 
+/// Dapr's actor reentrancy (`reentrancy` in `/dapr/config`): a call that
+/// carries the `Dapr-Reentrancy-Id` of the turn an actor is running enters
+/// that turn (A → B → A succeeds) instead of waiting behind it, up to
+/// `max_stack_depth` nested calls of the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReentrancyConfig {
+    /// Whether re-entrant calls are let in.
+    pub enabled: bool,
+    /// Most calls of one actor nested in one chain, the outer one
+    /// included (Dapr's default: 32).
+    pub max_stack_depth: u32,
+}
+
+/// Dapr's default reentrancy stack limit.
+pub const DEFAULT_MAX_STACK_DEPTH: u32 = 32;
+
+impl Default for ReentrancyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_stack_depth: DEFAULT_MAX_STACK_DEPTH,
+        }
+    }
+}
+
 /// One hosted actor type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -329,6 +461,10 @@ pub struct ActorTypeConfig {
     /// Memory cap for this type (default and maximum: `limits.memory_per_actor`).
     #[serde(default)]
     pub max_memory: Option<ByteSize>,
+    /// Reentrancy of this type; replaces the node's `[reentrancy]` as a
+    /// whole (as Dapr's `entitiesConfig` does).
+    #[serde(default)]
+    pub reentrancy: Option<ReentrancyConfig>,
 }
 
 impl ActorTypeConfig {
@@ -339,6 +475,7 @@ impl ActorTypeConfig {
             idle_timeout: None,
             turn_timeout: None,
             max_memory: None,
+            reentrancy: None,
         }
     }
 }
@@ -356,6 +493,9 @@ pub struct TypeLimits {
     pub max_turn_state: u64,
     /// Mailbox capacity.
     pub mailbox_capacity: u32,
+    /// Most calls of one actor nested in one call chain when reentrancy is
+    /// on; `None`: reentrancy is off.
+    pub reentrancy: Option<u32>,
 }
 
 impl NodeConfig {
@@ -394,7 +534,19 @@ impl NodeConfig {
                 .as_u64(),
             max_turn_state: self.limits.max_turn_state.as_u64(),
             mailbox_capacity: self.limits.mailbox_capacity,
+            reentrancy: self
+                .reentrancy_of(actor_type)
+                .enabled
+                .then(|| self.reentrancy_of(actor_type).max_stack_depth),
         }
+    }
+
+    /// The reentrancy of `actor_type`: its own, else the node's.
+    pub fn reentrancy_of(&self, actor_type: &str) -> ReentrancyConfig {
+        self.actors
+            .get(actor_type)
+            .and_then(|t| t.reentrancy)
+            .unwrap_or(self.reentrancy)
     }
 
     /// Checks ranges and consistency; the error names the field.
@@ -444,6 +596,34 @@ impl NodeConfig {
                 "cluster.drain_timeout / cluster.route_budget",
                 "must be greater than zero",
             ));
+        }
+        if self.scheduler.streams_per_host == 0 || self.scheduler.streams_per_host > 64 {
+            return Err(invalid(
+                "scheduler.streams_per_host",
+                "must be between 1 and 64",
+            ));
+        }
+        if let Some(SchedulerAddress::Remote(addresses)) = &self.scheduler.address
+            && addresses.is_empty()
+        {
+            return Err(invalid(
+                "scheduler.address",
+                "expected \"embedded\", \"none\" or host:port[,host:port]",
+            ));
+        }
+        for (field, reentrancy) in std::iter::once(("reentrancy".to_string(), &self.reentrancy))
+            .chain(self.actors.iter().filter_map(|(name, t)| {
+                t.reentrancy
+                    .as_ref()
+                    .map(|r| (format!("actors.{name}.reentrancy"), r))
+            }))
+        {
+            if reentrancy.max_stack_depth == 0 || reentrancy.max_stack_depth > 1024 {
+                return Err(invalid(
+                    format!("{field}.max_stack_depth"),
+                    "must be between 1 and 1024",
+                ));
+            }
         }
         if self.http.max_body_size.as_u64() == 0 {
             return Err(invalid("http.max_body_size", "must be greater than zero"));

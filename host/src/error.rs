@@ -230,6 +230,15 @@ pub enum CallError {
         /// The chain including the repeated actor at the end.
         chain: ChainDisplay,
     },
+    /// A re-entrant call would nest an actor deeper than its type's
+    /// `max_stack_depth` (Dapr's `ERR_ACTOR_STACK_DEPTH`).
+    #[error("maximum stack depth exceeded")]
+    StackDepth {
+        /// Which actor.
+        actor: ActorKey,
+        /// The type's limit.
+        limit: u32,
+    },
     /// A call chain nested deeper than allowed.
     #[error("call chain too deep: {depth} nested actor calls (the limit is {limit})")]
     ChainTooDeep {
@@ -348,7 +357,9 @@ impl CallError {
             Self::InvalidName(_) | Self::InvalidRequestId(_) => ErrorKind::BadRequest,
             Self::ReservedType(_) | Self::UnknownType { .. } => ErrorKind::NotFound,
             Self::Guest { kind, .. } => *kind,
-            Self::CallCycle { .. } | Self::ChainTooDeep { .. } => ErrorKind::CallCycle,
+            Self::CallCycle { .. } | Self::ChainTooDeep { .. } | Self::StackDepth { .. } => {
+                ErrorKind::CallCycle
+            }
             Self::MailboxFull { .. } | Self::AtCapacity { .. } | Self::ShuttingDown => {
                 ErrorKind::Unavailable
             }
@@ -376,7 +387,7 @@ impl CallError {
             Self::ShuttingDown => ErrorCode::ActorRuntimeClosed,
             Self::NotActive(_) => ErrorCode::ActorInstanceMissing,
             Self::State { .. } => ErrorCode::ActorStateTransactionSave,
-            Self::ChainTooDeep { .. } => ErrorCode::ActorStackDepth,
+            Self::ChainTooDeep { .. } | Self::StackDepth { .. } => ErrorCode::ActorStackDepth,
             Self::Remote { code, .. } => *code,
             Self::Guest { .. }
             | Self::Trap { .. }

@@ -34,7 +34,12 @@ fn main() -> anyhow::Result<()> {
                 cluster.run_until_signal().await
             }
             Command::Placement(args) => args.run().await,
+            Command::Scheduler(args) => args.run().await,
             Command::StateServer(args) => args.run().await,
+            Command::Reminders(args) => {
+                println!("{}", args.run().await?);
+                Ok(())
+            }
             Command::Call(args) => {
                 println!("{}", args.run().await?);
                 Ok(())

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -16,13 +16,20 @@ use tokio::task::JoinHandle;
 
 use crate::actors::spawn_idle_reaper;
 use crate::api::{ApiState, http_app};
+use crate::call::ActorCaller;
 use crate::cluster::forward::Forwarder;
 use crate::cluster::internal::{InternalService, NodeIdentity, internal_app};
 use crate::cluster::{ClusterSettings, ClusterView};
-use crate::config::{ConfigError, NodeConfig, StateBackend};
+use crate::config::{ConfigError, NodeConfig, SchedulerAddress, StateBackend};
 use crate::placement::client::{ClientSettings, ClientStatus, HostReport, PlacementClient};
 use crate::placement::{TableListener, current_namespace};
+use crate::reminders::NodeScheduling;
+use crate::reminders::jobs::Reminders;
+use crate::reminders::timers::Timers;
 use crate::router::Router;
+use crate::scheduler::client::{GrpcScheduler, LocalScheduler};
+use crate::scheduler::engine::Engine;
+use crate::scheduler::{SchedulerApi, Triggers, WatchSpec};
 use crate::state::dapr::DaprStateStore;
 use crate::state::embedded::EmbeddedStore;
 use crate::state::memory::MemoryStore;
@@ -43,6 +50,10 @@ pub enum NodeError {
     /// The state store could not be opened.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Timers and reminders could not be set up (the Scheduler's address is
+    /// invalid, or the embedded one cannot use this state store).
+    #[error("cannot set up reminders: {0}")]
+    Scheduler(String),
     /// The HTTP port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -63,9 +74,19 @@ struct ClusterParts {
     internal_server: JoinHandle<()>,
 }
 
+/// Timers and reminders of a started node.
+struct SchedulingParts {
+    scheduling: Arc<NodeScheduling>,
+    /// The embedded Scheduler, when this node runs it.
+    engine: Option<Engine>,
+    stop_timers: Option<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
 /// A started node.
 pub struct RunningNode {
     router: Arc<Router>,
+    scheduling: SchedulingParts,
     http_addr: SocketAddr,
     config: NodeConfig,
     stop_http: Option<oneshot::Sender<()>>,
@@ -118,11 +139,23 @@ impl RunningNode {
         };
         let router = Router::new(
             types,
-            store,
+            Arc::clone(&store),
             StateKeys::new(config.app_id.clone()),
             max_live_actors as usize,
         );
         let reaper = spawn_idle_reaper(router.runtime());
+        let scheduling = start_scheduling(&config, &router, &store).await?;
+        let api = ApiState {
+            router: Arc::clone(&router),
+            scheduling: Arc::clone(&scheduling.scheduling),
+            peers: reqwest::Client::builder()
+                .timeout(PEER_TIMEOUT)
+                .build()
+                .map_err(|e| NodeError::Scheduler(format!("cannot build an HTTP client: {e}")))?,
+            app_id: Arc::from(config.app_id.as_str()),
+            max_body_size: usize::try_from(config.http.max_body_size.as_u64())
+                .unwrap_or(usize::MAX),
+        };
 
         let addr = SocketAddr::new(config.http.listen, config.http.port);
         let listener = TcpListener::bind(addr)
@@ -132,16 +165,11 @@ impl RunningNode {
             .local_addr()
             .map_err(|source| NodeError::Bind { addr, source })?;
         let cluster = if config.cluster.is_clustered() {
-            Some(join_cluster(&config, &router, http_addr).await?)
+            Some(join_cluster(&config, &api, http_addr).await?)
         } else {
             None
         };
-        let app = http_app(ApiState {
-            router: Arc::clone(&router),
-            app_id: Arc::from(config.app_id.as_str()),
-            max_body_size: usize::try_from(config.http.max_body_size.as_u64())
-                .unwrap_or(usize::MAX),
-        });
+        let app = http_app(api);
         let (stop_http, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -162,6 +190,7 @@ impl RunningNode {
         );
         Ok(Self {
             router,
+            scheduling,
             http_addr,
             config,
             stop_http: Some(stop_http),
@@ -184,6 +213,16 @@ impl RunningNode {
     /// The router (for in-process callers: tests, benchmarks).
     pub fn router(&self) -> &Arc<Router> {
         &self.router
+    }
+
+    /// The node's timers and reminders.
+    pub fn scheduling(&self) -> &Arc<NodeScheduling> {
+        &self.scheduling.scheduling
+    }
+
+    /// The embedded Scheduler, when this node runs it.
+    pub fn scheduler_engine(&self) -> Option<&Engine> {
+        self.scheduling.engine.as_ref()
     }
 
     /// The cluster view, in a cluster.
@@ -223,7 +262,17 @@ impl RunningNode {
             self.server.abort();
         }
         self.reaper.abort();
-        self.router.runtime().shutdown(timeout).await;
+        if let Some(stop) = self.scheduling.stop_timers.take() {
+            let _ = stop.send(());
+        }
+        for task in self.scheduling.tasks.drain(..) {
+            task.abort();
+        }
+        self.router.runtime().shutdown_actors(timeout).await;
+        if let Some(engine) = self.scheduling.engine.take() {
+            engine.stop().await;
+        }
+        self.router.runtime().close_store().await;
         if let Some((stop, mut server)) = internal {
             let _ = stop.send(());
             if tokio::time::timeout(Duration::from_secs(2), &mut server)
@@ -255,13 +304,105 @@ pub async fn open_store(config: &NodeConfig) -> Result<Arc<dyn StateStore>, Node
     })
 }
 
+/// Sets up the node's timers and its reminders' Scheduler (embedded, over
+/// gRPC, or none), and starts firing.
+async fn start_scheduling(
+    config: &NodeConfig,
+    router: &Arc<Router>,
+    store: &Arc<dyn StateStore>,
+) -> Result<SchedulingParts, NodeError> {
+    let caller: Weak<dyn ActorCaller> = Arc::downgrade(router) as Weak<dyn ActorCaller>;
+    let timers = Timers::new(Weak::clone(&caller));
+    let namespace = config
+        .cluster
+        .namespace
+        .clone()
+        .unwrap_or_else(current_namespace);
+    let spec = WatchSpec {
+        app_id: config.app_id.clone(),
+        namespace: namespace.clone(),
+        actor_types: router.runtime().type_names(),
+    };
+    let watching = !spec.actor_types.is_empty();
+    let mut engine = None;
+    let (scheduler, triggers): (Option<Arc<dyn SchedulerApi>>, Option<Triggers>) = match config
+        .scheduler
+        .effective(config.cluster.is_clustered())
+    {
+        SchedulerAddress::Embedded => match Engine::start(Arc::clone(store)).await {
+            Ok(started) => {
+                let local = LocalScheduler::new(started.clone());
+                let triggers = if watching {
+                    Some(
+                        local
+                            .watch(&spec)
+                            .await
+                            .map_err(|e| NodeError::Scheduler(e.message))?,
+                    )
+                } else {
+                    None
+                };
+                engine = Some(started);
+                (Some(Arc::new(local) as Arc<dyn SchedulerApi>), triggers)
+            }
+            // By default a store that cannot hold the Scheduler (a Dapr
+            // sidecar's state API) only turns reminders off.
+            Err(err @ crate::state::StateError::Unsupported { .. })
+                if config.scheduler.address.is_none() =>
+            {
+                tracing::warn!(error = %err, "reminders are off: the embedded scheduler cannot keep its jobs in the {} store; point --scheduler at Dapr's Scheduler or `wapr scheduler`", store.name());
+                (None, None)
+            }
+            Err(e) => {
+                return Err(NodeError::Scheduler(format!(
+                    "the embedded scheduler cannot keep its jobs in the {} store ({e}); point --scheduler at Dapr's Scheduler or `wapr scheduler`, or use --scheduler none",
+                    store.name()
+                )));
+            }
+        },
+        SchedulerAddress::Remote(addresses) => {
+            let client =
+                GrpcScheduler::new(addresses).map_err(|e| NodeError::Scheduler(e.message))?;
+            let triggers = watching.then(|| client.watch(spec, config.scheduler.streams_per_host));
+            (Some(client as Arc<dyn SchedulerApi>), triggers)
+        }
+        SchedulerAddress::Disabled => (None, None),
+    };
+    let reminders = scheduler
+        .map(|scheduler| Arc::new(Reminders::new(config.app_id.clone(), namespace, scheduler)));
+    let scheduling = NodeScheduling::new(Arc::clone(&timers), reminders);
+    let _ = router
+        .runtime()
+        .services()
+        .scheduling
+        .set(Arc::clone(&scheduling) as Arc<dyn crate::actors::Scheduling>);
+    let (stop_timers, timers_stopped) = oneshot::channel::<()>();
+    let mut tasks = vec![tokio::spawn(timers.run(async move {
+        let _ = timers_stopped.await;
+    }))];
+    if let Some(triggers) = triggers {
+        tasks.push(tokio::spawn(crate::reminders::jobs::pump(triggers, caller)));
+    }
+    Ok(SchedulingParts {
+        scheduling,
+        engine,
+        stop_timers: Some(stop_timers),
+        tasks,
+    })
+}
+
+/// Longest wait for another member's internal port (routed timer,
+/// reminder and deactivation calls).
+const PEER_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Binds the internal port, starts Dapr's `ServiceInvocation` there, and
 /// joins placement with this node's types.
 async fn join_cluster(
     config: &NodeConfig,
-    router: &Arc<Router>,
+    api: &ApiState,
     http_addr: SocketAddr,
 ) -> Result<ClusterParts, NodeError> {
+    let router = &api.router;
     let addr = SocketAddr::new(config.cluster.listen, config.cluster.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -297,7 +438,8 @@ async fn join_cluster(
             pid: std::process::id(),
         },
         max_message,
-    );
+    )
+    .merge(crate::api::internal_routes(api.clone()));
     let (stop_internal, stopped) = oneshot::channel::<()>();
     let internal_server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

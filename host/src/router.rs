@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::actor_key::ActorKey;
 use crate::actors::{ActorFactory, ActorRuntime, ActorServices};
-use crate::call::{ActorCaller, CallRequest, RequestId};
+use crate::call::{ActorCaller, CallRequest, FireRequest, RequestId};
 use crate::cluster::{ClusterView, Owner};
 use crate::error::CallError;
 use crate::state::{BoxFuture, StateKeys, StateStore};
@@ -45,6 +46,7 @@ impl Router {
                 store,
                 keys,
                 caller,
+                scheduling: std::sync::OnceLock::new(),
             });
             Router {
                 runtime: Arc::new(ActorRuntime::new(types, services, max_live)),
@@ -73,38 +75,88 @@ impl Router {
         self.cluster.get()
     }
 
+    /// Who owns `actor` now: this node when standalone; in a cluster, the
+    /// current table's answer (waiting, within the route budget, while no
+    /// table is ready or a round holds the type).
+    ///
+    /// # Errors
+    /// [`CallError::UnknownType`] when no member hosts the type,
+    /// [`CallError::PlacementNotReady`] when the wait ran out.
+    pub async fn owner(&self, actor: &ActorKey) -> Result<Owner, CallError> {
+        match self.cluster.get() {
+            None => Ok(Owner::Local),
+            Some(cluster) => {
+                cluster
+                    .resolve(actor, Instant::now() + cluster.settings().route_budget)
+                    .await
+            }
+        }
+    }
+
     /// Delivers one call and waits for its reply.
     pub async fn call(&self, request: CallRequest) -> Result<Bytes, CallError> {
         let Some(cluster) = self.cluster.get() else {
             return self.runtime.call_local(request).await;
         };
-        if request.target.is_reserved_type() {
-            return Err(CallError::ReservedType(
-                request.target.actor_type().to_string(),
-            ));
+        // Cycles are checked by the owner, which knows whether the type has
+        // reentrancy; the depth bound holds everywhere.
+        request.chain.check_depth()?;
+        Ok(match self.route(cluster, Routed::Call(request)).await? {
+            Delivered::Reply(reply) => reply,
+            Delivered::Fired => Bytes::new(), // a call never comes back as a fire
+        })
+    }
+
+    /// Delivers a timer or reminder fire to the actor's owner and waits
+    /// until its turn ended.
+    pub async fn fire(&self, fire: FireRequest) -> Result<(), CallError> {
+        let Some(cluster) = self.cluster.get() else {
+            return self.runtime.fire_local(fire).await;
+        };
+        self.route(cluster, Routed::Fire(fire)).await.map(|_| ())
+    }
+
+    /// Runs `work` on the owner of its actor: re-resolves and retries
+    /// "moved", an unreachable owner and forwards in doubt, with backoff,
+    /// within the cluster's route budget.
+    async fn route(&self, cluster: &ClusterView, mut work: Routed) -> Result<Delivered, CallError> {
+        let target = work.target().clone();
+        if target.is_reserved_type() {
+            return Err(CallError::ReservedType(target.actor_type().to_string()));
         }
-        request.chain.check_no_cycle(&request.target)?;
-        let mut request = request;
         let deadline = Instant::now() + cluster.settings().route_budget;
         let mut delay = FIRST_RETRY_DELAY;
         loop {
-            let owner = cluster.resolve(&request.target, deadline).await?;
-            let result = match &owner {
-                Owner::Local => self.runtime.call_local(request.clone()).await,
-                Owner::Remote { address, .. } => {
+            let owner = cluster.resolve(&target, deadline).await?;
+            let result = match (&owner, &mut work) {
+                (Owner::Local, Routed::Call(request)) => self
+                    .runtime
+                    .call_local(request.clone())
+                    .await
+                    .map(Delivered::Reply),
+                (Owner::Local, Routed::Fire(fire)) => self
+                    .runtime
+                    .fire_local(fire.clone())
+                    .await
+                    .map(|()| Delivered::Fired),
+                (Owner::Remote { address, .. }, Routed::Call(request)) => {
                     if request.request_id.is_none() {
                         // A forwarded call gets an id, so if its outcome is
                         // in doubt it can be retried (here or, after a table
                         // change, anywhere) and still apply once.
                         request.request_id = Some(RequestId::mint());
                     }
-                    let result = cluster.forward(address, &request).await;
+                    let result = cluster.forward(address, request).await;
                     // Any later attempt may follow one that was applied.
                     if let Some(id) = request.request_id.as_mut() {
                         id.mark_delivered();
                     }
-                    result
+                    result.map(Delivered::Reply)
                 }
+                (Owner::Remote { address, .. }, Routed::Fire(fire)) => cluster
+                    .forward_fire(address, fire)
+                    .await
+                    .map(|()| Delivered::Fired),
             };
             match result {
                 Err(
@@ -112,7 +164,7 @@ impl Router {
                     | CallError::Unreachable { .. }
                     | CallError::InDoubt { .. }),
                 ) if Instant::now() + delay < deadline => {
-                    tracing::debug!(actor = %request.target, error = %err, ?owner, "re-resolving and retrying");
+                    tracing::debug!(actor = %target, error = %err, ?owner, "re-resolving and retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
@@ -122,8 +174,33 @@ impl Router {
     }
 }
 
+/// What the router delivers.
+enum Routed {
+    Call(CallRequest),
+    Fire(FireRequest),
+}
+
+impl Routed {
+    fn target(&self) -> &ActorKey {
+        match self {
+            Self::Call(request) => &request.target,
+            Self::Fire(fire) => &fire.target,
+        }
+    }
+}
+
+/// What came back.
+enum Delivered {
+    Reply(Bytes),
+    Fired,
+}
+
 impl ActorCaller for Router {
     fn call(&self, request: CallRequest) -> BoxFuture<'_, Result<Bytes, CallError>> {
         Box::pin(Router::call(self, request))
+    }
+
+    fn fire(&self, fire: FireRequest) -> BoxFuture<'_, Result<(), CallError>> {
+        Box::pin(Router::fire(self, fire))
     }
 }

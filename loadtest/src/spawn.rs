@@ -169,6 +169,7 @@ impl SpawnOptions {
             .arg("dev")
             .args(["--nodes", &self.nodes.to_string()])
             .args(["--placement-port", "0"])
+            .args(["--scheduler-port", "0"])
             .args(["--http-port", &base.to_string()])
             .arg("--data-dir")
             .arg(data_dir.path())

@@ -10,31 +10,102 @@
 //! dropping the instance) is the turn's business (`actors/turn.rs`).
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use bytes::Bytes;
 
 use crate::actor_key::ActorKey;
-use crate::call::{ActorCaller, CallChain};
+use crate::call::{ActorCaller, CallChain, FireRequest};
 use crate::config::TypeLimits;
 use crate::error::CallError;
+use crate::reminders::spec::{ReminderInfo, ScheduleOp, TimerInfo};
 use crate::state::turn::ActorState;
-use crate::state::{StateKeys, StateStore};
+use crate::state::{BoxFuture, StateKeys, StateStore};
 
-/// One activation's state view (committed cache plus the running turn's
-/// buffered writes), shared by the instance's host imports and the turn
-/// that commits it. Locked only for the span of one state operation.
+/// One activation's view of its state (committed cache plus the running
+/// turn's buffered writes) and the timer and reminder changes the running
+/// turn asked for. Shared by the instance's host imports and the turn that
+/// commits them; each lock is held for one operation only.
 #[derive(Debug, Clone, Default)]
-pub struct SharedState(Arc<Mutex<ActorState>>);
+pub struct SharedState(Arc<TurnBuffers>);
+
+#[derive(Debug, Default)]
+struct TurnBuffers {
+    state: Mutex<ActorState>,
+    schedule: Mutex<Vec<ScheduleOp>>,
+}
 
 impl SharedState {
     /// Locks the state (a poisoned lock is still usable: every operation
     /// leaves it consistent).
     pub fn lock(&self) -> MutexGuard<'_, ActorState> {
         self.0
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Locks the running turn's timer and reminder changes, in the order
+    /// the guest made them.
+    pub fn schedule(&self) -> MutexGuard<'_, Vec<ScheduleOp>> {
+        self.0
+            .schedule
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops everything the running turn buffered (it failed).
+    pub fn discard_turn(&self) {
+        self.lock().discard();
+        self.schedule().clear();
+    }
+
+    /// Marks where the running turn's buffers stand (before a nested,
+    /// re-entrant turn).
+    pub fn savepoint(&self) -> TurnSavepoint {
+        TurnSavepoint {
+            state: self.lock().savepoint(),
+            schedule: self.schedule().len(),
+        }
+    }
+
+    /// Undoes what was buffered since `savepoint` (a nested turn failed).
+    pub fn rollback(&self, savepoint: TurnSavepoint) {
+        self.lock().rollback(savepoint.state);
+        self.schedule().truncate(savepoint.schedule);
+    }
+}
+
+/// The running turn's buffers at some point (see [`SharedState::savepoint`]).
+#[derive(Debug)]
+pub struct TurnSavepoint {
+    state: crate::state::turn::Savepoint,
+    schedule: usize,
+}
+
+/// What a turn's timer and reminder imports reach: the node's timers and
+/// its reminder scheduler.
+pub trait Scheduling: Send + Sync {
+    /// Applies a committed turn's changes, in order. Failures (a scheduler
+    /// that cannot be reached) are retried by the implementation; the turn
+    /// has committed.
+    fn apply(&self, actor: &ActorKey, ops: Vec<ScheduleOp>) -> BoxFuture<'_, ()>;
+
+    /// The reminder `name` of `actor`, if any.
+    fn get_reminder<'a>(
+        &'a self,
+        actor: &'a ActorKey,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ReminderInfo>, CallError>>;
+
+    /// Every reminder of `actor`.
+    fn list_reminders<'a>(
+        &'a self,
+        actor: &'a ActorKey,
+    ) -> BoxFuture<'a, Result<Vec<ReminderInfo>, CallError>>;
+
+    /// The timer `name` of `actor`, if this node holds it.
+    fn get_timer(&self, actor: &ActorKey, name: &str) -> Option<TimerInfo>;
 }
 
 /// What every actor of a node shares: the state store, the key layout and
@@ -47,6 +118,8 @@ pub struct ActorServices {
     /// Delivers actor-to-actor calls (the router). Weak: the router owns the
     /// actors, not the other way round.
     pub caller: Weak<dyn ActorCaller>,
+    /// The node's timers and reminders, once the node has set them up.
+    pub scheduling: OnceLock<Arc<dyn Scheduling>>,
 }
 
 /// Which export a turn runs.
@@ -63,6 +136,8 @@ pub enum Export<'a> {
     },
     /// `deactivate`, before the instance is dropped.
     Deactivate,
+    /// A timer or reminder fire.
+    Fire(&'a FireRequest),
 }
 
 impl Export<'_> {
@@ -72,6 +147,8 @@ impl Export<'_> {
             Self::Activate => "activate",
             Self::Invoke { method, .. } => method,
             Self::Deactivate => "deactivate",
+            Self::Fire(fire) if fire.is_timer() => "on-timer",
+            Self::Fire(_) => "on-reminder",
         }
     }
 }
@@ -85,6 +162,15 @@ pub enum GuestFailure {
     /// A trap, the turn deadline, the memory cap, an interruption or a host
     /// failure that aborted the turn: the instance must be dropped.
     Fatal(CallError),
+}
+
+impl GuestFailure {
+    /// The error, whichever kind of failure it was.
+    pub fn into_error(self) -> CallError {
+        match self {
+            Self::Returned(err) | Self::Fatal(err) => err,
+        }
+    }
 }
 
 /// One live actor: runs exports one at a time.

@@ -18,6 +18,7 @@
 
 mod idle;
 pub mod instance;
+mod reentrancy;
 mod slot;
 #[cfg(test)]
 mod tests;
@@ -33,13 +34,16 @@ use dashmap::DashMap;
 use tokio::sync::Mutex;
 
 use crate::actor_key::{ActorKey, validate_state_key};
-use crate::call::{CallChain, CallRequest};
+use crate::call::{CallChain, CallRequest, FireRequest, RequestId};
 use crate::config::TypeLimits;
 use crate::error::CallError;
 use crate::state::{StateStore, Versioned};
 
 pub use idle::spawn_idle_reaper;
-pub use instance::{ActorFactory, ActorServices, Export, GuestFailure, Instance, SharedState};
+pub use instance::{
+    ActorFactory, ActorServices, Export, GuestFailure, Instance, Scheduling, SharedState,
+};
+use reentrancy::RunningTurn;
 use slot::{ActorSlot, LiveActor, LiveCounter, LiveGuard, SlotState};
 use turn::{ExternalWrite, Prior, TurnOutcome, TurnScope};
 
@@ -159,6 +163,17 @@ impl ActorRuntime {
         names
     }
 
+    /// The limits of every hosted type, sorted by type.
+    pub fn type_limits(&self) -> Vec<(String, TypeLimits)> {
+        let mut limits: Vec<(String, TypeLimits)> = self
+            .types
+            .iter()
+            .map(|(name, t)| (name.to_string(), *t.limits()))
+            .collect();
+        limits.sort_by(|a, b| a.0.cmp(&b.0));
+        limits
+    }
+
     /// Whether this node hosts `actor_type`.
     pub fn hosts(&self, actor_type: &str) -> bool {
         self.types.contains_key(actor_type)
@@ -178,6 +193,11 @@ impl ActorRuntime {
     /// Live actors on this node.
     pub fn live_total(&self) -> usize {
         self.live.get()
+    }
+
+    /// What the node's actors share (store, keys, caller, scheduling).
+    pub fn services(&self) -> &Arc<ActorServices> {
+        &self.services
     }
 
     /// The state store actors persist to.
@@ -220,22 +240,76 @@ impl ActorRuntime {
         Ok(())
     }
 
-    /// Runs a call on an actor of this node, activating it if needed.
+    /// Runs a call on an actor of this node, activating it if needed. A
+    /// call back into an actor of the chain fails at once (naming the
+    /// chain) unless the actor's type has reentrancy, which lets it in.
     pub async fn call_local(&self, request: CallRequest) -> Result<Bytes, CallError> {
         self.check_request(&request.target)?;
-        request.chain.check_no_cycle(&request.target)?;
-        let hosted = self.hosted(request.target.actor_type())?;
+        if self
+            .hosted(request.target.actor_type())?
+            .limits()
+            .reentrancy
+            .is_some()
+        {
+            request.chain.check_depth()?;
+        } else {
+            request.chain.check_no_cycle(&request.target)?;
+        }
+        let export = Export::Invoke {
+            method: &request.method,
+            payload: &request.payload,
+        };
+        self.deliver(
+            &request.target,
+            &request.chain,
+            request.request_id.as_ref(),
+            export,
+        )
+        .await
+    }
+
+    /// Runs a timer or reminder fire on an actor of this node, activating
+    /// it if needed, as a turn of its own. A reminder tick runs under its
+    /// tick id, so a redelivered tick applies once.
+    pub async fn fire_local(&self, fire: FireRequest) -> Result<(), CallError> {
+        self.check_request(&fire.target)?;
+        // Dapr runs a fire under a fresh reentrancy id that it does not hand
+        // to the app: the fire starts a chain of its own.
+        let chain = CallChain::root();
+        self.deliver(&fire.target, &chain, fire.request_id(), Export::Fire(&fire))
+            .await
+            .map(|_| ())
+    }
+
+    /// Queues on the actor's mailbox, activates it if needed and runs one
+    /// turn of `export`.
+    async fn deliver(
+        &self,
+        target: &ActorKey,
+        chain: &CallChain,
+        request_id: Option<&RequestId>,
+        export: Export<'_>,
+    ) -> Result<Bytes, CallError> {
+        let hosted = self.hosted(target.actor_type())?;
+        let reentrancy = hosted.limits().reentrancy;
         loop {
             if self.closing.load(Ordering::Acquire) {
                 return Err(CallError::ShuttingDown);
             }
-            let slot = self.slot(&request.target);
+            let slot = self.slot(target);
+            if let Some(max_depth) = reentrancy
+                && let Some(running) = slot.running_in(chain.id())
+            {
+                return self
+                    .reenter(target, hosted, &slot, &running, max_depth, chain, export)
+                    .await;
+            }
             let mut state = {
                 let (waiting, _waiting) = slot.wait();
                 let capacity = hosted.limits().mailbox_capacity;
                 if waiting >= capacity {
                     return Err(CallError::MailboxFull {
-                        actor: request.target.clone(),
+                        actor: target.clone(),
                         depth: waiting as usize,
                     });
                 }
@@ -246,23 +320,20 @@ impl ActorRuntime {
             }
             if slot.leaving.load(Ordering::Acquire) {
                 return Err(CallError::Moved {
-                    actor: request.target.clone(),
+                    actor: target.clone(),
                 });
             }
             if matches!(*state, SlotState::Vacant) {
-                if !self.may_activate(&request.target) {
-                    self.release_vacant(&request.target, &slot, &mut state);
+                if !self.may_activate(target) {
+                    self.release_vacant(target, &slot, &mut state);
                     return Err(CallError::Moved {
-                        actor: request.target.clone(),
+                        actor: target.clone(),
                     });
                 }
-                match self
-                    .activate(&request.target, hosted, &slot, &request.chain)
-                    .await
-                {
+                match self.activate(target, hosted, &slot, chain).await {
                     Ok(live) => *state = SlotState::Live(live),
                     Err(err) => {
-                        self.release_vacant(&request.target, &slot, &mut state);
+                        self.release_vacant(target, &slot, &mut state);
                         return Err(err);
                     }
                 }
@@ -270,34 +341,73 @@ impl ActorRuntime {
             let SlotState::Live(live) = &mut *state else {
                 continue;
             };
+            let _running = reentrancy.map(|_| {
+                slot.set_running(RunningTurn::new(
+                    Arc::clone(chain.id_arc()),
+                    live.state.clone(),
+                ))
+            });
             let scope = TurnScope {
-                key: &request.target,
+                key: target,
                 state: &live.state,
                 services: &self.services,
             };
-            if let Some(id) = &request.request_id
+            if let Some(id) = request_id
                 && let Prior::Done(result) = turn::check_ledger(&scope, id).await?
             {
                 return result;
             }
-            let export = Export::Invoke {
-                method: &request.method,
-                payload: &request.payload,
-            };
-            let outcome = turn::run(
-                &scope,
-                &mut *live.instance,
-                export,
-                &request.chain,
-                request.request_id.as_ref(),
-            )
-            .await;
+            let outcome = turn::run(&scope, &mut *live.instance, export, chain, request_id).await;
             slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
             if !outcome.keep_instance {
-                self.drop_instance(&request.target, &slot, &mut state, &outcome);
+                self.drop_instance(target, &slot, &mut state, &outcome);
             }
             return outcome.result;
         }
+    }
+
+    /// Runs a re-entrant call inside the turn `running` (see
+    /// [`reentrancy`]): in a second instance of the actor that shares the
+    /// running turn's state; its writes join that turn's buffer, or are
+    /// undone alone if it fails.
+    #[allow(clippy::too_many_arguments)]
+    async fn reenter(
+        &self,
+        target: &ActorKey,
+        hosted: &HostedType,
+        slot: &ActorSlot,
+        running: &Arc<RunningTurn>,
+        max_depth: u32,
+        chain: &CallChain,
+        export: Export<'_>,
+    ) -> Result<Bytes, CallError> {
+        let Some(_nested) = running.enter(max_depth) else {
+            return Err(CallError::StackDepth {
+                actor: target.clone(),
+                limit: max_depth,
+            });
+        };
+        let Some(_counted) = self.reserve_live_slot(hosted).await else {
+            return Err(CallError::AtCapacity {
+                limit: self.max_live,
+            });
+        };
+        let savepoint = running.state.savepoint();
+        let mut instance = hosted.factory.instantiate(
+            target,
+            &self.services,
+            running.state.clone(),
+            Arc::clone(&slot.interrupt),
+        )?;
+        let result = instance
+            .run(Export::Activate, chain)
+            .and_then(|_| instance.run(export, chain));
+        // The instance goes back to the pool before its place in the count.
+        drop(instance);
+        result.map_err(|failure| {
+            running.state.rollback(savepoint);
+            failure.into_error()
+        })
     }
 
     /// Reads one committed state key of an actor (Dapr's `GET .../state/{key}`).
@@ -559,6 +669,21 @@ impl ActorRuntime {
             .remove_if(key, |_, v| std::ptr::eq(Arc::as_ptr(v), slot));
     }
 
+    /// Deactivates `actor` now if it is live here (runs `deactivate` as a
+    /// turn, after any turn running or queued before it); false if it was
+    /// not live.
+    pub async fn deactivate(&self, actor: &ActorKey) -> bool {
+        let Some(slot) = self.table.get(actor).map(|e| Arc::clone(e.value())) else {
+            return false;
+        };
+        let mut state = slot.state.lock().await;
+        let was_live = matches!(*state, SlotState::Live(_));
+        if !matches!(*state, SlotState::Retired) {
+            self.retire(actor, &slot, &mut state).await;
+        }
+        was_live
+    }
+
     /// Deactivates every local actor for which `should_go` holds: a
     /// rebalance moved it away, or the node lost placement. Calls queued on
     /// those actors give up with [`CallError::Moved`] (the router re-routes
@@ -611,6 +736,14 @@ impl ActorRuntime {
     /// Stops taking calls, waits for running turns, deactivates every actor
     /// (bounded by `timeout`), then closes the state store.
     pub async fn shutdown(&self, timeout: Duration) {
+        self.shutdown_actors(timeout).await;
+        self.close_store().await;
+    }
+
+    /// Stops taking calls, waits for running turns and deactivates every
+    /// actor (bounded by `timeout`); the store stays open (for the node's
+    /// scheduler, which stops after the actors).
+    pub async fn shutdown_actors(&self, timeout: Duration) {
         self.closing.store(true, Ordering::Release);
         let slots: Vec<(ActorKey, Arc<ActorSlot>)> = self
             .table
@@ -632,6 +765,10 @@ impl ActorRuntime {
         } else {
             tracing::info!(actors = count, "deactivated every actor");
         }
+    }
+
+    /// Flushes and closes the state store.
+    pub async fn close_store(&self) {
         if let Err(err) = self.services.store.close().await {
             tracing::error!(error = %err, "closing the state store failed");
         }

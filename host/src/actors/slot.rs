@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use tokio::sync::Mutex;
 
 use super::instance::{Instance, SharedState};
+use super::reentrancy::RunningTurn;
 
 /// What a slot holds.
 pub(super) enum SlotState {
@@ -45,6 +46,9 @@ pub(super) struct ActorSlot {
     /// Set when a drain times out: the running turn is interrupted at the
     /// next epoch tick and its writes are discarded.
     pub interrupt: Arc<AtomicBool>,
+    /// The turn running now, for types with reentrancy: a call of its
+    /// chain enters it.
+    pub running: std::sync::Mutex<Option<Arc<RunningTurn>>>,
 }
 
 impl ActorSlot {
@@ -56,7 +60,28 @@ impl ActorSlot {
             activated_at_ms: AtomicU64::new(0),
             leaving: AtomicBool::new(false),
             interrupt: Arc::new(AtomicBool::new(false)),
+            running: std::sync::Mutex::new(None),
         }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, Option<Arc<RunningTurn>>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The running turn, if it belongs to chain `chain_id`.
+    pub fn running_in(&self, chain_id: &str) -> Option<Arc<RunningTurn>> {
+        self.running()
+            .as_ref()
+            .filter(|t| &*t.chain_id == chain_id)
+            .cloned()
+    }
+
+    /// Records `turn` as running until the guard drops.
+    pub fn set_running(&self, turn: RunningTurn) -> RunningGuard<'_> {
+        *self.running() = Some(Arc::new(turn));
+        RunningGuard(self)
     }
 
     /// Counts the caller as waiting for the mailbox until the guard drops.
@@ -69,6 +94,15 @@ impl ActorSlot {
     /// Whether a live instance is (or was, a moment ago) in the slot.
     pub fn is_live(&self) -> bool {
         self.activated_at_ms.load(Ordering::Relaxed) != 0
+    }
+}
+
+/// Clears a slot's running turn when the turn ends.
+pub(super) struct RunningGuard<'a>(&'a ActorSlot);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.running() = None;
     }
 }
 

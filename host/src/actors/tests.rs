@@ -25,6 +25,10 @@ impl ActorCaller for NoCaller {
     fn call(&self, _request: CallRequest) -> BoxFuture<'_, Result<Bytes, CallError>> {
         Box::pin(async { Err(CallError::ShuttingDown) })
     }
+
+    fn fire(&self, _fire: crate::call::FireRequest) -> BoxFuture<'_, Result<(), CallError>> {
+        Box::pin(async { Err(CallError::ShuttingDown) })
+    }
 }
 
 #[derive(Default)]
@@ -160,6 +164,10 @@ impl Instance for FakeInstance {
                 self.probe.log(format!("deactivate {id}"));
                 Ok(Bytes::new())
             }
+            Export::Fire(fire) => {
+                self.probe.log(format!("fire {id} {}", fire.name));
+                Ok(Bytes::new())
+            }
             Export::Invoke { method, .. } => {
                 self.probe.log(format!("invoke {id} {method}"));
                 let (verb, arg) = method.split_once(':').unwrap_or((method, ""));
@@ -215,6 +223,7 @@ fn fixture(max_live: usize) -> Fixture {
             max_memory: 1 << 20,
             max_turn_state: 1 << 20,
             mailbox_capacity: 100,
+            reentrancy: None,
         },
         probe: Arc::clone(&probe),
     });
@@ -224,6 +233,7 @@ fn fixture(max_live: usize) -> Fixture {
         store: Arc::clone(&store) as Arc<dyn StateStore>,
         keys: StateKeys::new("app"),
         caller,
+        scheduling: std::sync::OnceLock::new(),
     });
     Fixture {
         runtime: Arc::new(ActorRuntime::new(vec![factory], services, max_live)),

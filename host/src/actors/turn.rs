@@ -112,7 +112,7 @@ pub async fn run(
     let reply = match instance.run(export, chain) {
         Ok(reply) => reply,
         Err(failure) => {
-            target.state.lock().discard();
+            target.state.discard_turn();
             return match failure {
                 GuestFailure::Returned(err) => TurnOutcome::kept(Err(err)),
                 GuestFailure::Fatal(err) => TurnOutcome::dropped(err),
@@ -122,10 +122,27 @@ pub async fn run(
     if let Some(id) = request_id
         && let Err(err) = record_in_ledger(target, id, &reply).await
     {
-        target.state.lock().discard();
+        target.state.discard_turn();
         return TurnOutcome::kept(Err(err));
     }
-    commit(target, reply).await
+    let outcome = commit(target, reply).await;
+    apply_schedule(target, outcome.result.is_ok()).await;
+    outcome
+}
+
+/// Hands the timer and reminder changes of a committed turn to the node's
+/// scheduling (a turn whose commit failed drops them).
+async fn apply_schedule(target: &TurnScope<'_>, committed: bool) {
+    let ops = std::mem::take(&mut *target.state.schedule());
+    if ops.is_empty() || !committed {
+        return;
+    }
+    match target.services.scheduling.get() {
+        Some(scheduling) => scheduling.apply(target.key, ops).await,
+        None => {
+            tracing::warn!(actor = %target.key, "timers and reminders are not set up on this node; the turn's changes were dropped")
+        }
+    }
 }
 
 /// Loads the ledger into the activation's cache unless it is there.
@@ -159,7 +176,10 @@ async fn record_in_ledger(
     id: &RequestId,
     reply: &Bytes,
 ) -> Result<(), CallError> {
-    if !target.state.lock().has_pending() {
+    // Timer and reminder changes are effects too: a retry must not apply
+    // them again (re-registering restarts a schedule).
+    let effects = target.state.lock().has_pending() || !target.state.schedule().is_empty();
+    if !effects {
         return Ok(());
     }
     load_ledger(target).await?;

@@ -65,6 +65,21 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
     extended.insert("runtime".into(), "wapr".into());
     extended.insert("liveActors".into(), runtime.live_total().into());
     extended.insert("evictedActors".into(), runtime.evicted_total().into());
+    extended.insert("actorConfig".into(), actor_config(runtime));
+    extended.insert(
+        "timers".into(),
+        serde_json::json!({
+            "active": api.scheduling.timers().len(),
+            "fired": api.scheduling.timers().fired_total(),
+        }),
+    );
+    extended.insert(
+        "reminders".into(),
+        serde_json::json!({
+            "scheduler": api.scheduling.reminders().is_ok(),
+            "pendingRegistrations": api.scheduling.pending_retries(),
+        }),
+    );
     let cluster = api.router.cluster().map(|c| c.status());
     let (host_ready, placement) = match &cluster {
         None => (true, "placement: local (single node)".to_string()),
@@ -95,6 +110,32 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
             host_ready,
             placement,
         },
+    })
+}
+
+/// The node's actor configuration in the shape of Dapr's `/dapr/config`
+/// (`entities`, `actorIdleTimeout`, `reentrancy`, and one
+/// `entitiesConfig` entry per type).
+fn actor_config(runtime: &crate::actors::ActorRuntime) -> serde_json::Value {
+    let limits = runtime.type_limits();
+    let entities: Vec<&str> = limits.iter().map(|(name, _)| name.as_str()).collect();
+    let reentrancy = |depth: Option<u32>| match depth {
+        Some(max) => serde_json::json!({"enabled": true, "maxStackDepth": max}),
+        None => serde_json::json!({"enabled": false}),
+    };
+    let per_type: Vec<serde_json::Value> = limits
+        .iter()
+        .map(|(name, l)| {
+            serde_json::json!({
+                "entities": [name],
+                "actorIdleTimeout": humantime::format_duration(l.idle_timeout).to_string(),
+                "reentrancy": reentrancy(l.reentrancy),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "entities": entities,
+        "entitiesConfig": per_type,
     })
 }
 

@@ -8,15 +8,17 @@
 mod actors;
 mod error;
 mod meta;
+mod scheduling;
 
 use std::sync::Arc;
 
 use axum::Router as HttpRouter;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
 
+use crate::reminders::NodeScheduling;
 use crate::router::Router;
 
 /// What the handlers share.
@@ -24,6 +26,11 @@ use crate::router::Router;
 pub struct ApiState {
     /// Where calls go.
     pub router: Arc<Router>,
+    /// The node's timers and reminders.
+    pub scheduling: Arc<NodeScheduling>,
+    /// Requests to other members' internal ports (routed timer, reminder
+    /// and deactivation calls).
+    pub peers: reqwest::Client,
     /// The Dapr app id this node serves.
     pub app_id: Arc<str>,
     /// Largest accepted request body, in bytes.
@@ -49,12 +56,54 @@ pub fn http_app(state: ApiState) -> HttpRouter {
             "/v1.0/actors/{actor_type}/{actor_id}/state",
             post(actors::state_transaction).put(actors::state_transaction),
         )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/reminders/{name}",
+            post(scheduling::set_reminder)
+                .put(scheduling::set_reminder)
+                .get(scheduling::get_reminder)
+                .delete(scheduling::delete_reminder),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}/timers/{name}",
+            post(scheduling::set_timer)
+                .put(scheduling::set_timer)
+                .delete(scheduling::delete_timer),
+        )
+        .route(
+            "/v1.0/actors/{actor_type}/{actor_id}",
+            delete(scheduling::deactivate),
+        )
+        .route("/wapr/v1/reminders", get(scheduling::list))
         .route("/v1.0/healthz", get(meta::healthz))
         .route("/v1.0/healthz/outbound", get(meta::healthz))
         .route("/v1.0/metadata", get(meta::metadata))
         .route("/wapr/v1/actors", get(meta::list_actors))
         .route("/wapr/v1/cluster", get(meta::cluster))
         .fallback(meta::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The routes other members call on this node's internal port: timer,
+/// reminder and deactivation calls routed here because this node owns the
+/// actor (or hosts its type).
+pub fn internal_routes(state: ApiState) -> HttpRouter {
+    let limit = state.max_body_size;
+    HttpRouter::new()
+        .route(
+            "/wapr/v1/internal/actors/{actor_type}/{actor_id}/timers/{name}",
+            put(scheduling::internal::set_timer).delete(scheduling::internal::delete_timer),
+        )
+        .route(
+            "/wapr/v1/internal/actors/{actor_type}/{actor_id}/reminders/{name}",
+            put(scheduling::internal::reminder)
+                .get(scheduling::internal::reminder)
+                .delete(scheduling::internal::reminder),
+        )
+        .route(
+            "/wapr/v1/internal/actors/{actor_type}/{actor_id}",
+            delete(scheduling::internal::deactivate),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

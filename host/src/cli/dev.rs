@@ -60,6 +60,11 @@ pub struct DevArgs {
     /// `DAPR_GRPC_PORT`).
     #[arg(long, default_value = "embedded", env = "WAPR_STATE")]
     pub state: StateBackend,
+    /// Port of the embedded Scheduler that keeps the nodes' reminders
+    /// (Dapr's Scheduler default). It runs in this process and keeps its
+    /// jobs in the nodes' state store.
+    #[arg(long, default_value_t = crate::scheduler::DEFAULT_SCHEDULER_PORT)]
+    pub scheduler_port: u16,
     /// How long to wait for every node to get the table.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
@@ -74,6 +79,9 @@ struct DevNode {
 /// A running dev cluster.
 pub struct DevCluster {
     placement_addr: SocketAddr,
+    scheduler_addr: SocketAddr,
+    /// The embedded Scheduler (stopped last).
+    scheduler: crate::scheduler::engine::Engine,
     /// Where the nodes' state lives, for the banner.
     state_desc: String,
     /// A note about state for the banner (an unused store of an earlier run).
@@ -141,6 +149,44 @@ impl DevArgs {
             tracing::warn!("{note}");
         }
 
+        // The Scheduler, in this process like placement, on the nodes' store.
+        let scheduler_store = crate::node::open_store(&crate::config::NodeConfig {
+            data_dir: self.data_dir.clone(),
+            state: node_state
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("{e}"))?,
+            ..crate::config::NodeConfig::default()
+        })
+        .await?;
+        let scheduler = crate::scheduler::engine::Engine::start(scheduler_store)
+            .await
+            .context("the embedded scheduler cannot keep its jobs in the nodes' store")?;
+        let scheduler_listener = TcpListener::bind(("127.0.0.1", self.scheduler_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on 127.0.0.1:{} for the scheduler (is Dapr's scheduler running? pick another with --scheduler-port)",
+                    self.scheduler_port
+                )
+            })?;
+        let scheduler_addr = scheduler_listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        stop_servers.push(stop);
+        let service = crate::scheduler::server::SchedulerService::new(
+            scheduler.clone(),
+            scheduler_addr.to_string(),
+        );
+        servers.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(err) =
+                crate::scheduler::server::serve(scheduler_listener, service, shutdown).await
+            {
+                tracing::error!(error = %err, "scheduler server failed");
+            }
+        }));
+
         let exe = std::env::current_exe().context("cannot find the wapr executable")?;
         let mut nodes = Vec::with_capacity(usize::from(self.nodes));
         for i in 0..self.nodes {
@@ -152,6 +198,7 @@ impl DevArgs {
             command
                 .arg("node")
                 .args(["--placement", &placement_addr.to_string()])
+                .args(["--scheduler", &scheduler_addr.to_string()])
                 .args(["--http-port", &http_port.to_string()])
                 .arg("--data-dir")
                 .arg(self.data_dir.join("nodes"));
@@ -177,6 +224,8 @@ impl DevArgs {
         }
         let cluster = DevCluster {
             placement_addr,
+            scheduler_addr,
+            scheduler,
             state_desc,
             state_note,
             nodes,
@@ -205,6 +254,11 @@ impl DevCluster {
     /// The placement server's address.
     pub fn placement_addr(&self) -> SocketAddr {
         self.placement_addr
+    }
+
+    /// The Scheduler's address.
+    pub fn scheduler_addr(&self) -> SocketAddr {
+        self.scheduler_addr
     }
 
     /// The HTTP API endpoint of every node.
@@ -271,9 +325,10 @@ impl DevCluster {
             .map(|n| format!("  note:        {n}\n"))
             .unwrap_or_default();
         format!(
-            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  state:       {}\n{note}  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
+            "wapr dev: {} node(s) ready\n{nodes}  placement:   {} (Dapr placement protocol)\n  scheduler:   {} (Dapr scheduler protocol; reminders)\n  state:       {}\n{note}  actor types: {}\n\ntry:\n  curl -X POST {first}/v1.0/actors/counter/demo/method/increment\n  curl {first}/v1.0/actors/counter/demo/method/get\n  wapr call counter/demo increment 5 --endpoint {first}\n  wapr status --endpoint {first}\n\nCtrl-C stops the cluster (running turns finish, actors deactivate, state is flushed).",
             self.nodes.len(),
             self.placement_addr,
+            self.scheduler_addr,
             self.state_desc,
             self.types.join(", "),
         )
@@ -331,6 +386,7 @@ impl DevCluster {
         for server in self.servers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         }
+        self.scheduler.stop().await;
     }
 }
 

@@ -1,9 +1,10 @@
-//! The `wapr` command line: `node`, `dev`, `placement`, `state-server`,
-//! `call`, `status`.
+//! The `wapr` command line: `node`, `dev`, `placement`, `scheduler`,
+//! `state-server`, `reminders`, `call`, `status`.
 
 mod call;
 mod dev;
 mod node;
+mod reminders;
 mod servers;
 mod status;
 
@@ -12,7 +13,8 @@ use clap::{Parser, Subcommand};
 pub use call::CallArgs;
 pub use dev::{DevArgs, DevCluster};
 pub use node::NodeArgs;
-pub use servers::{PlacementArgs, StateServerArgs};
+pub use reminders::RemindersArgs;
+pub use servers::{PlacementArgs, SchedulerArgs, StateServerArgs};
 pub use status::StatusArgs;
 
 /// wapr: WebAssembly virtual actors on Dapr's actor API.
@@ -34,9 +36,14 @@ pub enum Command {
     Dev(DevArgs),
     /// Run the embedded placement server (Dapr's placement protocol).
     Placement(PlacementArgs),
+    /// Run the embedded Scheduler (Dapr's Scheduler protocol), which keeps
+    /// reminders durably and fires them to the nodes that watch them.
+    Scheduler(SchedulerArgs),
     /// Serve the embedded store as Dapr's state API, for nodes in other
     /// processes (`--state dapr` with `DAPR_GRPC_PORT`).
     StateServer(StateServerArgs),
+    /// List, show or delete reminders (and see timers) through a node.
+    Reminders(RemindersArgs),
     /// Call an actor method on a running node.
     Call(CallArgs),
     /// Show a cluster's members, table version and live actors per node.

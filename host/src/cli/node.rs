@@ -72,6 +72,12 @@ pub struct NodeArgs {
     /// Host other nodes dial for this node's internal API.
     #[arg(long, env = "WAPR_ADVERTISE_HOST")]
     pub advertise_host: Option<String>,
+    /// Where reminders are kept: `embedded` (this process, in the state
+    /// store), `none`, or a Scheduler's host:port[,host:port] (Dapr's, or
+    /// `wapr scheduler`). Default: embedded when standalone, localhost:50006
+    /// (as `dapr run` gives it) in a cluster.
+    #[arg(long, env = "WAPR_SCHEDULER")]
+    pub scheduler: Option<crate::config::SchedulerAddress>,
     /// How long running turns of actors that moved away may finish, e.g. 2s.
     #[arg(long, env = "WAPR_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
     pub drain_timeout: Option<Duration>,
@@ -149,6 +155,9 @@ impl NodeArgs {
         }
         if let Some(v) = self.advertise_host {
             config.cluster.advertise_host = Some(v);
+        }
+        if let Some(v) = self.scheduler {
+            config.scheduler.address = Some(v);
         }
         if let Some(v) = self.drain_timeout {
             config.cluster.drain_timeout = v;

@@ -1,5 +1,5 @@
-//! `wapr placement` and `wapr state-server`: the two shared services of a
-//! multi-process cluster, each on its own.
+//! `wapr placement`, `wapr scheduler` and `wapr state-server`: the shared
+//! services of a multi-process cluster, each on its own.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -92,6 +92,72 @@ impl StateServerArgs {
         );
         let server = DaprStateServer::new(Arc::clone(&store) as Arc<dyn StateStore>, self.store);
         crate::state::serve::serve(listener, server, super::shutdown_signal()).await?;
+        store.close().await?;
+        Ok(())
+    }
+}
+
+/// Options of `wapr scheduler`.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Port (Dapr's Scheduler default).
+    #[arg(long, default_value_t = crate::scheduler::DEFAULT_SCHEDULER_PORT, env = "WAPR_SCHEDULER_PORT")]
+    pub port: u16,
+    /// Listen address.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub listen: IpAddr,
+    /// The `host:port` announced to clients (`WatchHosts`); default: the
+    /// listen address (127.0.0.1 when listening on all) and port.
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Where jobs are kept: embedded (a redb file in --data-dir),
+    /// shared:DIR (the LMDB store `wapr dev` nodes share) or
+    /// redis://HOST:PORT. A Dapr sidecar's state API cannot list keys, so
+    /// it cannot hold a Scheduler.
+    #[arg(long, default_value = "embedded", env = "WAPR_STATE")]
+    pub state: crate::config::StateBackend,
+    /// Data directory of the embedded store.
+    #[arg(long, default_value = ".wapr/scheduler", env = "WAPR_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+impl SchedulerArgs {
+    /// Serves until Ctrl-C or SIGTERM, then flushes the store.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let addr = SocketAddr::new(self.listen, self.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr().unwrap_or(addr);
+        let config = crate::config::NodeConfig {
+            data_dir: self.data_dir.clone(),
+            state: self.state.clone(),
+            ..crate::config::NodeConfig::default()
+        };
+        let store = crate::node::open_store(&config).await?;
+        let engine = crate::scheduler::engine::Engine::start(Arc::clone(&store))
+            .await
+            .with_context(|| {
+                format!(
+                    "the scheduler cannot keep its jobs in the {} store",
+                    store.name()
+                )
+            })?;
+        let advertise = self.advertise.unwrap_or_else(|| {
+            let host = if self.listen.is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                self.listen.to_string()
+            };
+            crate::node::join_host_port(&host, local.port())
+        });
+        println!(
+            "wapr scheduler: listening on {local}, announcing {advertise}, jobs in the {} store",
+            store.name()
+        );
+        let service = crate::scheduler::server::SchedulerService::new(engine.clone(), advertise);
+        crate::scheduler::server::serve(listener, service, super::shutdown_signal()).await?;
+        engine.stop().await;
         store.close().await?;
         Ok(())
     }

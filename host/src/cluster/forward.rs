@@ -10,9 +10,13 @@ use dashmap::DashMap;
 use tonic::transport::{Channel, Endpoint};
 use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceInvocationClient;
 
-use super::wire::{ACTOR_MOVED, DISSEMINATING_SUFFIX, decode_reply, encode_request};
-use crate::call::CallRequest;
-use crate::error::{CallError, ErrorKind};
+use super::wire::{
+    ACTOR_MOVED, DISSEMINATING_SUFFIX, REMOTE_ACTOR_MOVED, TURN_FAILED, decode_reply, encode_fire,
+    encode_request,
+};
+use crate::actor_key::ActorKey;
+use crate::call::{CallRequest, FireRequest};
+use crate::error::{CallError, ErrorCode, ErrorKind};
 
 /// How long to wait for a TCP connection to a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -41,12 +45,42 @@ impl Forwarder {
     /// [`CallError::Moved`] and [`CallError::Unreachable`] mean "re-resolve
     /// and retry"; any other error is the owner's answer.
     pub async fn call(&self, address: &Arc<str>, call: &CallRequest) -> Result<Bytes, CallError> {
-        let mut client = self.client(address, call)?;
+        let mut client = self.client(address, &call.target)?;
         let mut request = tonic::Request::new(encode_request(call));
         request.set_timeout(self.call_timeout);
         match client.call_actor(request).await {
             Ok(reply) => decode_reply(reply.into_inner()),
-            Err(status) => Err(classify(address, call, &status)),
+            Err(status) => Err(classify(address, &call.target, &status)),
+        }
+    }
+
+    /// Forwards a timer or reminder fire to the node at `address`
+    /// (`CallActorReminder`) and waits until its turn ended there.
+    /// [`CallError::Moved`], [`CallError::Unreachable`] and
+    /// [`CallError::InDoubt`] mean "re-resolve and retry" (a reminder tick
+    /// carries its id, so a retry applies once); a turn that ran and failed
+    /// comes back as [`CallError::Remote`] and is not retried here.
+    pub async fn fire(&self, address: &Arc<str>, fire: &FireRequest) -> Result<(), CallError> {
+        let mut client = self.client(address, &fire.target)?;
+        let mut request = encode_fire(fire);
+        request.set_timeout(self.call_timeout);
+        match client.call_actor_reminder(request).await {
+            Ok(_) => Ok(()),
+            Err(status) => {
+                if let Some(code) = status
+                    .metadata()
+                    .get(TURN_FAILED)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    return Err(CallError::Remote {
+                        status: 500,
+                        code: ErrorCode::from_code(code).unwrap_or(ErrorCode::ActorInvokeMethod),
+                        kind: ErrorKind::Application,
+                        message: status.message().to_string(),
+                    });
+                }
+                Err(classify(address, &fire.target, &status))
+            }
         }
     }
 
@@ -58,14 +92,14 @@ impl Forwarder {
     fn client(
         &self,
         address: &Arc<str>,
-        call: &CallRequest,
+        target: &ActorKey,
     ) -> Result<ServiceInvocationClient<Channel>, CallError> {
         if let Some(client) = self.peers.get(address) {
             return Ok(client.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| CallError::Host {
-                actor: call.target.clone(),
+                actor: target.clone(),
                 message: format!("placement table names an invalid address {address:?}: {e}"),
             })?
             .connect_timeout(CONNECT_TIMEOUT)
@@ -82,31 +116,33 @@ impl Forwarder {
 /// retryable (as daprd's caller treats them), `Unavailable` means the owner
 /// could not be reached, a reset or timeout mid-call is in doubt (retried
 /// with the call's request id, so it applies once), anything else is final.
-fn classify(address: &str, call: &CallRequest, status: &tonic::Status) -> CallError {
+fn classify(address: &str, target: &ActorKey, status: &tonic::Status) -> CallError {
     let message = status.message();
     match status.code() {
         tonic::Code::Internal
-            if message == ACTOR_MOVED || message.ends_with(DISSEMINATING_SUFFIX) =>
+            if message == ACTOR_MOVED
+                || message == REMOTE_ACTOR_MOVED
+                || message.ends_with(DISSEMINATING_SUFFIX) =>
         {
             CallError::Moved {
-                actor: call.target.clone(),
+                actor: target.clone(),
             }
         }
         tonic::Code::Unavailable => CallError::Unreachable {
-            actor: call.target.clone(),
+            actor: target.clone(),
             address: address.to_string(),
             message: message.to_string(),
         },
         tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => {
             CallError::InDoubt {
-                actor: call.target.clone(),
+                actor: target.clone(),
                 address: address.to_string(),
                 message: format!("{:?}: {message}", status.code()),
             }
         }
         code => CallError::Remote {
             status: 500,
-            code: crate::error::ErrorCode::ActorInvokeMethod,
+            code: ErrorCode::ActorInvokeMethod,
             kind: ErrorKind::Internal,
             message: format!("forwarding to {address} failed: {code:?}: {message}"),
         },

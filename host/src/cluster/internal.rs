@@ -7,6 +7,8 @@
 //! node owns the actor under its current table and no round holds its type;
 //! otherwise the answer is gRPC `Internal` "error invoke actor method:
 //! remote actor moved", and the caller re-resolves and retries.
+//! `CallActorReminder` (a timer or reminder fire) follows the same rule and
+//! answers daprd's "remote actor moved".
 
 use std::sync::Arc;
 
@@ -23,7 +25,10 @@ use wapr_proto::dapr::proto::internals::v1::{
 };
 
 use super::ClusterView;
-use super::wire::{ACTOR_MOVED, decode_request, encode_error, encode_reply};
+use super::wire::{
+    ACTOR_MOVED, REMOTE_ACTOR_MOVED, TURN_FAILED, decode_fire, decode_request, encode_error,
+    encode_reply,
+};
 use crate::actors::ActorRuntime;
 use crate::error::CallError;
 
@@ -75,11 +80,28 @@ impl ServiceInvocation for InternalService {
 
     async fn call_actor_reminder(
         &self,
-        _request: Request<Reminder>,
+        request: Request<Reminder>,
     ) -> Result<Response<()>, Status> {
-        Err(Status::unimplemented(
-            "wapr does not support actor reminders or timers yet",
-        ))
+        let fire = decode_fire(request).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if !self.runtime.hosts(fire.target.actor_type()) || !self.cluster.owns_now(&fire.target) {
+            return Err(Status::internal(REMOTE_ACTOR_MOVED));
+        }
+        match self.runtime.fire_local(fire).await {
+            Ok(()) => Ok(Response::new(())),
+            Err(CallError::Moved { .. }) => Err(Status::internal(REMOTE_ACTOR_MOVED)),
+            Err(CallError::ShuttingDown) => {
+                Err(Status::unavailable("the actor runtime is shutting down"))
+            }
+            Err(err) => {
+                // The turn ran and failed: daprd answers with the plain error
+                // (gRPC Unknown); the marker tells a wapr sender not to retry.
+                let mut status = Status::unknown(err.to_string());
+                if let Ok(code) = err.dapr_code().as_str().parse() {
+                    status.metadata_mut().insert(TURN_FAILED, code);
+                }
+                Err(status)
+            }
+        }
     }
 }
 

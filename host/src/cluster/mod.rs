@@ -280,6 +280,15 @@ impl ClusterView {
         self.forwarder.call(address, call).await
     }
 
+    /// Forwards a timer or reminder fire to the host at `address`.
+    pub async fn forward_fire(
+        &self,
+        address: &Arc<str>,
+        fire: &crate::call::FireRequest,
+    ) -> Result<(), CallError> {
+        self.forwarder.fire(address, fire).await
+    }
+
     /// Whether this node may run a turn of `key` now: it owns the actor
     /// under its current table and no round holds the type.
     pub fn owns_now(&self, key: &ActorKey) -> bool {

@@ -4,20 +4,25 @@
 //! `Wapr-Error-Kind`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use wapr_proto::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
 use wapr_proto::dapr::proto::internals::v1::{
-    Actor, ApiVersion, InternalInvokeRequest, InternalInvokeResponse, ListStringValue, Status,
+    Actor, ApiVersion, InternalInvokeRequest, InternalInvokeResponse, ListStringValue, Reminder,
+    Status,
 };
 
 use crate::actor_key::{ActorKey, MethodName};
-use crate::call::{CallChain, CallRequest, RequestId};
+use crate::call::{CallChain, CallRequest, FireKind, FireRequest, RequestId};
 use crate::error::{CallError, ErrorCode, ErrorKind};
 
 /// The exact message daprd answers a misrouted `CallActor` with (gRPC
 /// `Internal`); callers re-resolve and retry on it.
 pub const ACTOR_MOVED: &str = "error invoke actor method: remote actor moved";
+
+/// What daprd answers a misrouted `CallActorReminder` with (gRPC error).
+pub const REMOTE_ACTOR_MOVED: &str = "remote actor moved";
 
 /// The suffix daprd puts on `Internal` errors while placement disseminates;
 /// also retryable.
@@ -270,6 +275,136 @@ pub fn decode_reply(reply: InternalInvokeResponse) -> Result<Bytes, CallError> {
     })
 }
 
+/// gRPC metadata carrying a reminder tick's identity on `CallActorReminder`
+/// (wapr only; daprd sends none, and its fires apply at least once).
+pub const TICK_ID: &str = "wapr-tick-id";
+
+/// gRPC metadata carrying a timer's callback on `CallActorReminder` (wapr
+/// only, binary: any UTF-8). daprd's `internals.v1.Reminder` has no callback
+/// field, so a timer fire forwarded by daprd arrives without it.
+pub const TIMER_CALLBACK: &str = "wapr-timer-callback-bin";
+
+/// Set on a failed `CallActorReminder` whose turn ran and failed (so the
+/// sender does not retry it): the Dapr error code of the failure.
+pub const TURN_FAILED: &str = "wapr-turn-failed";
+
+/// `type_url` of the `Any` daprd wraps reminder data in.
+pub const BYTES_VALUE_TYPE_URL: &str = "type.googleapis.com/google.protobuf.BytesValue";
+
+/// Go's zero `time.Time` as a protobuf Timestamp (0001-01-01T00:00:00Z):
+/// what daprd sends for times a Scheduler reminder does not have.
+const GO_ZERO_TIME: prost_types::Timestamp = prost_types::Timestamp {
+    seconds: -62_135_596_800,
+    nanos: 0,
+};
+
+/// Wraps reminder data as daprd stores it: `Any(BytesValue(data))`.
+pub fn bytes_value_any(data: &[u8]) -> prost_types::Any {
+    let mut value = Vec::with_capacity(data.len() + 6);
+    prost::encoding::bytes::encode(1, &data.to_vec(), &mut value);
+    prost_types::Any {
+        type_url: BYTES_VALUE_TYPE_URL.to_string(),
+        value,
+    }
+}
+
+/// Unwraps reminder data: the bytes of a `BytesValue`, or an `Any`'s value
+/// as it is for any other type (dapr-actors-next.md §1.8).
+pub fn any_data(any: prost_types::Any) -> Bytes {
+    if !any.type_url.ends_with("google.protobuf.BytesValue") {
+        return Bytes::from(any.value);
+    }
+    #[derive(prost::Message)]
+    struct BytesValue {
+        #[prost(bytes = "vec", tag = "1")]
+        value: Vec<u8>,
+    }
+    use prost::Message as _;
+    BytesValue::decode(any.value.as_slice())
+        .map_or_else(|_| Bytes::new(), |decoded| Bytes::from(decoded.value))
+}
+
+/// Builds the `CallActorReminder` request for `fire`, as a forwarding daprd
+/// would (dapr-actors-next.md §1.8), plus wapr's tick id and timer callback
+/// in the request metadata.
+pub fn encode_fire(fire: &FireRequest) -> tonic::Request<Reminder> {
+    let (period, due_time) = match &fire.kind {
+        FireKind::Timer {
+            due_time, period, ..
+        } => (period.to_string(), due_time.to_string()),
+        FireKind::Reminder { .. } => (String::new(), String::new()),
+    };
+    let mut request = tonic::Request::new(Reminder {
+        actor_id: fire.target.actor_id().to_string(),
+        actor_type: fire.target.actor_type().to_string(),
+        name: fire.name.to_string(),
+        data: fire.data.as_deref().map(bytes_value_any),
+        period,
+        registered_time: Some(GO_ZERO_TIME),
+        due_time,
+        expiration_time: Some(GO_ZERO_TIME),
+        is_timer: fire.is_timer(),
+        skip_lock: false,
+    });
+    let metadata = request.metadata_mut();
+    match &fire.kind {
+        FireKind::Reminder { tick: Some(tick) } => {
+            if let Ok(value) = tick.as_str().parse() {
+                metadata.insert(TICK_ID, value);
+            }
+        }
+        FireKind::Timer { callback, .. } if !callback.is_empty() => {
+            metadata.insert_bin(
+                TIMER_CALLBACK,
+                tonic::metadata::MetadataValue::from_bytes(callback.as_bytes()),
+            );
+        }
+        _ => {}
+    }
+    request
+}
+
+/// Turns a received `CallActorReminder` into a fire.
+pub fn decode_fire(request: tonic::Request<Reminder>) -> Result<FireRequest, DecodeError> {
+    let tick = request
+        .metadata()
+        .get(TICK_ID)
+        .map(|v| {
+            v.to_str()
+                .map_err(|e| DecodeError::InvalidRequestId(e.to_string()))
+                .and_then(|id| {
+                    RequestId::given(id).map_err(|e| DecodeError::InvalidRequestId(e.to_string()))
+                })
+        })
+        .transpose()?;
+    let callback = request
+        .metadata()
+        .get_bin(TIMER_CALLBACK)
+        .and_then(|v| v.to_bytes().ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let reminder = request.into_inner();
+    let target = ActorKey::parse(&reminder.actor_type, &reminder.actor_id)
+        .map_err(|e| DecodeError::InvalidActor(e.to_string()))?;
+    crate::reminders::spec::validate_schedule_name("reminder name", &reminder.name)
+        .map_err(|e| DecodeError::InvalidMethod(e.to_string()))?;
+    let kind = if reminder.is_timer {
+        FireKind::Timer {
+            callback: Arc::from(callback),
+            due_time: Arc::from(reminder.due_time),
+            period: Arc::from(reminder.period),
+        }
+    } else {
+        FireKind::Reminder { tick }
+    };
+    Ok(FireRequest {
+        target,
+        name: Arc::from(reminder.name),
+        data: reminder.data.map(any_data),
+        kind,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +471,53 @@ mod tests {
             decode_request(wire),
             Err(DecodeError::Missing("actor"))
         ));
+    }
+
+    #[test]
+    fn fires_round_trip_with_tick_and_callback() {
+        let reminder = FireRequest {
+            target: ActorKey::parse("T", "1").expect("key"),
+            name: Arc::from("r"),
+            data: Some(Bytes::from_static(b"\"foo\"")),
+            kind: FireKind::Reminder {
+                tick: Some(RequestId::given("tick-7").expect("id")),
+            },
+        };
+        let wire = encode_fire(&reminder);
+        let message = wire.get_ref();
+        assert!(!message.is_timer);
+        assert_eq!(message.registered_time, Some(GO_ZERO_TIME));
+        let any = message.data.clone().expect("data");
+        assert_eq!(any.type_url, BYTES_VALUE_TYPE_URL);
+        assert_eq!(any.value, b"\x0a\x05\"foo\"", "BytesValue field 1");
+        let back = decode_fire(wire).expect("decodes");
+        assert_eq!(back.data.as_deref(), Some(&b"\"foo\""[..]));
+        assert_eq!(back.request_id().map(RequestId::as_str), Some("tick-7"));
+
+        let timer = FireRequest {
+            kind: FireKind::Timer {
+                callback: Arc::from("onTick ✓"),
+                due_time: Arc::from("0s"),
+                period: Arc::from("10s"),
+            },
+            ..reminder
+        };
+        let back = decode_fire(encode_fire(&timer)).expect("decodes");
+        let FireKind::Timer {
+            callback, period, ..
+        } = back.kind
+        else {
+            panic!("a timer");
+        };
+        assert_eq!((&*callback, &*period), ("onTick ✓", "10s"));
+        // An Any of another type is passed through as its value.
+        assert_eq!(
+            any_data(prost_types::Any {
+                type_url: "type.googleapis.com/other".into(),
+                value: b"raw".to_vec(),
+            }),
+            Bytes::from_static(b"raw")
+        );
     }
 
     #[test]

@@ -1,15 +1,40 @@
-//! Host bindings generated from `actor-sdk/wit/actor.wit`, the same file the
-//! guest SDK is generated from. Calls are synchronous: a turn runs on the
-//! calling thread with no fiber (see ARCHITECTURE.md, "Sync turns").
+//! Host bindings generated from the actor ABI's WIT files: the current one,
+//! `actor-sdk/wit/actor.wit` (`wapr:actor@0.2.0`, the same file the guest
+//! SDK is generated from), and the frozen `host/wit/v0.1/actor.wit`
+//! (`wapr:actor@0.1.0`), so components built for 0.1 keep running. Calls
+//! are synchronous: a turn runs on the calling thread with no fiber (see
+//! ARCHITECTURE.md, "Sync turns").
 
 #![allow(missing_docs)]
 
-wasmtime::component::bindgen!({
-    path: "../actor-sdk/wit",
-    world: "actor",
-    imports: {
-        default: trappable,
-    },
-});
+/// `wapr:actor@0.2.0`: the current ABI.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../actor-sdk/wit",
+        world: "actor",
+        imports: {
+            default: trappable,
+        },
+    });
 
-pub use wapr::actor::types::{ActorRef, Error as GuestError, ErrorKind as GuestErrorKind};
+    pub use wapr::actor::types::{ActorRef, Error as GuestError, ErrorKind as GuestErrorKind};
+}
+
+/// `wapr:actor@0.1.0`: the first ABI, without timers and reminders.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "wit/v0.1",
+        world: "actor",
+        imports: {
+            default: trappable,
+        },
+    });
+
+    pub use wapr::actor::types::{ActorRef, Error as GuestError, ErrorKind as GuestErrorKind};
+}
+
+/// The name a component built for 0.2 exports its handler under.
+pub const HANDLER_V0_2: &str = "wapr:actor/handler@0.2.0";
+
+/// The name a component built for 0.1 exports its handler under.
+pub const HANDLER_V0_1: &str = "wapr:actor/handler@0.1.0";

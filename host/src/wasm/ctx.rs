@@ -1,5 +1,7 @@
 //! The data each actor's `Store` carries, and the host side of the imports
-//! (`state`, `actors`, `log`, `clock`, `random`).
+//! (`state`, `actors`, `log`, `clock`, `random`) for ABI 0.2. The logic is
+//! in inherent methods that the 0.1 adapter (`abi_v0_1.rs`) shares;
+//! `scheduling` (0.2 only) is in `scheduling.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,12 +13,10 @@ use bytes::Bytes;
 use rand::Rng;
 use wasmtime::ResourceLimiter;
 
-use super::bindings::wapr::actor::{actors, clock, log, random, state, types};
-use super::bindings::{ActorRef, GuestError, GuestErrorKind};
 use crate::actor_key::{ActorKey, MethodName, validate_state_key};
 use crate::actors::{ActorServices, SharedState};
 use crate::call::{CallChain, CallRequest};
-use crate::error::{CallError, ErrorKind};
+use crate::error::CallError;
 
 /// Longest log line an actor may write; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
@@ -177,7 +177,7 @@ impl ActorCtx {
         Ok(())
     }
 
-    fn abort_wait(&mut self, failure: WaitFailure) -> wasmtime::Error {
+    pub(super) fn abort_wait(&mut self, failure: WaitFailure) -> wasmtime::Error {
         match failure {
             WaitFailure::Deadline => {
                 self.turn.timed_out = true;
@@ -217,48 +217,46 @@ impl ActorCtx {
     }
 }
 
-impl types::Host for ActorCtx {}
-
-impl state::Host for ActorCtx {
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
-        self.check_key(&key)?;
-        if let Some(value) = self.state.lock().lookup(&key) {
+impl ActorCtx {
+    /// `state.get`.
+    pub(super) fn state_get(&mut self, key: &str) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.check_key(key)?;
+        if let Some(value) = self.state.lock().lookup(key) {
             return Ok(value.map(|b| b.to_vec()));
         }
-        self.ensure_loaded(&key)?;
-        Ok(self.state.lock().lookup(&key).flatten().map(|b| b.to_vec()))
+        self.ensure_loaded(key)?;
+        Ok(self.state.lock().lookup(key).flatten().map(|b| b.to_vec()))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<()> {
-        self.check_key(&key)?;
-        self.ensure_loaded(&key)?;
-        self.buffer(&key, Some(Bytes::from(value)))
-    }
-
-    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.check_key(&key)?;
-        self.ensure_loaded(&key)?;
-        self.buffer(&key, None)
-    }
-}
-
-impl actors::Host for ActorCtx {
-    fn call(
+    /// `state.set` and `state.delete` (`None`).
+    pub(super) fn state_write(
         &mut self,
-        target: ActorRef,
-        method: String,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> wasmtime::Result<()> {
+        self.check_key(key)?;
+        self.ensure_loaded(key)?;
+        self.buffer(key, value.map(Bytes::from))
+    }
+
+    /// `actors.call`: the reply, or the error the calling guest sees.
+    pub(super) fn call_actor(
+        &mut self,
+        actor_type: &str,
+        actor_id: &str,
+        method: &str,
         payload: Vec<u8>,
-    ) -> wasmtime::Result<Result<Vec<u8>, GuestError>> {
-        let target = match ActorKey::parse(&target.actor_type, &target.actor_id) {
+    ) -> wasmtime::Result<Result<Vec<u8>, CallError>> {
+        let target = match ActorKey::parse(actor_type, actor_id) {
             Ok(key) => key,
-            Err(e) => return Ok(Err(to_guest_error(&CallError::InvalidName(e)))),
+            Err(e) => return Ok(Err(CallError::InvalidName(e))),
         };
-        let method = match MethodName::parse(&method) {
+        let method = match MethodName::parse(method) {
             Ok(method) => method,
-            Err(e) => return Ok(Err(to_guest_error(&CallError::InvalidName(e)))),
+            Err(e) => return Ok(Err(CallError::InvalidName(e))),
         };
         let Some(caller) = self.services.caller.upgrade() else {
-            return Ok(Err(to_guest_error(&CallError::ShuttingDown)));
+            return Ok(Err(CallError::ShuttingDown));
         };
         let chain = self.turn.chain.as_ref().map_or_else(
             || CallChain::root().entered(&self.key),
@@ -274,55 +272,51 @@ impl actors::Host for ActorCtx {
         );
         self.turn.waited += waiting.elapsed();
         let reply = reply.map_err(|e| self.abort_wait(e))?;
-        Ok(reply
-            .map(|reply| reply.to_vec())
-            .map_err(|e| to_guest_error(&e)))
+        Ok(reply.map(|reply| reply.to_vec()))
     }
-}
 
-impl log::Host for ActorCtx {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+    /// `log.log`.
+    pub(super) fn log_line(&mut self, level: tracing::Level, message: String) {
         let message = truncate(message, MAX_LOG_LINE);
         let actor = &self.key;
         match level {
-            log::Level::Trace => tracing::trace!(target: "wapr::actor", %actor, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "wapr::actor", %actor, "{message}"),
-            log::Level::Info => tracing::info!(target: "wapr::actor", %actor, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "wapr::actor", %actor, "{message}"),
-            log::Level::Error => {
+            tracing::Level::TRACE => tracing::trace!(target: "wapr::actor", %actor, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(target: "wapr::actor", %actor, "{message}"),
+            tracing::Level::INFO => tracing::info!(target: "wapr::actor", %actor, "{message}"),
+            tracing::Level::WARN => tracing::warn!(target: "wapr::actor", %actor, "{message}"),
+            tracing::Level::ERROR => {
                 tracing::error!(target: "wapr::actor", %actor, "{message}");
                 if message.starts_with("panicked at") {
                     self.turn.panic_message = Some(message);
                 }
             }
         }
-        Ok(())
     }
 }
 
-impl clock::Host for ActorCtx {
-    fn now_unix_nanos(&mut self) -> wasmtime::Result<u64> {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        Ok(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
-    }
-
-    fn monotonic_nanos(&mut self) -> wasmtime::Result<u64> {
-        Ok(u64::try_from(monotonic_origin().elapsed().as_nanos()).unwrap_or(u64::MAX))
-    }
+/// `clock.now-unix-nanos`.
+pub(super) fn now_unix_nanos() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl random::Host for ActorCtx {
-    fn bytes(&mut self, len: u32) -> wasmtime::Result<Vec<u8>> {
-        let mut buf = vec![0; len.min(MAX_RANDOM_BYTES) as usize];
-        rand::rng().fill_bytes(&mut buf);
-        Ok(buf)
-    }
+/// `clock.monotonic-nanos`.
+pub(super) fn monotonic_nanos() -> u64 {
+    u64::try_from(monotonic_origin().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
-    fn next_u64(&mut self) -> wasmtime::Result<u64> {
-        Ok(rand::rng().next_u64())
-    }
+/// `random.bytes`.
+pub(super) fn random_bytes(len: u32) -> Vec<u8> {
+    let mut buf = vec![0; len.min(MAX_RANDOM_BYTES) as usize];
+    rand::rng().fill_bytes(&mut buf);
+    buf
+}
+
+/// `random.next-u64`.
+pub(super) fn random_u64() -> u64 {
+    rand::rng().next_u64()
 }
 
 /// Why a host import could not wait for a future.
@@ -400,35 +394,12 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// How an error looks to an actor that made the call.
-pub(super) fn to_guest_error(err: &CallError) -> GuestError {
-    let kind = match err.kind() {
-        ErrorKind::MethodNotFound => GuestErrorKind::MethodNotFound,
-        ErrorKind::BadRequest => GuestErrorKind::BadRequest,
-        ErrorKind::Application => GuestErrorKind::Application,
-        ErrorKind::CallCycle => GuestErrorKind::CallCycle,
-        ErrorKind::NotFound => GuestErrorKind::NotFound,
-        ErrorKind::Unavailable => GuestErrorKind::Unavailable,
-        ErrorKind::Internal => GuestErrorKind::Internal,
-    };
-    let message = match err {
-        // The guest's own message, without our "actor x method y failed" frame.
+/// The message an actor that made the call sees for `err`: the guest's own
+/// message, without our "actor x method y failed" frame, or the error.
+pub(super) fn guest_message(err: &CallError) -> String {
+    match err {
         CallError::Guest { message, .. } => message.clone(),
         other => other.to_string(),
-    };
-    GuestError { kind, message }
-}
-
-/// The host's view of an error a guest returned.
-pub(super) fn from_guest_kind(kind: GuestErrorKind) -> ErrorKind {
-    match kind {
-        GuestErrorKind::MethodNotFound => ErrorKind::MethodNotFound,
-        GuestErrorKind::BadRequest => ErrorKind::BadRequest,
-        GuestErrorKind::Application => ErrorKind::Application,
-        GuestErrorKind::CallCycle => ErrorKind::CallCycle,
-        GuestErrorKind::NotFound => ErrorKind::NotFound,
-        GuestErrorKind::Unavailable => ErrorKind::Unavailable,
-        GuestErrorKind::Internal => ErrorKind::Internal,
     }
 }
 

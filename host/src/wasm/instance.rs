@@ -15,11 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
-use super::bindings::{Actor, ActorPre, ActorRef};
-use super::ctx::{ActorCtx, Limiter, SlowMark, TurnAbort, TurnCtx, from_guest_kind};
+use super::abi::{AbiActor, AbiPre, GuestReply};
+use super::ctx::{ActorCtx, Limiter, SlowMark, TurnAbort, TurnCtx};
 use super::{CodeCache, WasmEngine, WasmError};
 use crate::actor_key::ActorKey;
 use crate::actors::{ActorFactory, ActorServices, Export, GuestFailure, Instance, SharedState};
@@ -37,7 +36,7 @@ pub const SLOW_TURN: Duration = Duration::from_millis(10);
 /// One actor type, compiled and linked, ready to instantiate.
 pub struct ActorCode {
     name: Arc<str>,
-    pre: ActorPre<ActorCtx>,
+    pre: AbiPre,
     limits: TypeLimits,
     slow: Arc<SlowMark>,
     /// Keeps the engine's epoch ticker running while this code can run:
@@ -60,19 +59,7 @@ impl ActorCode {
             message,
         };
         let component = cache.load(engine, name, path)?;
-        let mut linker: Linker<ActorCtx> = Linker::new(engine.engine());
-        Actor::add_to_linker::<ActorCtx, HasSelf<ActorCtx>>(&mut linker, |ctx| ctx)
-            .map_err(|e| WasmError::Engine(format!("{e:#}")))?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| {
-            invalid(format!(
-                "{e:#} (wapr provides only the wapr:actor@0.1.0 imports)"
-            ))
-        })?;
-        let pre = ActorPre::new(pre).map_err(|e| {
-            invalid(format!(
-                "{e:#} (an actor must export wapr:actor/handler@0.1.0)"
-            ))
-        })?;
+        let pre = AbiPre::link(engine.engine(), &component).map_err(invalid)?;
         Ok(Self {
             name: Arc::from(name),
             pre,
@@ -186,7 +173,7 @@ fn classify_instantiate_error(key: &ActorKey, e: wasmtime::Error) -> CallError {
 /// One live actor: its store and its bound exports.
 pub struct ActorInstance {
     store: Store<ActorCtx>,
-    actor: Actor,
+    actor: AbiActor,
     turn_timeout: Duration,
 }
 
@@ -218,11 +205,11 @@ impl Instance for ActorInstance {
         };
         match ran {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(guest)) => Err(GuestFailure::Returned(CallError::Guest {
+            Ok(Err((kind, message))) => Err(GuestFailure::Returned(CallError::Guest {
                 actor: key,
                 method: export.name().to_string(),
-                kind: from_guest_kind(guest.kind),
-                message: guest.message,
+                kind,
+                message,
             })),
             Err(e) => Err(GuestFailure::Fatal(self.classify_trap(
                 key,
@@ -234,29 +221,8 @@ impl Instance for ActorInstance {
 }
 
 impl ActorInstance {
-    fn call_export(
-        &mut self,
-        export: Export<'_>,
-        key: &ActorKey,
-    ) -> wasmtime::Result<Result<Bytes, super::bindings::GuestError>> {
-        let handler = self.actor.wapr_actor_handler();
-        Ok(match export {
-            Export::Activate => {
-                let self_ref = ActorRef {
-                    actor_type: key.actor_type().to_string(),
-                    actor_id: key.actor_id().to_string(),
-                };
-                handler
-                    .call_activate(&mut self.store, &self_ref)?
-                    .map(|()| Bytes::new())
-            }
-            Export::Invoke { method, payload } => handler
-                .call_invoke(&mut self.store, method, payload)?
-                .map(Bytes::from),
-            Export::Deactivate => handler
-                .call_deactivate(&mut self.store)?
-                .map(|()| Bytes::new()),
-        })
+    fn call_export(&mut self, export: Export<'_>, key: &ActorKey) -> wasmtime::Result<GuestReply> {
+        self.actor.call(&mut self.store, export, key)
     }
 
     fn classify_trap(&mut self, key: ActorKey, method: String, err: wasmtime::Error) -> CallError {

@@ -8,11 +8,14 @@
 //! sandbox runs guest code only: committing a turn's writes, the request
 //! ledger and keeping or dropping an instance belong to `actors/turn.rs`.
 
+mod abi;
 mod bindings;
 mod cache;
 mod ctx;
 mod engine;
+mod imports;
 mod instance;
+mod scheduling;
 
 pub use cache::CodeCache;
 pub use engine::{EngineSettings, KERNEL_MAPPINGS_PER_ACTOR, WasmEngine};

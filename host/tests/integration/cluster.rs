@@ -56,7 +56,8 @@ fn start_dev(nodes: u16) -> Dev {
     let base = free_port_run(nodes);
     let mut child = Command::new(WAPR)
         .args(["dev", "--nodes", &nodes.to_string()])
-        .args(["--placement-port", "0", "--http-port", &base.to_string()])
+        .args(["--placement-port", "0", "--scheduler-port", "0"])
+        .args(["--http-port", &base.to_string()])
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--actors-dir")

@@ -147,6 +147,8 @@ async fn wapr_dev_prints_its_endpoint_and_serves_the_examples() {
             "dev",
             "--placement-port",
             "0",
+            "--scheduler-port",
+            "0",
             "--http-port",
             &port.to_string(),
             "--data-dir",

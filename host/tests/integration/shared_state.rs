@@ -124,7 +124,15 @@ fn read_banner(stdout: std::process::ChildStdout) -> (Vec<String>, String, Optio
 
 fn start_dev(data_dir: &std::path::Path, base: u16) -> (Proc, Vec<String>, String, Option<String>) {
     let mut child = Command::new(WAPR)
-        .args(["dev", "--nodes", "2", "--placement-port", "0"])
+        .args([
+            "dev",
+            "--nodes",
+            "2",
+            "--placement-port",
+            "0",
+            "--scheduler-port",
+            "0",
+        ])
         .args(["--http-port", &base.to_string()])
         .arg("--data-dir")
         .arg(data_dir)
