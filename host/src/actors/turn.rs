@@ -89,7 +89,7 @@ pub async fn check_ledger(
         .lock()
         .committed(LEDGER_KEY)
         .flatten()
-        .and_then(|v| Ledger::decode(&v.value).find(request_id.as_str()));
+        .and_then(|v| Ledger::find_stored(&v.value, request_id.as_str()));
     Ok(match found {
         None => Prior::Run,
         Some(Replay::Reply(reply)) => Prior::Done(Ok(reply)),
@@ -185,9 +185,9 @@ async fn record_in_ledger(
     load_ledger(target).await?;
     let mut state = target.state.lock();
     let current = state.committed(LEDGER_KEY).flatten();
-    let mut ledger = current.map_or_else(Ledger::default, |v| Ledger::decode(&v.value));
-    ledger.record(id.as_str(), reply);
-    if let Err(message) = state.buffer(LEDGER_KEY, Some(ledger.encode()), usize::MAX) {
+    let recorded =
+        Ledger::record_stored(current.as_ref().map(|v| &v.value[..]), id.as_str(), reply);
+    if let Err(message) = state.buffer(LEDGER_KEY, Some(recorded), usize::MAX) {
         tracing::warn!(%message, "cannot record the request id");
     }
     Ok(())

@@ -115,7 +115,7 @@ impl Ledger {
     }
 
     fn decode_binary(mut rest: &[u8]) -> Option<Self> {
-        let mut entries = VecDeque::new();
+        let mut entries = VecDeque::with_capacity(LEDGER_ENTRIES + 1);
         while !rest.is_empty() {
             let (hash, tail) = rest.split_first_chunk::<8>()?;
             let (len, tail) = tail.split_first_chunk::<2>()?;
@@ -154,6 +154,62 @@ impl Ledger {
         Bytes::from(out)
     }
 
+    /// What a stored ledger knows about `id`, read in place (no entry is
+    /// copied unless it is the one found). Same answer as
+    /// `Ledger::decode(stored).find(id)`.
+    pub fn find_stored(stored: &[u8], id: &str) -> Option<Replay> {
+        let Some((&BINARY_V2, body)) = stored.split_first() else {
+            return Self::decode(stored).find(id);
+        };
+        let Some(spans) = entry_spans(body) else {
+            return Self::decode(stored).find(id);
+        };
+        let hash = id_hash(id);
+        spans.iter().rev().find_map(|&(start, end)| {
+            let entry = &body[start..end];
+            (entry[..8] == hash.to_le_bytes()).then(|| {
+                if u16::from_le_bytes([entry[8], entry[9]]) == NOT_KEPT {
+                    Replay::NotKept
+                } else {
+                    Replay::Reply(Bytes::copy_from_slice(&entry[10..]))
+                }
+            })
+        })
+    }
+
+    /// A stored ledger (or none) with `id` recorded: the same bytes as
+    /// decode, [`Ledger::record`], [`Ledger::encode`], built by copying the
+    /// kept entries' bytes once.
+    pub fn record_stored(stored: Option<&[u8]>, id: &str, reply: &[u8]) -> Bytes {
+        let body = match stored.map(<[u8]>::split_first) {
+            None => Some(&[][..]),
+            Some(Some((&BINARY_V2, body))) => Some(body),
+            Some(_) => None,
+        };
+        let Some((body, spans)) = body.and_then(|b| Some((b, entry_spans(b)?))) else {
+            let mut ledger = stored.map_or_else(Ledger::default, Ledger::decode);
+            ledger.record(id, reply);
+            return ledger.encode();
+        };
+        // Keep the newest LEDGER_ENTRIES - 1 entries, then the new one.
+        let drop = spans.len().saturating_sub(LEDGER_ENTRIES - 1);
+        let kept = spans
+            .get(drop)
+            .map_or(&[][..], |&(start, _)| &body[start..]);
+        let mut out = Vec::with_capacity(1 + kept.len() + 10 + reply.len().min(MAX_REPLY_KEPT));
+        out.push(BINARY_V2);
+        out.extend_from_slice(kept);
+        out.extend_from_slice(&id_hash(id).to_le_bytes());
+        if reply.len() <= MAX_REPLY_KEPT {
+            let len = u16::try_from(reply.len()).unwrap_or(NOT_KEPT);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(reply);
+        } else {
+            out.extend_from_slice(&NOT_KEPT.to_le_bytes());
+        }
+        Bytes::from(out)
+    }
+
     /// What is known about `id`.
     pub fn find(&self, id: &str) -> Option<Replay> {
         let hash = id_hash(id);
@@ -176,6 +232,24 @@ impl Ledger {
             self.entries.pop_front();
         }
     }
+}
+
+/// Where each entry of a binary ledger body starts and ends, or `None` if
+/// the body is cut short.
+fn entry_spans(body: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let mut spans = Vec::with_capacity(LEDGER_ENTRIES + 1);
+    let mut at = 0;
+    while at < body.len() {
+        let len = body.get(at + 8..at + 10)?;
+        let len = u16::from_le_bytes([len[0], len[1]]);
+        let end = at + 10 + if len == NOT_KEPT { 0 } else { usize::from(len) };
+        if end > body.len() {
+            return None;
+        }
+        spans.push((at, end));
+        at = end;
+    }
+    Some(spans)
 }
 
 /// Checks a request id: non-empty, bounded, printable ASCII.
@@ -255,5 +329,48 @@ mod tests {
         assert!(!valid_request_id(""));
         assert!(!valid_request_id("a b"));
         assert!(!valid_request_id(&"x".repeat(MAX_REQUEST_ID_LEN + 1)));
+    }
+}
+
+#[cfg(test)]
+mod stored_form {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The in-place forms agree with decode/record/encode/find, across
+        /// the window's eviction boundary and both reply kinds.
+        #[test]
+        fn in_place_forms_match_the_decoded_ledger(
+            turns in proptest::collection::vec(("[a-z]{1,3}", proptest::collection::vec(any::<u8>(), 0..80)), 0..300),
+            probe in "[a-z]{1,3}",
+        ) {
+            let mut decoded = Ledger::default();
+            let mut stored: Option<Bytes> = None;
+            for (id, reply) in &turns {
+                decoded.record(id, reply);
+                stored = Some(Ledger::record_stored(stored.as_deref(), id, reply));
+                prop_assert_eq!(stored.as_deref(), Some(&decoded.encode()[..]));
+            }
+            let encoded = decoded.encode();
+            prop_assert_eq!(Ledger::find_stored(&encoded, &probe), decoded.find(&probe));
+        }
+    }
+
+    #[test]
+    fn damaged_or_legacy_ledgers_fall_back_to_decoding() {
+        let legacy = br#"{"entries":[{"id":"a","reply":"r"}]}"#;
+        assert_eq!(
+            Ledger::find_stored(legacy, "a"),
+            Some(Replay::Reply(Bytes::from("r")))
+        );
+        let mut ledger = Ledger::default();
+        ledger.record("a", b"r");
+        let encoded = ledger.encode();
+        let cut = &encoded[..encoded.len() - 1];
+        assert_eq!(Ledger::find_stored(cut, "a"), None);
+        let rebuilt = Ledger::record_stored(Some(legacy), "b", b"");
+        assert!(Ledger::find_stored(&rebuilt, "a").is_some());
+        assert!(Ledger::find_stored(&rebuilt, "b").is_some());
     }
 }
