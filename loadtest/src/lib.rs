@@ -16,6 +16,7 @@ pub mod nodes;
 pub mod peer;
 pub mod plot;
 pub mod progress;
+pub mod reminders;
 pub mod report;
 pub mod resident;
 pub mod routing;

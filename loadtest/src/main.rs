@@ -9,16 +9,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches};
 use serde_json::json;
 
+mod args;
+
+use args::{Cli, CommonArgs, Scenario, apply_quick};
 use wapr_loadtest::churn::{self, ChurnConfig};
 use wapr_loadtest::client::build_client;
 use wapr_loadtest::contention::{self, ContentionConfig};
 use wapr_loadtest::hop::{self, HopConfig};
 use wapr_loadtest::nodes::{ClusterOptions, ProcessCluster, StateChoice, components_in};
 use wapr_loadtest::progress::Progress;
+use wapr_loadtest::reminders::{self, RemindersConfig};
 use wapr_loadtest::report::{self, Report, Requests, Resources, Section};
 use wapr_loadtest::resident::{self, ResidentConfig};
 use wapr_loadtest::routing::OwnerRoutes;
@@ -27,271 +30,6 @@ use wapr_loadtest::scenario::{self, ActivationConfig, MixedConfig, RunEnv};
 use wapr_loadtest::spawn::{self, SpawnOptions, SpawnedCluster};
 use wapr_loadtest::stats::Recorder;
 use wapr_loadtest::target::{self, Target};
-
-/// Load tester for wapr: Dapr's actor performance scenarios over the actor
-/// HTTP API. Traffic goes only to 127.0.0.1 (spawned nodes) or to the
-/// `--target` endpoints; every run stops by itself (--duration, --requests).
-#[derive(Debug, Parser)]
-#[command(name = "wapr-loadtest", version)]
-struct Cli {
-    #[command(subcommand)]
-    scenario: Scenario,
-}
-
-#[derive(Debug, Subcommand)]
-enum Scenario {
-    /// Fresh actor ids at a fixed open-loop rate (Dapr's `actor_activation`).
-    /// Latency is measured from each request's scheduled send time
-    /// (coordinated-omission corrected) and from its actual send.
-    Activation(ActivationArgs),
-    /// Closed-loop virtual users, ramped linearly to --clients, each calling
-    /// random ids among --ids (and --types actor types), back to back.
-    MixedIds(MixedArgs),
-    /// Many clients increment one counter through every node of a cluster
-    /// the tool starts (3 nodes) while the node hosting it is killed; counts
-    /// duplicate activations (Dapr's `actor_double_activation`).
-    SingleIdContention(ContentionArgs),
-    /// Actor→actor echo latency, same node and cross node, next to a direct
-    /// call (the `testbed` example actor).
-    Hop(HopArgs),
-    /// Activates --actors actors on one node the tool starts, then reports
-    /// RSS and kernel mappings per live actor and the time to activate them.
-    Resident(ResidentArgs),
-    /// Steady load while a node joins, one leaves (SIGTERM) and one crashes
-    /// (SIGKILL): failed attempts, disruption windows, exact counts.
-    Churn(ChurnArgs),
-}
-
-#[derive(Debug, Args)]
-struct CommonArgs {
-    /// Comma-separated base URLs of the nodes to load, e.g.
-    /// `http://127.0.0.1:3500,http://127.0.0.1:3501` (requests go
-    /// round-robin). Default without --spawn-nodes: http://127.0.0.1:3500.
-    #[arg(long, conflicts_with = "spawn_nodes")]
-    target: Option<String>,
-    /// Allow --target hosts that are not an IP literal or `localhost`.
-    #[arg(long)]
-    allow_remote: bool,
-    /// Start a `wapr dev` cluster of this many nodes on loopback for the run
-    /// (stopped at the end) and load it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
-    spawn_nodes: Option<u16>,
-    /// The `wapr` binary for --spawn-nodes (default: next to this one).
-    #[arg(long)]
-    wapr: Option<PathBuf>,
-    /// Actor components for --spawn-nodes (default: $WAPR_ACTORS_DIR, else
-    /// <target dir>/actors; build them with scripts/setup.sh).
-    #[arg(long)]
-    actors_dir: Option<PathBuf>,
-    /// Actor type to call.
-    #[arg(long, default_value = "counter")]
-    actor_type: String,
-    /// Method to call (POST with an empty body).
-    #[arg(long, default_value = "get")]
-    method: String,
-    /// Send at most this many requests.
-    #[arg(long)]
-    requests: Option<u64>,
-    /// Report directory (default: target/loadtest/<scenario>-<timestamp>/).
-    #[arg(long)]
-    report: Option<PathBuf>,
-    /// Short run for smoke tests (under ~20 s in all); explicit options win.
-    #[arg(long)]
-    quick: bool,
-    /// Per-request timeout.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
-    /// Also sample the CPU and RSS of this process (repeatable); spawned
-    /// nodes are sampled anyway.
-    #[arg(long = "pid")]
-    pids: Vec<u32>,
-    /// No live progress line (it is off anyway when stdout is not a TTY).
-    #[arg(long)]
-    no_progress: bool,
-    /// `round-robin` over the targets (as a Dapr client through its
-    /// sidecar: a node that does not own the actor forwards the call), or
-    /// `owner`: each call straight to the owning node, computed with the
-    /// nodes' own hash ring from the placement table (wapr nodes only).
-    #[arg(long, default_value = "round-robin", value_parser = ["round-robin", "owner"])]
-    route: String,
-    /// State of the clusters that single-id-contention, churn and resident
-    /// start: `state-server` (a `wapr state-server`, like `wapr dev`), or
-    /// any `wapr node --state` value (`shared:DIR`, `redis://…`, `memory`
-    /// for resident).
-    #[arg(long)]
-    state: Option<String>,
-    /// A peer's report measured on this machine (the Ray peer's JSON from
-    /// `loadtest/peers/ray/run.sh --out FILE`): adds a section with
-    /// wapr / peer ratios for this scenario.
-    #[arg(long)]
-    peer: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct ActivationArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Requests (fresh actors) per second. --quick: 200.
-    #[arg(long, default_value_t = 500.0)]
-    rate: f64,
-    /// How long to send. --quick: 3s.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    duration: Duration,
-    /// In-flight cap: requests due while this many are in flight are not
-    /// sent and are counted as dropped.
-    #[arg(long, default_value_t = 10_000)]
-    max_in_flight: u64,
-}
-
-#[derive(Debug, Args)]
-struct MixedArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Virtual users at the end of the ramp. --quick: 20.
-    #[arg(long, default_value_t = 500)]
-    clients: u32,
-    /// Time over which users start, linearly. --quick: 1s.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    ramp: Duration,
-    /// Whole run, ramp included. --quick: 3s.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    duration: Duration,
-    /// Distinct actor ids the users pick from (fresh per run).
-    #[arg(long, default_value_t = 10_000)]
-    ids: u64,
-    /// Number of actor types to spread over. Above 1, --spawn-nodes
-    /// registers --actor-type's component under N names (`counter-00` …);
-    /// the --ids actors are spread over them (actor n has type n mod N),
-    /// so the working set stays --ids (Dapr's figures: 100 types).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    types: u32,
-}
-
-#[derive(Debug, Args)]
-struct ContentionArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Concurrent clients on the one id. --quick: 32.
-    #[arg(long, default_value_t = 100)]
-    clients: u32,
-    /// How long the clients send. --quick: 6s.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
-    duration: Duration,
-    /// When to kill -9 the node hosting the actor (default: at 40 % of
-    /// --duration).
-    #[arg(long, value_parser = humantime::parse_duration)]
-    kill_after: Option<Duration>,
-    /// Do not kill any node.
-    #[arg(long, conflicts_with = "kill_after")]
-    no_kill: bool,
-    /// How often to sample where the actor is live.
-    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
-    sample_every: Duration,
-}
-
-#[derive(Debug, Args)]
-struct HopArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Calls of each kind (direct, same node, cross node). --quick: 200.
-    #[arg(long, default_value_t = 2_000)]
-    calls: u64,
-    /// Candidate actors activated to find same- and cross-node pairs.
-    #[arg(long, default_value_t = 32)]
-    candidates: u32,
-}
-
-#[derive(Debug, Args)]
-struct ResidentArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Actors to activate. --quick: 2000.
-    #[arg(long, default_value_t = 100_000)]
-    actors: u64,
-    /// Concurrent activations.
-    #[arg(long, default_value_t = 64)]
-    concurrency: u32,
-}
-
-#[derive(Debug, Args)]
-struct ChurnArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Concurrent clients. --quick: 16.
-    #[arg(long, default_value_t = 32)]
-    clients: u32,
-    /// Distinct counter ids.
-    #[arg(long, default_value_t = 1_000)]
-    ids: u64,
-    /// Whole run; a node joins at 25 %, leaves at 50 %, crashes at 75 %.
-    /// --quick: 12s.
-    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
-    duration: Duration,
-}
-
-fn is_default(matches: Option<&ArgMatches>, id: &str) -> bool {
-    matches.is_none_or(|m| m.value_source(id) != Some(ValueSource::CommandLine))
-}
-
-fn apply_quick(scenario: &mut Scenario, matches: Option<&ArgMatches>) {
-    // Per-scenario defaults of the shared options.
-    match scenario {
-        Scenario::Hop(h) if is_default(matches, "actor_type") => {
-            h.common.actor_type = "testbed".into();
-        }
-        Scenario::Resident(r) if is_default(matches, "method") => {
-            r.common.method = "increment".into();
-        }
-        _ => {}
-    }
-    match scenario {
-        Scenario::Activation(a) if a.common.quick => {
-            if is_default(matches, "rate") {
-                a.rate = 200.0;
-            }
-            if is_default(matches, "duration") {
-                a.duration = Duration::from_secs(3);
-            }
-        }
-        Scenario::MixedIds(m) if m.common.quick => {
-            if is_default(matches, "clients") {
-                m.clients = 20;
-            }
-            if is_default(matches, "ramp") {
-                m.ramp = Duration::from_secs(1);
-            }
-            if is_default(matches, "duration") {
-                m.duration = Duration::from_secs(3);
-            }
-            if is_default(matches, "ids") {
-                m.ids = 1_000;
-            }
-        }
-        Scenario::SingleIdContention(c) if c.common.quick => {
-            if is_default(matches, "clients") {
-                c.clients = 32;
-            }
-            if is_default(matches, "duration") {
-                c.duration = Duration::from_secs(6);
-            }
-        }
-        Scenario::Hop(h) if h.common.quick && is_default(matches, "calls") => {
-            h.calls = 200;
-        }
-        Scenario::Resident(r) if r.common.quick && is_default(matches, "actors") => {
-            r.actors = 2_000;
-        }
-        Scenario::Churn(c) if c.common.quick => {
-            if is_default(matches, "clients") {
-                c.clients = 16;
-            }
-            if is_default(matches, "duration") {
-                c.duration = Duration::from_secs(12);
-            }
-        }
-        _ => {}
-    }
-}
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -394,6 +132,7 @@ impl Scenario {
             Scenario::Hop(_) => "hop",
             Scenario::Resident(_) => "resident",
             Scenario::Churn(_) => "churn",
+            Scenario::Reminders(_) => "reminders",
         }
     }
 
@@ -405,6 +144,7 @@ impl Scenario {
             Scenario::Hop(h) => &h.common,
             Scenario::Resident(r) => &r.common,
             Scenario::Churn(c) => &c.common,
+            Scenario::Reminders(r) => &r.common,
         }
     }
 
@@ -413,6 +153,7 @@ impl Scenario {
         match self {
             Scenario::SingleIdContention(_) | Scenario::Churn(_) => true,
             Scenario::Resident(r) => r.common.target.is_none(),
+            Scenario::Reminders(r) => r.common.target.is_none(),
             _ => false,
         }
     }
@@ -439,8 +180,10 @@ async fn start_process_cluster(
         .clone()
         .unwrap_or_else(spawn::default_actors_dir);
     let resident = matches!(scenario, Scenario::Resident(_));
+    let reminders = matches!(scenario, Scenario::Reminders(_));
     let state = match common.state.as_deref() {
         None if resident => StateChoice::Given("memory".into()),
+        None if reminders => StateChoice::Given("embedded".into()),
         None | Some("state-server") => StateChoice::StateServer,
         Some(other) => StateChoice::Given(other.to_string()),
     };
@@ -452,13 +195,13 @@ async fn start_process_cluster(
     let options = ClusterOptions {
         wapr: wapr_binary(common)?,
         actors: components_in(&actors_dir)?,
-        nodes: if resident {
+        nodes: if resident || reminders {
             1
         } else {
             common.spawn_nodes.unwrap_or(3)
         },
         state,
-        standalone: resident,
+        standalone: resident || reminders,
         node_args,
         log_file: report_dir.join("wapr.log"),
         ready_timeout: Duration::from_secs(120),
@@ -789,6 +532,51 @@ async fn run_scenario(
                  node with the same Idempotency-Key until acknowledged."
                     .into(),
             );
+            ScenarioOutput {
+                outcome,
+                sections: vec![findings.section()],
+            }
+        }
+        Scenario::Reminders(r) => {
+            let pid = match (cluster, common.pids.first()) {
+                (Some(Spawned::Procs(c)), _) => c.pid(0),
+                (_, pid) => pid.copied(),
+            };
+            let cfg = RemindersConfig {
+                reminders: r.reminders,
+                actors: r.actors,
+                rate: r.rate,
+                steady: r.steady,
+                concurrency: r.concurrency,
+                actor_type: common.actor_type.clone(),
+                id_prefix,
+                fire_timeout: r.fire_timeout,
+            };
+            parameters.insert("actor_type".to_string(), json!(cfg.actor_type));
+            parameters.insert("reminders".to_string(), json!(r.reminders));
+            parameters.insert("actors".to_string(), json!(r.actors));
+            parameters.insert("rate".to_string(), json!(r.rate));
+            parameters.insert("steady".to_string(), duration_param(r.steady));
+            parameters.insert("concurrency".to_string(), json!(r.concurrency));
+            parameters.insert(
+                "state".to_string(),
+                json!(common.state.as_deref().unwrap_or("embedded")),
+            );
+            if pid.is_none() {
+                notes.push("No node pid (--target without --pid): no memory figure.".into());
+            }
+            notes.push(
+                "Requests are the reminder registrations (phase 1, the burst's overwrites, the \
+                 steady phase); fires are read from the actors afterwards."
+                    .into(),
+            );
+            let (findings, outcome) = reminders::run(&cfg, env, pid).await?;
+            if findings.burst.missing > 0 || findings.steady.as_ref().is_some_and(|s| s.missing > 0)
+            {
+                notes.push(
+                    "Some reminders had not fired by --fire-timeout: see the section.".into(),
+                );
+            }
             ScenarioOutput {
                 outcome,
                 sections: vec![findings.section()],

@@ -16,6 +16,11 @@ pub const MIXED_RATE: f64 = 50_000.0;
 pub const MIXED_P95_MS: f64 = 20.0;
 /// Resident memory per idle live counter, bytes.
 pub const RESIDENT_BYTES: f64 = 32.0 * 1024.0;
+/// Reminder fires per second on one node, 100 000 due in the same second
+/// (issue 10; Dapr's Scheduler: 15–18 K triggers/s).
+pub const REMINDER_FIRES_PER_S: f64 = 50_000.0;
+/// Reminder fire lateness p99 at 10 000 fires/s, ms (issue 10).
+pub const REMINDER_LATENESS_P99_MS: f64 = 5.0;
 
 /// One target and how the run did against it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,6 +175,41 @@ pub fn checks(report: &Report) -> (Vec<TargetCheck>, Vec<String>) {
                 }
                 if d["after"]["live_actors"].as_u64().unwrap_or(0) < 100_000 {
                     notes.push("the resident target is for 100 000 live actors".into());
+                }
+            }
+        }
+        "reminders" => {
+            if let Some(d) = section_data(report, "Reminders") {
+                checks.push(TargetCheck::new(
+                    "reminder fires/s (burst)",
+                    d["burst"]["per_s"].as_f64().unwrap_or(0.0),
+                    REMINDER_FIRES_PER_S,
+                    "fires/s",
+                    false,
+                ));
+                if let Some(p99) = d["steady"]["lateness"]["p99_ms"].as_f64() {
+                    checks.push(TargetCheck::new(
+                        "reminder lateness p99 (steady)",
+                        p99,
+                        REMINDER_LATENESS_P99_MS,
+                        "ms",
+                        true,
+                    ));
+                }
+                let missing = d["burst"]["missing"].as_u64().unwrap_or(0)
+                    + d["steady"]["missing"].as_u64().unwrap_or(0);
+                checks.push(TargetCheck::new(
+                    "reminders that never fired",
+                    missing as f64,
+                    0.0,
+                    "",
+                    true,
+                ));
+                if d["burst"]["due"].as_u64().unwrap_or(0) < 100_000 {
+                    notes.push("the fires/s target is for 100 000 reminders due at once".into());
+                }
+                if d["steady_rate"].as_f64() != Some(10_000.0) {
+                    notes.push("the lateness target is at 10 000 fires/s".into());
                 }
             }
         }

@@ -96,3 +96,25 @@ fn resident_reports_memory_per_live_actor() {
     assert_eq!(targets["checks"][0]["target"], 32.0, "{targets:#}");
     assert_eq!(targets["notes"].as_array().unwrap().len(), 1, "{targets:#}");
 }
+
+#[test]
+fn reminders_fire_every_registered_reminder_once() {
+    let run = run_loadtest(&["reminders", "--quick", "--no-progress"]);
+    let r = section(&run.json, "Reminders");
+    assert_eq!(u(&r["register"]["sent"]), 5_000, "{r:#}");
+    assert_eq!(u(&r["register"]["failed"]), 0, "{r:#}");
+    assert_eq!(u(&r["burst_register"]["failed"]), 0, "{r:#}");
+    assert_eq!(u(&r["burst"]["fired"]), 5_000, "{r:#}");
+    assert_eq!(u(&r["burst"]["missing"]), 0, "{r:#}");
+    assert!(r["burst"]["per_s"].as_f64().unwrap() > 0.0, "{r:#}");
+    // --quick: 2 000/s for 2 s.
+    assert_eq!(u(&r["steady"]["due"]), 4_000, "{r:#}");
+    assert_eq!(u(&r["steady"]["fired"]), 4_000, "{r:#}");
+    assert!(
+        r["steady"]["lateness"]["count"].as_u64() == Some(4_000),
+        "{r:#}"
+    );
+    assert!(r["bytes_per_reminder"].as_f64().is_some(), "{r:#}");
+    let targets = section(&run.json, "Against wapr's targets");
+    assert_eq!(targets["checks"][0]["target"], 50_000.0, "{targets:#}");
+}
