@@ -73,8 +73,10 @@ const DEACTIVATIONS: &str = "deactivations";
 const CHUNK: usize = 1 << 20;
 /// State key of the list of fires.
 const FIRES: &str = "fires";
-/// Reminders whose name starts with this only record when they ran (under
-/// `at:<name>`), for `wapr-loadtest reminders`: one small write per fire.
+/// Reminders and timers whose name starts with this only record when they
+/// last ran (under `at:<name>`, read back by `fire-times`), for
+/// `wapr-loadtest reminders` and the host's timing tests: one small write
+/// per fire.
 const BENCH_PREFIX: &str = "bench-";
 
 /// Payload of `put`, `put-then-fail` and `put-then-trap`.
@@ -423,8 +425,8 @@ impl Testbed {
         state::get_or_default(FIRES)
     }
 
-    /// When each named `bench-` reminder ran (Unix nanoseconds), `null`
-    /// for one that has not.
+    /// When each named `bench-` reminder or timer last ran (Unix
+    /// nanoseconds), `null` for one that has not.
     fn fire_times(&mut self, names: Vec<String>) -> Result<Vec<Option<u64>>, Error> {
         names
             .iter()
@@ -528,6 +530,9 @@ impl Actor for Testbed {
     }
 
     fn on_timer(&mut self, name: &str, callback: &str, data: &[u8]) -> Result<(), Error> {
+        if name.starts_with(BENCH_PREFIX) {
+            return state::set(&format!("at:{name}"), &clock::now_unix_nanos());
+        }
         let mut entry = Map::new();
         entry.insert("callback".into(), callback.into());
         record_fire("timer", name, data, entry)?;

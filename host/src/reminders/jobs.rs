@@ -109,7 +109,7 @@ impl Reminders {
                 format!("error creating actor reminder: {message}"),
             )
         };
-        let schedule = spec.schedule().map_err(|e| create(e.to_string()))?;
+        let schedule = spec.checked_schedule().map_err(|e| create(e.to_string()))?;
         let job = Job {
             schedule: schedule.as_ref().map(|s| s.schedule.clone()),
             repeats: schedule.and_then(|s| s.repeats),

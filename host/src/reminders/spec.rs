@@ -91,6 +91,34 @@ impl ReminderSpec {
         reminder_period(&self.period)
     }
 
+    /// [`ReminderSpec::schedule`], refusing what daprd would pass on and
+    /// the Scheduler would fire back to back without end: a negative
+    /// period (`-1s` becomes `@every -1s`), or a zero one without
+    /// `R<n>/` repetitions. A zero period with repetitions (`R5/`, what
+    /// daprd sends for `R5/PT0S`) stays valid: it ends. A wapr choice,
+    /// listed in docs/dapr-interop.md.
+    ///
+    /// # Errors
+    /// As [`ReminderSpec::schedule`], or `invalid period: …`.
+    pub fn checked_schedule(&self) -> Result<Option<SchedulerPeriod>, TimeError> {
+        let schedule = self.schedule()?;
+        if let Some(s) = &schedule {
+            if s.every_nanos < 0 {
+                return Err(TimeError::new(format!(
+                    "invalid period: {} is negative",
+                    self.period
+                )));
+            }
+            if s.every_nanos == 0 && s.repeats.is_none() {
+                return Err(TimeError::new(format!(
+                    "invalid period: {} is zero and repeats without end (give R<n>/ repetitions)",
+                    self.period
+                )));
+            }
+        }
+        Ok(schedule)
+    }
+
     /// Checks the reminder as daprd and the Scheduler together would, so a
     /// guest learns of a bad registration during its turn rather than after
     /// it committed: the period format, the due-time and ttl formats, a due
@@ -101,7 +129,7 @@ impl ReminderSpec {
     /// The message daprd's API would give (`error creating actor reminder:`
     /// is added by the caller).
     pub fn validate(&self, now: UnixNanos) -> Result<(), TimeError> {
-        let schedule = self.schedule()?;
+        let schedule = self.checked_schedule()?;
         let due = if self.due_time.is_empty() {
             None
         } else {
@@ -258,6 +286,7 @@ mod tests {
             ("1s", "R5/PT1S", ""),
             ("1s", "1s", "2552-01-01T00:00:00Z"),
             ("", "R0/PT1S", ""),
+            ("0s", "R5/", ""),
             ("2026-01-01T00:00:05Z", "", ""),
         ] {
             reminder(due, period, ttl)
@@ -270,6 +299,13 @@ mod tests {
             ("1s", "", "5s", "job must have a schedule to have a ttl"),
             ("", "P1D", "", "unsupported period format: P1D"),
             ("soon", "", "", "due time format not recognized"),
+            ("0s", "-1s", "", "invalid period: -1s is negative"),
+            (
+                "0s",
+                "0s",
+                "",
+                "invalid period: 0s is zero and repeats without end",
+            ),
             (
                 "10s",
                 "1s",

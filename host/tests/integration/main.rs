@@ -14,5 +14,6 @@ mod examples;
 mod failures;
 mod lifecycle;
 mod process;
+mod scheduling;
 mod shared_state;
 mod turns;
