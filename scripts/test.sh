@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine. Installs what it needs: the
 # wasm guest toolchain and example actors (scripts/setup.sh), the official
-# Dapr Python SDK in .venv for the interop test, and Debian's redis-server,
-# started privately on a free loopback port for the Redis store tests.
+# Dapr Python SDK in .venv and the official Dapr JS SDK in tests/js/node_modules
+# (npm ci from the committed lock) for the interop tests, and Debian's
+# redis-server, started privately on a free loopback port for the Redis store
+# tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,21 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check 'dapr==1.19.*'
+
+# The JS SDK, pinned by tests/js/package-lock.json; reinstalled only when the
+# lock changed since the last install (the stamp is a copy of the lock).
+if ! command -v npm >/dev/null; then
+    echo "==> installing Debian's nodejs and npm for the Dapr JS SDK interop test"
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if ! cmp -s tests/js/package-lock.json tests/js/node_modules/.wapr-lock-stamp; then
+    echo "==> npm ci in tests/js for the Dapr JS SDK interop test"
+    (cd tests/js && npm ci --loglevel=error --no-fund --no-audit)
+    cp tests/js/package-lock.json tests/js/node_modules/.wapr-lock-stamp
+fi
 
 echo "==> redis-server for the Redis store tests"
 REDIS_DIR=$(mktemp -d)
@@ -25,3 +42,6 @@ cargo test --workspace --locked
 
 echo "==> Dapr Python SDK (PyPI dapr) against a wapr node"
 .venv/bin/python tests/python/test_dapr_sdk.py "${CARGO_TARGET_DIR:-target}/debug/wapr" "${CARGO_TARGET_DIR:-target}/actors"
+
+echo "==> Dapr JS SDK (npm @dapr/dapr) against a wapr node"
+node tests/js/test_dapr_sdk.js "${CARGO_TARGET_DIR:-target}/debug/wapr" "${CARGO_TARGET_DIR:-target}/actors"
