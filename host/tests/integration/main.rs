@@ -14,6 +14,7 @@ mod examples;
 mod failures;
 mod lifecycle;
 mod process;
+mod reminder_faults;
 mod scheduling;
 mod shared_state;
 mod turns;
