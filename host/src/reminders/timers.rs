@@ -304,9 +304,14 @@ fn skip_missed(schedule: &TimerSchedule, next: TimerCursor, now: UnixNanos) -> T
         let behind = (now - scheduled).max(0) / i128::from(step);
         scheduled += behind * i128::from(step);
     } else {
-        // Calendar periods (days and longer): a short walk.
-        while period.add_to(scheduled) <= now {
-            scheduled = period.add_to(scheduled);
+        // Calendar periods (days and longer): a short walk, which stops at
+        // a step that does not move forward.
+        loop {
+            let following = period.add_to(scheduled);
+            if following > now || following <= scheduled {
+                break;
+            }
+            scheduled = following;
         }
     }
     TimerCursor {

@@ -207,6 +207,11 @@ impl TimerSchedule {
             return None;
         }
         let next = period.add_to(cursor.scheduled);
+        // A calendar period can step backwards from some dates (`P1M-30D`
+        // from 1 February): that ends the timer.
+        if next <= cursor.scheduled {
+            return None;
+        }
         self.is_active_at(next).then_some(TimerCursor {
             scheduled: next,
             repeats_left,
@@ -261,6 +266,13 @@ pub fn parse_timer(
         } else {
             Period::Fixed(iso.nanos)
         };
+        // daprd takes a negative period and fires the timer back to back
+        // without end; wapr refuses it, as it refuses such reminders.
+        if !parsed.is_zero() && parsed.add_to(first_fire) <= first_fire {
+            return Err(TimeError::new(format!(
+                "invalid timer period: {period} is negative"
+            )));
+        }
         (Some(parsed), iso.repetitions)
     };
 
@@ -535,6 +547,37 @@ mod tests {
         );
         let t = parse_timer("", "R2/P1W", "", jan31).expect("valid");
         assert_eq!(ticks(&t, 10), vec![jan31, jan31 + 7 * DAY]);
+    }
+
+    #[test]
+    fn timer_periods_that_do_not_move_forward_are_refused_or_end() {
+        let now = ts("2024-05-01T00:00:00Z");
+        for period in ["-1s", "-1h30m", "-0.5s", "-1ns"] {
+            assert_eq!(
+                err_of(parse_timer("0s", period, "", now)),
+                format!("invalid timer period: {period} is negative")
+            );
+        }
+        // Zero is a one-shot, as in daprd.
+        let t = parse_timer("0s", "0s", "", now).expect("valid");
+        assert_eq!(ticks(&t, 10), vec![now]);
+        // A calendar period that steps back from some date ends there.
+        let feb1 = ts("2021-02-01T00:00:00Z");
+        let t = TimerSchedule {
+            first_fire: feb1,
+            period: Some(Period::Calendar(IsoDuration {
+                months: 1,
+                days: -30,
+                ..parse_dapr_duration("P1M").expect("iso")
+            })),
+            repetitions: None,
+            expires: None,
+        };
+        assert_eq!(
+            ticks(&t, 10),
+            vec![feb1],
+            "1 March - 30 days is before 1 February"
+        );
     }
 
     #[test]
