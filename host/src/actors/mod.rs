@@ -392,19 +392,30 @@ impl ActorRuntime {
                 limit: self.max_live,
             });
         };
-        let savepoint = running.state.savepoint();
+        let before_activate = running.state.savepoint();
         let mut instance = hosted.factory.instantiate(
             target,
             &self.services,
             running.state.clone(),
             Arc::clone(&slot.interrupt),
         )?;
-        let result = instance
-            .run(Export::Activate, chain)
-            .and_then(|_| instance.run(export, chain));
+        // The actor is already active: the second instance's `activate` only
+        // builds the guest's object, so what it writes or schedules is
+        // undone (a nested call is not an activation; Dapr runs
+        // `OnActivate` once per activation).
+        let result = match instance.run(Export::Activate, chain) {
+            Ok(_) => {
+                running.state.rollback(before_activate);
+                let savepoint = running.state.savepoint();
+                instance
+                    .run(export, chain)
+                    .map_err(|failure| (failure, savepoint))
+            }
+            Err(failure) => Err((failure, before_activate)),
+        };
         // The instance goes back to the pool before its place in the count.
         drop(instance);
-        result.map_err(|failure| {
+        result.map_err(|(failure, savepoint)| {
             running.state.rollback(savepoint);
             failure.into_error()
         })

@@ -10,7 +10,9 @@
 //! committed with the outer turn (so the external caller's reply still means
 //! durable); a nested turn that fails has its writes undone alone. The
 //! second instance does not share the first one's memory: in-memory fields
-//! of the actor are its own.
+//! of the actor are its own. Its `activate` runs only to build the guest's
+//! object: what that writes or schedules is undone, since the actor was
+//! activated once already.
 //!
 //! Depth counts the calls of one actor nested in one chain, the outer one
 //! included; a call that would pass `max_stack_depth` fails with
