@@ -618,10 +618,17 @@ impl NodeConfig {
                     .map(|r| (format!("actors.{name}.reentrancy"), r))
             }))
         {
-            if reentrancy.max_stack_depth == 0 || reentrancy.max_stack_depth > 1024 {
+            // A chain never nests deeper than MAX_CALL_DEPTH actor calls,
+            // so a larger limit could never be reached.
+            let most = crate::call::MAX_CALL_DEPTH;
+            if reentrancy.max_stack_depth == 0
+                || usize::try_from(reentrancy.max_stack_depth).map_or(true, |d| d > most)
+            {
                 return Err(invalid(
                     format!("{field}.max_stack_depth"),
-                    "must be between 1 and 1024",
+                    format!(
+                        "must be between 1 and {most} (wapr nests a call chain at most {most} actor calls deep)"
+                    ),
                 ));
             }
         }
@@ -794,5 +801,32 @@ max_memory = "8MiB"
             err.to_string().contains("actors.counter.max_memory"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn reentrancy_depth_is_bounded_by_the_call_chain_cap() {
+        let mut config = NodeConfig::default();
+        config.reentrancy.max_stack_depth = 32;
+        config.validate().expect("Dapr's default");
+        for depth in [0, 33] {
+            let mut config = NodeConfig::default();
+            config.actors.insert(
+                "counter".into(),
+                ActorTypeConfig {
+                    reentrancy: Some(ReentrancyConfig {
+                        enabled: true,
+                        max_stack_depth: depth,
+                    }),
+                    ..ActorTypeConfig::from_wasm("c.wasm")
+                },
+            );
+            let err = config.validate().expect_err("out of range");
+            assert!(
+                err.to_string()
+                    .contains("actors.counter.reentrancy.max_stack_depth"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("between 1 and 32"), "{err}");
+        }
     }
 }
