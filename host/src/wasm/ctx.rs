@@ -43,6 +43,9 @@ pub(super) struct TurnCtx {
     pub waited: std::time::Duration,
     /// Epoch callbacks seen during this turn.
     pub ticks: u32,
+    /// How many more times this turn, once it proved slow, tries to hand
+    /// its async worker on: none when it started in `block_in_place`.
+    pub handoffs_left: u8,
     /// Set by the epoch callback when it interrupted the turn.
     pub timed_out: bool,
     /// Set from outside (a rebalance drain ran out of time): interrupt the

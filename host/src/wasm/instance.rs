@@ -107,6 +107,7 @@ impl ActorFactory for ActorCode {
                 slow_type: Arc::clone(&self.slow),
                 waited: Duration::ZERO,
                 ticks: 0,
+                handoffs_left: 0,
                 timed_out: false,
                 interrupt,
                 interrupted: false,
@@ -131,6 +132,10 @@ impl ActorFactory for ActorCode {
             let busy = now.duration_since(turn.started).saturating_sub(turn.waited);
             if turn.ticks >= 2 && busy >= SLOW_TURN {
                 turn.slow_type.mark();
+                if turn.handoffs_left > 0 {
+                    turn.handoffs_left -= 1;
+                    hand_off_worker();
+                }
             }
             Ok(UpdateDeadline::Continue(1))
         });
@@ -151,6 +156,32 @@ impl ActorFactory for ActorCode {
 fn can_block_in_place() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// How long a slow turn gives another thread to take over its worker.
+const HANDOFF_GRACE: Duration = Duration::from_millis(1);
+
+/// How many epoch ticks in a row a slow turn tries to hand its worker on:
+/// one try misses when no thread took the worker within the grace (about
+/// one in three under a busy test suite); a try made after a success costs
+/// only its grace, as the thread then is off the workers already.
+const HANDOFF_TRIES: u8 = 4;
+
+/// Hands this thread's tokio worker (its queued tasks, and its share of
+/// driving the runtime's timers and I/O) to another thread, for a turn that
+/// proved slow while running inline on an async worker. Without this the
+/// whole node's timers and sockets can wait for that turn's end or deadline:
+/// tokio drives them only from an idle worker, and none may be awake (the
+/// task the I/O woke sits in this worker's LIFO slot). The guest goes on on
+/// this thread, which leaves the worker pool when the turn ends, as after
+/// any `block_in_place`. `block_in_place` takes the worker back if no thread
+/// took it by the time its closure returns, hence the short sleep; a miss
+/// leaves the turn where it was, to try again at the next tick
+/// ([`HANDOFF_TRIES`]).
+fn hand_off_worker() {
+    if can_block_in_place() {
+        tokio::task::block_in_place(|| std::thread::sleep(HANDOFF_GRACE));
+    }
 }
 
 /// A failed instantiation: the engine's pool being full is a host
@@ -192,13 +223,15 @@ impl Instance for ActorInstance {
             ctx.turn.waited = Duration::ZERO;
             ctx.turn.ticks = 0;
             ctx.limiter.memory_denied = false;
-            ctx.turn.slow_type.is_recent()
+            let slow = ctx.turn.slow_type.is_recent() && can_block_in_place();
+            ctx.turn.handoffs_left = if slow { 0 } else { HANDOFF_TRIES };
+            slow
         };
         self.store.set_epoch_deadline(1);
 
         // The guest runs synchronously on this thread. Types known to run
         // long first hand this worker's other tasks to another thread.
-        let ran = if slow && can_block_in_place() {
+        let ran = if slow {
             tokio::task::block_in_place(|| self.call_export(export, &key))
         } else {
             self.call_export(export, &key)
