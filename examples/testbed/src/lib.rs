@@ -11,6 +11,7 @@
 //! | `spin`          | ignored                                              | loops forever (until the turn deadline)             |
 //! | `alloc-bomb`    | ignored                                              | allocates and touches 1 MiB chunks forever          |
 //! | `call`          | `{"target":{"type":"t","id":"i"},"method":"m","payload":<json>}` | the callee's reply bytes, or its error unchanged |
+//! | `put-then-call` | `{"key":"k","value":<json>,"call":<as call>,"tolerate":bool,"fail":bool}` | stores `value` under `k`, then makes the call: its reply bytes; its error unchanged, or with `tolerate` `{"error":{"kind","message"}}` (the turn goes on and commits); with `fail`, a call that succeeded is followed by `application` "deliberate failure" |
 //! | `log`           | `"text"`                                             | logs `text` at info; `null`                         |
 //! | `now`           | ignored                                              | `{"unix_nanos":n,"monotonic_nanos":n}`              |
 //! | `random`        | ignored                                              | a random u64                                        |
@@ -100,6 +101,19 @@ struct Call {
     method: String,
     #[serde(default)]
     payload: Value,
+}
+
+/// Payload of `put-then-call`.
+#[derive(Debug, Deserialize)]
+struct PutThenCall {
+    key: String,
+    #[serde(default)]
+    value: Value,
+    call: Call,
+    #[serde(default)]
+    tolerate: bool,
+    #[serde(default)]
+    fail: bool,
 }
 
 /// The callee of `call`.
@@ -304,22 +318,35 @@ impl Testbed {
     }
 
     fn call(&mut self, req: &Request<'_>) -> Result<Vec<u8>, Error> {
-        let call: Call = req.json()?;
-        let payload = serde_json::to_vec(&call.payload)
-            .map_err(|e| Error::internal(format!("cannot encode the payload: {e}")))?;
-        actors::call_raw(
-            &call.target.actor_type,
-            &call.target.id,
-            &call.method,
-            &payload,
-        )
+        forward(req.json()?)
+    }
+
+    fn put_then_call(&mut self, req: &Request<'_>) -> Result<Vec<u8>, Error> {
+        let PutThenCall {
+            key,
+            value,
+            call,
+            tolerate,
+            fail,
+        } = req.json()?;
+        state::set(&key, &value)?;
+        match forward(call) {
+            Ok(_) if fail => Err(deliberate()),
+            Err(err) if tolerate => {
+                let shown = serde_json::json!({
+                    "error": {"kind": err.kind().as_str(), "message": err.message()}
+                });
+                serde_json::to_vec(&shown)
+                    .map_err(|e| Error::internal(format!("cannot encode the error: {e}")))
+            }
+            other => other,
+        }
     }
 
     fn log(&mut self, text: String) -> Result<(), Error> {
         wapr_actor::log::info(&text);
         Ok(())
     }
-
     fn now(&mut self, _: IgnoredAny) -> Result<Now, Error> {
         Ok(Now {
             unix_nanos: clock::now_unix_nanos(),
@@ -435,6 +462,19 @@ impl Testbed {
     }
 }
 
+/// Makes the call of `call` (and `put-then-call`): the callee's reply bytes,
+/// or its error unchanged.
+fn forward(call: Call) -> Result<Vec<u8>, Error> {
+    let payload = serde_json::to_vec(&call.payload)
+        .map_err(|e| Error::internal(format!("cannot encode the payload: {e}")))?;
+    actors::call_raw(
+        &call.target.actor_type,
+        &call.target.id,
+        &call.method,
+        &payload,
+    )
+}
+
 /// `missedTicks` of `set-reminder`.
 fn missed_ticks(text: Option<&str>) -> Result<MissedTicks, Error> {
     match text {
@@ -507,6 +547,7 @@ impl Actor for Testbed {
             .method("spin", Self::spin)
             .method("alloc-bomb", Self::alloc_bomb)
             .raw("call", Self::call)
+            .raw("put-then-call", Self::put_then_call)
             .method("log", Self::log)
             .method("now", Self::now)
             .method("random", Self::random)
@@ -633,6 +674,55 @@ mod tests {
         assert_eq!(err, Error::method_not_found("no `nope`"));
         let err = t.invoke("call", br#"{"method":"m"}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadRequest);
+    }
+
+    #[test]
+    fn put_then_call_writes_first_and_may_tolerate_the_callees_error() {
+        testing::on_call(|target, method, _payload| match method {
+            // The write is visible by the time the call is made.
+            "peek" => Ok(testing::state_bytes("k").unwrap_or_default()),
+            _ => Err(Error::application(format!("{} says no", target.actor_id))),
+        });
+        let mut t = testbed();
+        let reply = t
+            .invoke(
+                "put-then-call",
+                br#"{"key":"k","value":7,"call":{"target":{"type":"testbed","id":"b"},"method":"peek"}}"#,
+            )
+            .unwrap();
+        assert_eq!(reply, b"7");
+        let err = t
+            .invoke(
+                "put-then-call",
+                br#"{"key":"k","value":8,"call":{"target":{"type":"testbed","id":"b"},"method":"no"}}"#,
+            )
+            .unwrap_err();
+        assert_eq!(err, Error::application("b says no"));
+        assert_eq!(
+            testing::state_json("k"),
+            Some(json!(7)),
+            "the failed turn wrote nothing"
+        );
+        let reply: Value = t
+            .invoke_json(
+                "put-then-call",
+                &json!({"key": "k", "value": 9, "tolerate": true,
+                        "call": {"target": {"type": "testbed", "id": "b"}, "method": "no"}}),
+            )
+            .unwrap();
+        assert_eq!(
+            reply,
+            json!({"error": {"kind": "application", "message": "b says no"}})
+        );
+        assert_eq!(testing::state_json("k"), Some(json!(9)));
+        let err = t
+            .invoke(
+                "put-then-call",
+                br#"{"key":"k","value":10,"fail":true,"call":{"target":{"type":"testbed","id":"b"},"method":"peek"}}"#,
+            )
+            .unwrap_err();
+        assert_eq!(err, deliberate());
+        assert_eq!(testing::state_json("k"), Some(json!(9)));
     }
 
     #[test]

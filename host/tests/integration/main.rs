@@ -7,6 +7,7 @@
 
 mod support;
 
+mod abi;
 mod api_errors;
 mod cluster;
 mod durability;
@@ -14,7 +15,9 @@ mod examples;
 mod failures;
 mod lifecycle;
 mod process;
+mod reentrancy;
 mod reminder_faults;
 mod scheduling;
+mod scheduling_input;
 mod shared_state;
 mod turns;

@@ -81,6 +81,24 @@ impl TestNode {
     /// A node from an explicit config.
     pub async fn with_config(config: NodeConfig, dir: Option<tempfile::TempDir>) -> Self {
         let node = RunningNode::start(config).await.expect("node starts");
+        Self::around(node, dir)
+    }
+
+    /// A node from an explicit config on a store opened by the caller
+    /// (several in-process nodes of one cluster share one store).
+    pub async fn with_store(
+        config: NodeConfig,
+        store: std::sync::Arc<dyn wapr_host::state::StateStore>,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let node = RunningNode::start_with_store(config, store)
+            .await
+            .expect("node starts");
+        Self::around(node, dir)
+    }
+
+    /// The handle on a started node, with a client for its HTTP API.
+    fn around(node: RunningNode, dir: Option<tempfile::TempDir>) -> Self {
         let base = format!("http://{}", node.http_addr());
         Self {
             node,
