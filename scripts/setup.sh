@@ -6,7 +6,10 @@
 #   2. The wasm32-unknown-unknown target is installed with rustup; if rustup
 #      cannot download it, Debian's Rust (rustc-web, cargo-web, rust-web-src)
 #      is installed instead and builds the guests with -Zbuild-std.
-#   3. `cargo run -p xtask -- build-actors` builds and componentizes the
+#   3. The wasm32-wasip2 target is installed with rustup too, for the WASI
+#      test guest `wasi-probe`; without it (no download, or the Debian
+#      fallback) the xtask skips that guest and says so.
+#   4. `cargo run -p xtask -- build-actors` builds and componentizes the
 #      example actors.
 #
 # Idempotent, and silent when there is nothing to do. Messages go to stderr.
@@ -15,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 readonly TARGET=wasm32-unknown-unknown
+readonly WASI_TARGET=wasm32-wasip2
 readonly DEBIAN_PACKAGES=(rustc-web cargo-web rust-web-src lld-22 wasi-libc)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -54,14 +58,14 @@ ensure_toolchain() {
     fi
 }
 
-# Whether the pinned toolchain can build wasm32-unknown-unknown.
+# Whether the pinned toolchain can build target $1 (default wasm32-unknown-unknown).
 has_wasm_target() {
-    local installed sysroot
+    local target=${1:-$TARGET} installed sysroot
     installed=$(rustup target list --installed 2>/dev/null) || installed=
-    [[ $'\n'$installed$'\n' == *$'\n'$TARGET$'\n'* ]] && return 0
+    [[ $'\n'$installed$'\n' == *$'\n'$target$'\n'* ]] && return 0
     # A toolchain that rustup cannot manage (linked) may still ship the target.
     sysroot=$(rustc --print sysroot 2>/dev/null) || return 1
-    [[ -d $sysroot/lib/rustlib/$TARGET/lib ]]
+    [[ -d $sysroot/lib/rustlib/$target/lib ]]
 }
 
 # Path 2 of docs/toolchain.md: Debian's Rust builds std for wasm from source.
@@ -94,8 +98,20 @@ ensure_wasm_target() {
     has_debian_rust || die "Debian's Rust is still incomplete after installing ${DEBIAN_PACKAGES[*]}"
 }
 
+# Step 3: the WASI guest target; optional (the xtask skips wasi-probe without it).
+ensure_wasi_target() {
+    has_wasm_target "$WASI_TARGET" && return 0
+    say "installing the $WASI_TARGET target (rustup target add, up to 120 s)"
+    if timeout 120 rustup target add "$WASI_TARGET" >/dev/null 2>&1 \
+        && has_wasm_target "$WASI_TARGET"; then
+        return 0
+    fi
+    say "warning: rustup could not install $WASI_TARGET; the WASI test guest wasi-probe will be skipped"
+}
+
 ensure_toolchain
 ensure_wasm_target
+ensure_wasi_target
 
-# Step 3: the example actors (xtask chooses rustup or Debian's Rust by itself).
+# Step 4: the example actors (xtask chooses rustup or Debian's Rust by itself).
 cargo run -q -p xtask -- build-actors --quiet

@@ -43,6 +43,8 @@
 //! the standard one (default feature `heap`), so that a fresh instance
 //! touches as few memory pages as possible; an actor that wants its own
 //! global allocator turns the feature off (`default-features = false`).
+//! WASI targets (`wasm32-wasip2`) keep wasi-libc's allocator: it claims the
+//! same memory.
 
 // Lets the paths that the generated bindings use (`::wapr_actor::...`)
 // resolve inside this crate as well as in the actor crates that expand
@@ -67,6 +69,7 @@ mod error;
     test,
     all(
         target_arch = "wasm32",
+        not(target_os = "wasi"),
         not(target_feature = "atomics"),
         feature = "heap"
     )
@@ -78,9 +81,11 @@ mod runtime;
 /// The allocator of `wasm32` actors (default feature `heap`): allocations
 /// are served from the unused end of the instance's initial memory first, so
 /// a fresh instance touches fewer pages. Disable default features of this
-/// crate to install a `#[global_allocator]` of your own.
+/// crate to install a `#[global_allocator]` of your own. Not on WASI
+/// targets, whose libc malloc owns the same memory (`__heap_base` up).
 #[cfg(all(
     target_arch = "wasm32",
+    not(target_os = "wasi"),
     not(target_feature = "atomics"),
     feature = "heap"
 ))]

@@ -1,11 +1,17 @@
 //! `build-actors`: build, componentize and publish the example actors.
+//!
+//! The actors of [`PACKAGES`] are built for `wasm32-unknown-unknown` and
+//! componentized here; they may import nothing but the wapr ABI. The WASI
+//! guests of [`WASI_PACKAGES`] are built for `wasm32-wasip2`, whose linker
+//! already makes the component; they may import WASI 0.2 as well. Both end
+//! up in `<target dir>/actors/<type>.wasm`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::toolchain::{Toolchain, WASM_TARGET};
+use crate::toolchain::{Toolchain, WASI_TARGET, WASM_TARGET};
 
 /// The example actor packages. The actor type is the package name; cargo
 /// names the core module after the library (`-` becomes `_`).
@@ -17,6 +23,11 @@ const PACKAGES: &[&str] = &[
     "testbed",
     "match",
 ];
+
+/// Test guests that use WASI through Rust's standard library, built for
+/// [`WASI_TARGET`]. Kept out of [`PACKAGES`]: they are not built for
+/// `wasm32-unknown-unknown`.
+const WASI_PACKAGES: &[&str] = &["wasi-probe"];
 
 /// Packages whose library has a name of its own (`match` is a Rust keyword,
 /// so its library is `match_actor`).
@@ -31,6 +42,17 @@ const ABI_PACKAGE: &str = "wapr:actor";
 const ABI_VERSION: &str = "0.2.0";
 /// The interface every actor must export.
 const HANDLER: &str = "wapr:actor/handler@0.2.0";
+/// The WASI release line a WASI guest may import (`wasi:*@0.2.x`).
+const WASI_VERSION_PREFIX: &str = "0.2.";
+
+/// The imports a component may have besides `wapr:actor/*@0.2.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    /// None: an actor built for `wasm32-unknown-unknown`.
+    AbiOnly,
+    /// WASI 0.2 interfaces: a guest of [`WASI_PACKAGES`].
+    WasiP2,
+}
 
 /// Builds all example actors into `<target dir>/actors/<type>.wasm`.
 pub fn build(quiet: bool) -> Result<()> {
@@ -40,7 +62,14 @@ pub fn build(quiet: bool) -> Result<()> {
     let build_dir = toolchain.target_dir(&target_base);
 
     let status = toolchain
-        .cargo_build(&workspace, &build_dir, PROFILE, PACKAGES, quiet)
+        .cargo_build(
+            &workspace,
+            &build_dir,
+            WASM_TARGET,
+            PROFILE,
+            PACKAGES,
+            quiet,
+        )
         .status()
         .context("could not run cargo")?;
     ensure!(
@@ -57,22 +86,96 @@ pub fn build(quiet: bool) -> Result<()> {
         let core =
             fs::read(&core_path).with_context(|| format!("reading {}", core_path.display()))?;
         let component = componentize(&core).with_context(|| format!("actor `{package}`"))?;
-        let out = out_dir.join(format!("{package}.wasm"));
-        let written = write_if_changed(&out, &component)?;
+        let written = write_if_changed(&out_dir.join(format!("{package}.wasm")), &component)?;
         if written || !quiet {
-            println!(
-                "{:<20} {:>9}  (core module {:>9}){}",
-                format!("{package}.wasm"),
-                kib(component.len()),
-                kib(core.len()),
-                if written { "  written" } else { "" },
+            report(
+                package,
+                &component,
+                &format!("core module {:>9}", kib(core.len())),
+                written,
             );
         }
     }
+
+    match toolchain.wasi_unavailable(&workspace) {
+        // Visible even with --quiet: a test that needs these guests will not
+        // find them.
+        Some(reason) => eprintln!(
+            "xtask: skipping the WASI guests ({}): {reason}",
+            WASI_PACKAGES.join(", ")
+        ),
+        None => build_wasi_guests(&toolchain, &workspace, &build_dir, &out_dir, quiet)?,
+    }
+
     if !quiet {
         println!("actors in {}", out_dir.display());
     }
     Ok(())
+}
+
+/// Builds [`WASI_PACKAGES`] for [`WASI_TARGET`] and publishes the
+/// components the linker made, checked as the others are (WASI 0.2 imports
+/// allowed).
+fn build_wasi_guests(
+    toolchain: &Toolchain,
+    workspace: &Path,
+    build_dir: &Path,
+    out_dir: &Path,
+    quiet: bool,
+) -> Result<()> {
+    let status = toolchain
+        .cargo_build(
+            workspace,
+            build_dir,
+            WASI_TARGET,
+            PROFILE,
+            WASI_PACKAGES,
+            quiet,
+        )
+        .status()
+        .context("could not run cargo")?;
+    ensure!(
+        status.success(),
+        "cargo build of the WASI guests for {WASI_TARGET} failed ({status})"
+    );
+    let components = build_dir.join(WASI_TARGET).join(PROFILE);
+    for package in WASI_PACKAGES {
+        let path = components.join(format!("{}.wasm", library_name(package)));
+        let component = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        check_wasi_guest(&component).with_context(|| format!("actor `{package}`"))?;
+        let written = write_if_changed(&out_dir.join(format!("{package}.wasm")), &component)?;
+        if written || !quiet {
+            report(package, &component, WASI_TARGET, written);
+        }
+    }
+    Ok(())
+}
+
+/// Checks what the linker made for a WASI guest: a component with the
+/// handler export, importing only the ABI and WASI 0.2.
+fn check_wasi_guest(bytes: &[u8]) -> Result<()> {
+    ensure!(
+        is_component(bytes),
+        "not a component (no component-model header); {WASI_TARGET} should link with \
+         wasm-component-ld"
+    );
+    check_interface(bytes, Allowed::WasiP2)
+}
+
+/// Whether `bytes` start with the component-model header (`\0asm`, version
+/// 0x0d, layer 1), not a core module's.
+fn is_component(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm\x0d\0\x01\0")
+}
+
+/// Prints one line of the build report.
+fn report(package: &str, component: &[u8], detail: &str, written: bool) {
+    println!(
+        "{:<20} {:>9}  ({detail}){}",
+        format!("{package}.wasm"),
+        kib(component.len()),
+        if written { "  written" } else { "" },
+    );
 }
 
 /// The library (and core module) name of `package`.
@@ -85,17 +188,23 @@ fn library_name(package: &str) -> String {
 
 /// Wraps a core module in a component and checks its interface.
 fn componentize(core: &[u8]) -> Result<Vec<u8>> {
-    let component = wit_component::ComponentEncoder::default()
-        .module(core)?
-        .validate(true)
-        .encode()?;
-    check_interface(&component)?;
+    let component = encode(core)?;
+    check_interface(&component, Allowed::AbiOnly)?;
     Ok(component)
 }
 
+/// Wraps a core module in a component, unchecked.
+fn encode(core: &[u8]) -> Result<Vec<u8>> {
+    wit_component::ComponentEncoder::default()
+        .module(core)?
+        .validate(true)
+        .encode()
+}
+
 /// Fails unless the component imports only `wapr:actor/*@0.2.0` interfaces
-/// and exports the handler of that version.
-fn check_interface(component: &[u8]) -> Result<()> {
+/// (and, if `allowed`, WASI 0.2 ones) and exports the handler of that
+/// version.
+fn check_interface(component: &[u8], allowed: Allowed) -> Result<()> {
     let wit_component::DecodedWasm::Component(resolve, world) = wit_component::decode(component)?
     else {
         bail!("the encoder did not produce a component");
@@ -109,13 +218,22 @@ fn check_interface(component: &[u8]) -> Result<()> {
         .keys()
         .map(|key| resolve.name_world_key(key))
         .filter(|name| !(name.starts_with(&prefix) && name.ends_with(&suffix)))
+        .filter(|name| !(allowed == Allowed::WasiP2 && is_wasi_p2(name)))
         .collect();
-    ensure!(
-        foreign.is_empty(),
-        "the component imports {} besides `{prefix}*{suffix}`; actors must be built for \
-         {WASM_TARGET} without WASI or other host APIs",
-        foreign.join(", ")
-    );
+    match allowed {
+        Allowed::AbiOnly => ensure!(
+            foreign.is_empty(),
+            "the component imports {} besides `{prefix}*{suffix}`; actors must be built for \
+             {WASM_TARGET} without WASI or other host APIs",
+            foreign.join(", ")
+        ),
+        Allowed::WasiP2 => ensure!(
+            foreign.is_empty(),
+            "the component imports {} besides `{prefix}*{suffix}` and \
+             `wasi:*@{WASI_VERSION_PREFIX}x`",
+            foreign.join(", ")
+        ),
+    }
 
     let exports_handler = world
         .exports
@@ -126,6 +244,13 @@ fn check_interface(component: &[u8]) -> Result<()> {
         "the component does not export `{HANDLER}`; is `wapr_actor::export_actor!` missing?"
     );
     Ok(())
+}
+
+/// Whether an import name is a WASI 0.2 interface (`wasi:io/poll@0.2.6`).
+fn is_wasi_p2(name: &str) -> bool {
+    name.strip_prefix("wasi:")
+        .and_then(|rest| rest.split_once('@'))
+        .is_some_and(|(_, version)| version.starts_with(WASI_VERSION_PREFIX))
 }
 
 /// Writes `bytes` to `path` unless it already holds exactly them, so the
@@ -288,9 +413,67 @@ mod tests {
     }
 
     #[test]
+    fn wasi_guests_may_import_wasi_0_2_only() {
+        let wit = "package test:wasi;
+            package wasi:io@0.2.6 { interface poll { ready: func(); } }
+            world w { import wasi:io/poll@0.2.6; }";
+        let module = module_for(wit, "w", &[("wasi:io/poll@0.2.6", "ready", Sig::Unit)]);
+        let component = encode(&module).unwrap();
+        assert!(is_component(&component));
+        assert!(!is_component(&module), "a core module");
+        let error = format!("{:#}", check_wasi_guest(&component).unwrap_err());
+        assert!(
+            error.contains("does not export `wapr:actor/handler@0.2.0`"),
+            "the WASI import passes, the missing export does not: {error}"
+        );
+        let error = format!(
+            "{:#}",
+            check_interface(&component, Allowed::AbiOnly).unwrap_err()
+        );
+        assert!(
+            error.contains("imports wasi:io/poll@0.2.6 besides"),
+            "{error}"
+        );
+
+        let wit = "package test:wasi3;
+            package wasi:io@0.3.0 { interface poll { ready: func(); } }
+            world w { import wasi:io/poll@0.3.0; }";
+        let module = module_for(wit, "w", &[("wasi:io/poll@0.3.0", "ready", Sig::Unit)]);
+        let error = format!(
+            "{:#}",
+            check_wasi_guest(&encode(&module).unwrap()).unwrap_err()
+        );
+        assert!(
+            error.contains(
+                "imports wasi:io/poll@0.3.0 besides `wapr:actor/*@0.2.0` and `wasi:*@0.2.x`"
+            ),
+            "{error}"
+        );
+        let error = format!("{:#}", check_wasi_guest(&module).unwrap_err());
+        assert!(error.contains("not a component"), "{error}");
+    }
+
+    #[test]
+    fn wasi_p2_names() {
+        assert!(is_wasi_p2("wasi:io/poll@0.2.6"));
+        assert!(is_wasi_p2("wasi:cli/environment@0.2.0"));
+        assert!(!is_wasi_p2("wasi:io/poll@0.3.0"));
+        assert!(!is_wasi_p2("wasi:io/poll"));
+        assert!(!is_wasi_p2("wapr:actor/log@0.2.0"));
+    }
+
+    #[test]
     fn library_names() {
         assert_eq!(library_name("device-twin"), "device_twin");
         assert_eq!(library_name("match"), "match_actor");
+        assert_eq!(library_name("wasi-probe"), "wasi_probe");
+    }
+
+    #[test]
+    fn wasi_guests_are_not_built_for_the_wasi_free_target() {
+        for package in WASI_PACKAGES {
+            assert!(!PACKAGES.contains(package), "{package}");
+        }
     }
 
     #[test]

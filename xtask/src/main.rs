@@ -6,7 +6,10 @@
 //!
 //! `build-actors` compiles every example actor for `wasm32-unknown-unknown`,
 //! turns each core module into a component and writes
-//! `<target dir>/actors/<actor type>.wasm`.
+//! `<target dir>/actors/<actor type>.wasm`. The WASI test guest `wasi-probe`
+//! is built for `wasm32-wasip2` (already a component) into the same
+//! directory, or skipped with a message on stderr when that target is
+//! unavailable.
 
 mod actors;
 mod toolchain;
@@ -20,7 +23,8 @@ usage: cargo run -p xtask -- <command>
 
 commands:
   build-actors [--quiet]   build the example actors into <target>/actors/<type>.wasm
-                           (--quiet: no cargo progress, report only changed files)
+                           (wasi-probe for wasm32-wasip2, skipped if unavailable;
+                           --quiet: no cargo progress, report only changed files)
   help                     show this message
 
 environment:

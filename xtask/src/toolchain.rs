@@ -5,6 +5,10 @@
 //! `scripts/setup.sh` when rustup cannot download the target): Debian's own
 //! Rust (`rustc-web`, `cargo-web`, `rust-web-src`) building the standard
 //! library from source with `-Zbuild-std`, in a target directory of its own.
+//!
+//! WASI guests (`wasm32-wasip2`) build on path 1 only, when rustup has that
+//! target too: rustup ships `wasm-component-ld`, the linker that makes the
+//! component; Debian's Rust has no such linker.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,6 +17,8 @@ use anyhow::{Result, bail, ensure};
 
 /// The guest target.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The target of WASI guests (a component straight from the linker).
+pub const WASI_TARGET: &str = "wasm32-wasip2";
 
 /// Environment variable that forces a path: `rustup` or `debian`.
 const OVERRIDE_VAR: &str = "WAPR_GUEST_TOOLCHAIN";
@@ -52,7 +58,7 @@ impl Toolchain {
             }
             Some(other) => bail!("{OVERRIDE_VAR} must be `rustup` or `debian`, not `{other}`"),
         }
-        if rustup_has_target(workspace) || sysroot_has_target(workspace) {
+        if has_target(workspace, WASM_TARGET) {
             return Ok(Self::Rustup);
         }
         if has_debian_rust() {
@@ -69,11 +75,30 @@ impl Toolchain {
         )
     }
 
-    /// A `cargo build` command for `packages`, writing under `target_dir`.
+    /// Why this toolchain cannot build [`WASI_TARGET`] guests, or `None`
+    /// when it can.
+    pub fn wasi_unavailable(&self, workspace: &Path) -> Option<String> {
+        match self {
+            Self::DebianBuildStd => Some(format!(
+                "the Debian -Zbuild-std fallback cannot link `{WASI_TARGET}` components \
+                 (it has no wasm-component-ld); install the target with \
+                 `rustup target add {WASI_TARGET}`"
+            )),
+            Self::Rustup if !has_target(workspace, WASI_TARGET) => Some(format!(
+                "rustup has no `{WASI_TARGET}` target; run scripts/setup.sh \
+                 (or `rustup target add {WASI_TARGET}`)"
+            )),
+            Self::Rustup => None,
+        }
+    }
+
+    /// A `cargo build --target <target>` command for `packages`, writing
+    /// under `target_dir`.
     pub fn cargo_build(
         &self,
         workspace: &Path,
         target_dir: &Path,
+        target: &str,
         profile: &str,
         packages: &[&str],
         quiet: bool,
@@ -103,7 +128,7 @@ impl Toolchain {
         cmd.current_dir(workspace)
             .env_remove("CARGO_TARGET_DIR")
             .arg("--target")
-            .arg(WASM_TARGET)
+            .arg(target)
             .arg("--profile")
             .arg(profile)
             .arg("--target-dir")
@@ -132,9 +157,14 @@ impl Toolchain {
     }
 }
 
+/// Whether the workspace's pinned toolchain can build `target`.
+fn has_target(workspace: &Path, target: &str) -> bool {
+    rustup_has_target(workspace, target) || sysroot_has_target(workspace, target)
+}
+
 /// Whether `rustup target list --installed`, run for the workspace's pinned
-/// toolchain, lists the wasm target.
-fn rustup_has_target(workspace: &Path) -> bool {
+/// toolchain, lists `target`.
+fn rustup_has_target(workspace: &Path, target: &str) -> bool {
     let output = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .current_dir(workspace)
@@ -143,14 +173,14 @@ fn rustup_has_target(workspace: &Path) -> bool {
     match output {
         Ok(output) if output.status.success() => String::from_utf8_lossy(&output.stdout)
             .lines()
-            .any(|line| line.trim() == WASM_TARGET),
+            .any(|line| line.trim() == target),
         _ => false,
     }
 }
 
-/// Whether the pinned toolchain's sysroot ships the target's standard
+/// Whether the pinned toolchain's sysroot ships `target`'s standard
 /// library (covers toolchains rustup cannot list targets for).
-fn sysroot_has_target(workspace: &Path) -> bool {
+fn sysroot_has_target(workspace: &Path, target: &str) -> bool {
     let Ok(output) = Command::new("rustc")
         .args(["--print", "sysroot"])
         .current_dir(workspace)
@@ -163,7 +193,7 @@ fn sysroot_has_target(workspace: &Path) -> bool {
     output.status.success()
         && Path::new(sysroot.trim())
             .join("lib/rustlib")
-            .join(WASM_TARGET)
+            .join(target)
             .join("lib")
             .is_dir()
 }
@@ -182,4 +212,45 @@ fn debian_path() -> std::ffi::OsString {
         paths.extend(std::env::split_paths(&path));
     }
     std::env::join_paths(paths).unwrap_or_else(|_| "/usr/bin:/bin".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debian_fallback_skips_wasi_guests() {
+        let reason = Toolchain::DebianBuildStd
+            .wasi_unavailable(Path::new("."))
+            .expect("Debian's Rust cannot link wasip2 components");
+        assert!(reason.contains("wasm-component-ld"), "{reason}");
+    }
+
+    #[test]
+    fn cargo_build_passes_the_target() {
+        let cmd = Toolchain::Rustup.cargo_build(
+            Path::new("/w"),
+            Path::new("/t"),
+            WASI_TARGET,
+            "guest",
+            &["wasi-probe"],
+            true,
+        );
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--target",
+                WASI_TARGET,
+                "--profile",
+                "guest",
+                "--target-dir",
+                "/t",
+                "--quiet",
+                "-p",
+                "wasi-probe"
+            ]
+        );
+    }
 }
