@@ -126,8 +126,14 @@ impl RunningNode {
         let mut types = Vec::with_capacity(config.actors.len());
         for (name, actor) in &config.actors {
             let started = std::time::Instant::now();
-            let code =
-                ActorCode::load(&engine, &cache, name, &actor.wasm, config.type_limits(name))?;
+            let code = ActorCode::load(
+                &engine,
+                &cache,
+                name,
+                &actor.wasm,
+                config.type_limits(name),
+                &actor.wasi,
+            )?;
             tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
             types.push(Arc::new(code) as Arc<dyn crate::actors::ActorFactory>);
         }

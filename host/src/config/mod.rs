@@ -14,6 +14,10 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
+mod wasi;
+
+pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
+
 /// A configuration problem, naming the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -465,6 +469,9 @@ pub struct ActorTypeConfig {
     /// whole (as Dapr's `entitiesConfig` does).
     #[serde(default)]
     pub reentrancy: Option<ReentrancyConfig>,
+    /// What this type's WASI guests may see (default: nothing).
+    #[serde(default, skip_serializing_if = "WasiGrants::is_empty")]
+    pub wasi: WasiGrants,
 }
 
 impl ActorTypeConfig {
@@ -476,6 +483,7 @@ impl ActorTypeConfig {
             turn_timeout: None,
             max_memory: None,
             reentrancy: None,
+            wasi: WasiGrants::default(),
         }
     }
 }
@@ -513,6 +521,11 @@ impl NodeConfig {
         for actor in config.actors.values_mut() {
             if actor.wasm.is_relative() {
                 actor.wasm = base.join(&actor.wasm);
+            }
+            if let Some(dir) = &mut actor.wasi.dir
+                && dir.host.is_relative()
+            {
+                dir.host = base.join(&dir.host);
             }
         }
         Ok(config)
@@ -638,6 +651,9 @@ impl NodeConfig {
         for (name, t) in &self.actors {
             crate::actor_key::validate_name("actor type", name, crate::actor_key::MAX_TYPE_LEN)
                 .map_err(|e| invalid(format!("actors.{name}"), e.to_string()))?;
+            t.wasi
+                .check(name)
+                .map_err(|(field, reason)| invalid(field, reason))?;
             if name.starts_with(crate::actor_key::RESERVED_TYPE_PREFIX) {
                 return Err(invalid(
                     format!("actors.{name}"),

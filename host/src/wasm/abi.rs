@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use wasmtime::Store;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
 use super::bindings::{HANDLER_V0_1, HANDLER_V0_2, v0_1, v0_2};
 use super::ctx::ActorCtx;
@@ -32,19 +32,18 @@ pub(super) type GuestReply = Result<Bytes, (ErrorKind, String)>;
 
 impl AbiPre {
     /// Links `component` against the imports of the version it exports its
-    /// handler for.
+    /// handler for, and WASI 0.2 when it imports any `wasi:` interface.
     ///
     /// # Errors
-    /// What is wrong, naming the ABI the host offers.
+    /// What is wrong: every import the node cannot satisfy, by name.
     pub fn link(engine: &wasmtime::Engine, component: &Component) -> Result<Self, String> {
         let ty = component.component_type();
+        let wasi = super::wasi::imports_wasi(engine, &ty);
         if ty.get_export(engine, HANDLER_V0_2).is_some() {
             let mut linker: Linker<ActorCtx> = Linker::new(engine);
             v0_2::Actor::add_to_linker::<ActorCtx, HasSelf<ActorCtx>>(&mut linker, |ctx| ctx)
                 .map_err(|e| format!("{e:#}"))?;
-            let pre = linker
-                .instantiate_pre(component)
-                .map_err(|e| format!("{e:#} (wapr provides only the wapr:actor@0.2.0 imports)"))?;
+            let pre = instantiate_pre(linker, component, wasi, "wapr:actor@0.2.0")?;
             return v0_2::ActorPre::new(pre)
                 .map(Self::V0_2)
                 .map_err(|e| format!("{e:#}"));
@@ -53,11 +52,7 @@ impl AbiPre {
             let mut linker: Linker<ActorCtx> = Linker::new(engine);
             v0_1::Actor::add_to_linker::<ActorCtx, HasSelf<ActorCtx>>(&mut linker, |ctx| ctx)
                 .map_err(|e| format!("{e:#}"))?;
-            let pre = linker.instantiate_pre(component).map_err(|e| {
-                format!(
-                    "{e:#} (a component built for wapr:actor@0.1.0 may import only its interfaces)"
-                )
-            })?;
+            let pre = instantiate_pre(linker, component, wasi, "wapr:actor@0.1.0")?;
             return v0_1::ActorPre::new(pre)
                 .map(Self::V0_1)
                 .map_err(|e| format!("{e:#}"));
@@ -82,6 +77,27 @@ impl AbiPre {
             Self::V0_2(pre) => AbiActor::V0_2(pre.instantiate(&mut *store)?),
         })
     }
+}
+
+/// Adds WASI when the component wants it, then pre-instantiates; a failure
+/// names every import the node cannot satisfy.
+fn instantiate_pre(
+    mut linker: Linker<ActorCtx>,
+    component: &Component,
+    wasi: bool,
+    abi: &str,
+) -> Result<InstancePre<ActorCtx>, String> {
+    if wasi {
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| format!("{e:#}"))?;
+    }
+    linker.instantiate_pre(component).map_err(|first| {
+        let unmet = super::unmet::unmet_imports(&linker, component, first);
+        format!(
+            "the node cannot provide {} of its imports: {} (wapr provides the {abi} imports and WASI 0.2 without wasi:http)",
+            unmet.len(),
+            unmet.join("; ")
+        )
+    })
 }
 
 impl AbiActor {

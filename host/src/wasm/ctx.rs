@@ -138,6 +138,8 @@ pub struct ActorCtx {
     pub(super) state: SharedState,
     pub(super) limiter: Limiter,
     pub(super) turn: TurnCtx,
+    /// WASI 0.2, for guests that import it (built on first use).
+    pub(super) wasi: super::wasi::ActorWasi,
 }
 
 /// A host failure that must end the turn (it becomes a trap carrying this).

@@ -19,11 +19,12 @@ use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use super::abi::{AbiActor, AbiPre, GuestReply};
 use super::ctx::{ActorCtx, Limiter, SlowMark, TurnAbort, TurnCtx};
+use super::wasi::{ActorWasi, WasiSetup};
 use super::{CodeCache, WasmEngine, WasmError};
 use crate::actor_key::ActorKey;
 use crate::actors::{ActorFactory, ActorServices, Export, GuestFailure, Instance, SharedState};
 use crate::call::CallChain;
-use crate::config::TypeLimits;
+use crate::config::{TypeLimits, WasiGrants};
 use crate::error::CallError;
 
 /// A turn running guest code for longer than this (across at least two epoch
@@ -37,6 +38,8 @@ pub const SLOW_TURN: Duration = Duration::from_millis(10);
 pub struct ActorCode {
     name: Arc<str>,
     pre: AbiPre,
+    /// The type's WASI set-up; `None` when the component imports no WASI.
+    wasi: Option<Arc<WasiSetup>>,
     limits: TypeLimits,
     slow: Arc<SlowMark>,
     /// Keeps the engine's epoch ticker running while this code can run:
@@ -45,13 +48,15 @@ pub struct ActorCode {
 }
 
 impl ActorCode {
-    /// Loads, compiles (or fetches from the cache) and links `path`.
+    /// Loads, compiles (or fetches from the cache) and links `path`; a
+    /// component that imports WASI gets it as `grants` allow.
     pub fn load(
         engine: &WasmEngine,
         cache: &CodeCache,
         name: &str,
         path: &Path,
         limits: TypeLimits,
+        grants: &WasiGrants,
     ) -> Result<Self, WasmError> {
         let invalid = |message: String| WasmError::Invalid {
             actor_type: name.to_string(),
@@ -60,13 +65,21 @@ impl ActorCode {
         };
         let component = cache.load(engine, name, path)?;
         let pre = AbiPre::link(engine.engine(), &component).map_err(invalid)?;
+        let wasi = super::wasi::imports_wasi(engine.engine(), &component.component_type())
+            .then(|| Arc::new(WasiSetup::new(grants)));
         Ok(Self {
             name: Arc::from(name),
             pre,
+            wasi,
             limits,
             slow: Arc::new(SlowMark::default()),
             _engine: engine.clone(),
         })
+    }
+
+    /// Whether the component imports WASI.
+    pub fn uses_wasi(&self) -> bool {
+        self.wasi.is_some()
     }
 
     /// Whether a turn of this type ran longer than [`SLOW_TURN`] recently.
@@ -114,6 +127,7 @@ impl ActorFactory for ActorCode {
                 panic_message: None,
                 max_state_bytes: usize::try_from(self.limits.max_turn_state).unwrap_or(usize::MAX),
             },
+            wasi: ActorWasi::new(self.wasi.clone()),
         };
         let mut store = Store::new(self.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limiter);
@@ -148,6 +162,7 @@ impl ActorFactory for ActorCode {
             store,
             actor,
             turn_timeout: self.limits.turn_timeout,
+            wasi: self.wasi.is_some(),
         }))
     }
 }
@@ -206,6 +221,9 @@ pub struct ActorInstance {
     store: Store<ActorCtx>,
     actor: AbiActor,
     turn_timeout: Duration,
+    /// Whether the guest imports WASI, whose synchronous calls block on
+    /// tokio: its turns always run off the async workers.
+    wasi: bool,
 }
 
 impl Instance for ActorInstance {
@@ -223,16 +241,26 @@ impl Instance for ActorInstance {
             ctx.turn.waited = Duration::ZERO;
             ctx.turn.ticks = 0;
             ctx.limiter.memory_denied = false;
-            let slow = ctx.turn.slow_type.is_recent() && can_block_in_place();
+            let slow = (self.wasi || ctx.turn.slow_type.is_recent()) && can_block_in_place();
             ctx.turn.handoffs_left = if slow { 0 } else { HANDOFF_TRIES };
             slow
         };
         self.store.set_epoch_deadline(1);
 
         // The guest runs synchronously on this thread. Types known to run
-        // long first hand this worker's other tasks to another thread.
+        // long, and WASI guests (wasmtime-wasi's synchronous calls block on
+        // the runtime, which an async worker must not), first hand this
+        // worker's other tasks to another thread. Without a multi-threaded
+        // runtime, a WASI guest's turn runs on a thread of its own.
         let ran = if slow {
             tokio::task::block_in_place(|| self.call_export(export, &key))
+        } else if self.wasi {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| self.call_export(export, &key))
+                    .join()
+                    .unwrap_or_else(|_| Err(wasmtime::format_err!("the turn's thread panicked")))
+            })
         } else {
             self.call_export(export, &key)
         };

@@ -16,6 +16,8 @@ mod engine;
 mod imports;
 mod instance;
 mod scheduling;
+mod unmet;
+mod wasi;
 
 pub use cache::CodeCache;
 pub use engine::{EngineSettings, KERNEL_MAPPINGS_PER_ACTOR, WasmEngine};

@@ -21,3 +21,4 @@ mod scheduling;
 mod scheduling_input;
 mod shared_state;
 mod turns;
+mod wasi;
