@@ -14,13 +14,13 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::actors::spawn_idle_reaper;
+use crate::actors::{LiveCaps, spawn_idle_reaper};
 use crate::api::{ApiState, http_app};
 use crate::call::ActorCaller;
 use crate::cluster::forward::Forwarder;
 use crate::cluster::internal::{InternalService, NodeIdentity, internal_app};
 use crate::cluster::{ClusterSettings, ClusterView};
-use crate::config::{ConfigError, NodeConfig, SchedulerAddress, StateBackend};
+use crate::config::{ConfigError, Limits, NodeConfig, PoolClass, SchedulerAddress, StateBackend};
 use crate::placement::client::{ClientSettings, ClientStatus, HostReport, PlacementClient};
 use crate::placement::{TableListener, current_namespace};
 use crate::reminders::NodeScheduling;
@@ -36,7 +36,7 @@ use crate::state::memory::MemoryStore;
 use crate::state::redis::{RedisSettings, RedisStore};
 use crate::state::shared::{SharedSettings, SharedStore};
 use crate::state::{StateError, StateKeys, StateStore};
-use crate::wasm::{ActorCode, CodeCache, EngineSettings, WasmEngine, WasmError};
+use crate::wasm::{CodeCache, EngineSettings, Engines, LargePool, WasmError};
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -117,26 +117,46 @@ impl RunningNode {
         store: Option<Arc<dyn StateStore>>,
     ) -> Result<Self, NodeError> {
         config.validate()?;
-        let max_live_actors = live_actor_cap(config.limits.max_live_actors, read_max_map_count());
-        let engine = WasmEngine::new(EngineSettings {
-            max_live_actors,
-            memory_per_actor: config.limits.memory_per_actor.as_u64(),
-        })?;
+        let max_map_count = read_max_map_count();
+        let planned_large = config
+            .actors
+            .values()
+            .any(|t| Engines::planned_class(t.class, &t.wasm) == PoolClass::Large);
+        let caps = live_caps(&config.limits, max_map_count, planned_large);
+        let mut engines = Engines::new(
+            EngineSettings {
+                class: PoolClass::Small,
+                max_live_actors: caps.small,
+                memory_per_actor: config.limits.memory_per_actor.as_u64(),
+            },
+            LargePool {
+                max_live_actors: caps.large,
+                memory_per_actor: config.limits.memory_per_large_actor.as_u64(),
+            },
+        )?;
         let cache = CodeCache::new(Some(config.data_dir.join("code-cache")));
         let mut types = Vec::with_capacity(config.actors.len());
         for (name, actor) in &config.actors {
             let started = std::time::Instant::now();
-            let code = ActorCode::load(
-                &engine,
+            let code = engines.load(
                 &cache,
                 name,
                 &actor.wasm,
-                config.type_limits(name),
+                actor.class,
+                |class| config.type_limits(name, class),
                 &actor.wasi,
             )?;
-            tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
+            tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), class = %code.limits_class(), wasi = code.uses_wasi(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
             types.push(Arc::new(code) as Arc<dyn crate::actors::ActorFactory>);
         }
+        let caps = LiveCaps {
+            small: caps.small as usize,
+            large: if engines.has_large() {
+                caps.large as usize
+            } else {
+                0
+            },
+        };
         // Opened after the types load, so a bad component leaves no store
         // (and no file lock) behind.
         let store = match store {
@@ -147,7 +167,7 @@ impl RunningNode {
             types,
             Arc::clone(&store),
             StateKeys::new(config.app_id.clone()),
-            max_live_actors as usize,
+            caps,
         );
         let reaper = spawn_idle_reaper(router.runtime());
         let scheduling = start_scheduling(&config, &router, &store).await?;
@@ -420,7 +440,7 @@ async fn join_cluster(
     let longest_turn = config
         .actors
         .keys()
-        .map(|name| config.type_limits(name).turn_timeout)
+        .map(|name| config.type_limits(name, PoolClass::Small).turn_timeout)
         .max()
         .unwrap_or(config.limits.turn_timeout);
     let view = ClusterView::new(
@@ -506,6 +526,61 @@ pub fn read_max_map_count() -> Option<u64> {
         .ok()
 }
 
+/// Live-actor caps of both pool classes (`u32`, as the engines are sized)
+/// given the kernel's `vm.max_map_count`. When a type is planned in the
+/// large class, large actors take their mappings first (at most half of
+/// what the process may use, and `limits.max_live_large_actors`), and the
+/// small class gets the rest; otherwise the large cap is what the small
+/// class leaves (for a type that only turns out large when it loads).
+pub fn live_caps(limits: &Limits, max_map_count: Option<u64>, large_planned: bool) -> PoolCaps {
+    let configured_large = u64::from(limits.max_live_large_actors);
+    let per_large = crate::wasm::KERNEL_MAPPINGS_PER_LARGE_ACTOR;
+    let per_small = crate::wasm::KERNEL_MAPPINGS_PER_ACTOR;
+    let Some(max_map_count) = max_map_count else {
+        return PoolCaps {
+            small: limits.max_live_actors,
+            large: limits.max_live_large_actors,
+        };
+    };
+    let budget = max_map_count.saturating_sub(MAPPINGS_RESERVED_FOR_PROCESS);
+    let large_first = if large_planned {
+        configured_large.min(budget / 2 / per_large).max(1)
+    } else {
+        0
+    };
+    let small = live_actor_cap(
+        limits.max_live_actors,
+        Some(max_map_count.saturating_sub(large_first * per_large)),
+    );
+    let large = if large_planned {
+        large_first
+    } else {
+        let left = budget.saturating_sub(u64::from(small) * per_small);
+        configured_large.min(left / per_large).max(1)
+    };
+    if large < configured_large && large_planned {
+        tracing::warn!(
+            configured = configured_large,
+            cap = large,
+            max_map_count,
+            "vm.max_map_count only fits {large} live large-class actors ({per_large} kernel mappings each), not limits.max_live_large_actors = {configured_large}"
+        );
+    }
+    PoolCaps {
+        small,
+        large: u32::try_from(large).unwrap_or(u32::MAX),
+    }
+}
+
+/// The live-actor caps [`live_caps`] found, per class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolCaps {
+    /// Small-class actors.
+    pub small: u32,
+    /// Large-class actors.
+    pub large: u32,
+}
+
 /// The number of live actors this node may host given the kernel's
 /// `vm.max_map_count`. Each live actor takes
 /// [`KERNEL_MAPPINGS_PER_ACTOR`](crate::wasm::KERNEL_MAPPINGS_PER_ACTOR)
@@ -550,5 +625,36 @@ mod tests {
             100_000,
             "unknown limit: trust the config"
         );
+    }
+
+    #[test]
+    fn large_actors_take_their_mappings_first_only_when_a_type_needs_them() {
+        let limits = Limits::default();
+        let per_large = crate::wasm::KERNEL_MAPPINGS_PER_LARGE_ACTOR;
+        let per_small = crate::wasm::KERNEL_MAPPINGS_PER_ACTOR;
+        // Room for both at the defaults.
+        let caps = live_caps(&limits, Some(65_530), true);
+        assert_eq!((caps.small, caps.large), (10_000, 1_000));
+        // A big small-class cap: the large class keeps its share.
+        let big = Limits {
+            max_live_actors: 100_000,
+            ..Limits::default()
+        };
+        let budget = 65_530 - MAPPINGS_RESERVED_FOR_PROCESS;
+        let caps = live_caps(&big, Some(65_530), true);
+        assert_eq!(u64::from(caps.large), 1_000);
+        assert_eq!(
+            u64::from(caps.small),
+            (budget - 1_000 * per_large) / per_small
+        );
+        assert!(u64::from(caps.small) * per_small + u64::from(caps.large) * per_large <= budget);
+        // No large type planned: the small class gets everything it fits,
+        // the large one what is left (at least one).
+        let caps = live_caps(&big, Some(65_530), false);
+        assert_eq!(u64::from(caps.small), budget / per_small);
+        assert_eq!(caps.large, 1);
+        // Unknown limit: the configuration as it is.
+        let caps = live_caps(&big, None, true);
+        assert_eq!((caps.small, caps.large), (100_000, 1_000));
     }
 }

@@ -38,7 +38,7 @@ impl Router {
         types: Vec<Arc<dyn ActorFactory>>,
         store: Arc<dyn StateStore>,
         keys: StateKeys,
-        max_live: usize,
+        caps: crate::actors::LiveCaps,
     ) -> Arc<Self> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let caller: Weak<dyn ActorCaller> = router.clone();
@@ -49,7 +49,7 @@ impl Router {
                 scheduling: std::sync::OnceLock::new(),
             });
             Router {
-                runtime: Arc::new(ActorRuntime::new(types, services, max_live)),
+                runtime: Arc::new(ActorRuntime::new(types, services, caps)),
                 cluster: OnceLock::new(),
             }
         })

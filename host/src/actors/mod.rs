@@ -16,6 +16,7 @@
 //! - a slot marked `Retired` is out of the table; callers that still hold it
 //!   start over with a fresh slot.
 
+mod capacity;
 mod idle;
 pub mod instance;
 mod reentrancy;
@@ -31,7 +32,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use tokio::sync::Mutex;
 
 use crate::actor_key::{ActorKey, validate_state_key};
 use crate::call::{CallChain, CallRequest, FireRequest, RequestId};
@@ -39,12 +39,14 @@ use crate::config::TypeLimits;
 use crate::error::CallError;
 use crate::state::{StateStore, Versioned};
 
+pub use capacity::LiveCaps;
+use capacity::Pools;
 pub use idle::spawn_idle_reaper;
 pub use instance::{
     ActorFactory, ActorServices, Export, GuestFailure, Instance, Scheduling, SharedState,
 };
 use reentrancy::RunningTurn;
-use slot::{ActorSlot, LiveActor, LiveCounter, LiveGuard, SlotState};
+use slot::{ActorSlot, LiveActor, SlotState};
 use turn::{ExternalWrite, Prior, TurnOutcome, TurnScope};
 
 /// One hosted actor type and how many of its actors are live.
@@ -90,29 +92,20 @@ pub struct ActorRuntime {
     types: HashMap<Arc<str>, HostedType>,
     table: DashMap<ActorKey, Arc<ActorSlot>>,
     services: Arc<ActorServices>,
-    live: LiveCounter,
-    max_live: usize,
+    /// The live actors of each pool class, and their caps.
+    pools: Pools,
     closing: AtomicBool,
     epoch: Instant,
-    /// One eviction pass at a time when the node is at capacity.
-    evicting: Mutex<()>,
     evicted: AtomicU64,
     gate: OnceLock<Weak<dyn ActivationGate>>,
 }
-
-/// Eviction rounds an activation at the cap may go through before 503.
-const MAX_EVICTION_ROUNDS: usize = 16;
-
-/// Fraction of the live-actor cap evicted in one pass at capacity (at least
-/// one actor): amortises the scan over many activations.
-const EVICTION_BATCH_DIVISOR: usize = 100;
 
 impl ActorRuntime {
     /// A runtime hosting `types`, with state and callers from `services`.
     pub fn new(
         types: Vec<Arc<dyn ActorFactory>>,
         services: Arc<ActorServices>,
-        max_live: usize,
+        caps: LiveCaps,
     ) -> Self {
         Self {
             types: types
@@ -129,11 +122,9 @@ impl ActorRuntime {
                 .collect(),
             table: DashMap::new(),
             services,
-            live: LiveCounter::default(),
-            max_live,
+            pools: Pools::new(caps),
             closing: AtomicBool::new(false),
             epoch: Instant::now(),
-            evicting: Mutex::new(()),
             evicted: AtomicU64::new(0),
             gate: OnceLock::new(),
         }
@@ -192,7 +183,7 @@ impl ActorRuntime {
 
     /// Live actors on this node.
     pub fn live_total(&self) -> usize {
-        self.live.get()
+        self.pools.live_total()
     }
 
     /// What the node's actors share (store, keys, caller, scheduling).
@@ -389,7 +380,7 @@ impl ActorRuntime {
         };
         let Some(_counted) = self.reserve_live_slot(hosted).await else {
             return Err(CallError::AtCapacity {
-                limit: self.max_live,
+                limit: self.pools.cap(hosted.limits().class),
             });
         };
         let before_activate = running.state.savepoint();
@@ -499,7 +490,7 @@ impl ActorRuntime {
     ) -> Result<LiveActor, CallError> {
         let Some(counted) = self.reserve_live_slot(hosted).await else {
             return Err(CallError::AtCapacity {
-                limit: self.max_live,
+                limit: self.pools.cap(hosted.limits().class),
             });
         };
         let state = SharedState::default();
@@ -527,73 +518,6 @@ impl ActorRuntime {
         slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
         slot.activated_at_ms.store(unix_ms(), Ordering::Relaxed);
         Ok(live)
-    }
-
-    /// Takes a place in the live count, making room first if the node is
-    /// at its cap: the least recently used idle actors are deactivated
-    /// (their state is committed; they re-activate on their next call).
-    /// `None` only if nothing could be evicted.
-    async fn reserve_live_slot(&self, hosted: &HostedType) -> Option<LiveGuard> {
-        // Each round evicts a batch; under many concurrent activations other
-        // callers may take the room a round made, so try a few rounds (a
-        // loadtest with 200 callers at a cap of 500 lost 3 rounds in a row
-        // once in 108 000 calls). A round that evicts nothing ends it.
-        for _ in 0..MAX_EVICTION_ROUNDS {
-            if let Some(counted) = self.live.try_take(self.max_live, &hosted.live) {
-                return Some(counted);
-            }
-            let _one_pass = self.evicting.lock().await;
-            if self.live.get() < self.max_live {
-                continue; // another pass made room meanwhile
-            }
-            if self.evict_least_recently_used().await == 0 {
-                return None;
-            }
-        }
-        None
-    }
-
-    /// Deactivates up to a batch of the least recently used idle actors.
-    async fn evict_least_recently_used(&self) -> usize {
-        let batch = (self.max_live / EVICTION_BATCH_DIVISOR).max(1);
-        // Keep the `batch` oldest idle candidates (max-heap on last use).
-        let mut oldest: std::collections::BinaryHeap<(u64, ActorKey)> =
-            std::collections::BinaryHeap::with_capacity(batch + 1);
-        let mut slots = HashMap::with_capacity(batch + 1);
-        for entry in &self.table {
-            let slot = entry.value();
-            if slot.waiting.load(Ordering::Acquire) > 0 || !slot.is_live() {
-                continue;
-            }
-            let last = slot.last_used_ms.load(Ordering::Relaxed);
-            if oldest.len() < batch {
-                oldest.push((last, entry.key().clone()));
-                slots.insert(entry.key().clone(), Arc::clone(slot));
-            } else if oldest.peek().is_some_and(|(newest, _)| last < *newest) {
-                if let Some((_, dropped)) = oldest.pop() {
-                    slots.remove(&dropped);
-                }
-                oldest.push((last, entry.key().clone()));
-                slots.insert(entry.key().clone(), Arc::clone(slot));
-            }
-        }
-        let mut evicted = 0;
-        for (_, key) in oldest.into_sorted_vec() {
-            if let Some(slot) = slots.get(&key)
-                && self.deactivate_if_idle(&key, slot, Duration::ZERO).await
-            {
-                evicted += 1;
-            }
-        }
-        if evicted > 0 {
-            self.evicted.fetch_add(evicted as u64, Ordering::Relaxed);
-            tracing::debug!(
-                evicted,
-                max_live = self.max_live,
-                "evicted least recently used idle actors to make room"
-            );
-        }
-        evicted
     }
 
     /// Drops a failed instance; the next call re-activates from committed state.

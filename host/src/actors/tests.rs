@@ -15,7 +15,7 @@ use bytes::Bytes;
 use super::*;
 use crate::actor_key::MethodName;
 use crate::call::{ActorCaller, RequestId};
-use crate::config::TypeLimits;
+use crate::config::{PoolClass, TypeLimits};
 use crate::state::memory::MemoryStore;
 use crate::state::{BoxFuture, StateKeys};
 
@@ -214,19 +214,30 @@ struct Fixture {
 }
 
 fn fixture(max_live: usize) -> Fixture {
+    fixture_with(&[("fake", PoolClass::Small)], LiveCaps::both(max_live))
+}
+
+/// A runtime hosting fake types of the given classes, with `caps`.
+fn fixture_with(types: &[(&str, PoolClass)], caps: LiveCaps) -> Fixture {
     let probe = Arc::new(Probe::default());
-    let factory: Arc<dyn ActorFactory> = Arc::new(FakeFactory {
-        name: Arc::from("fake"),
-        limits: TypeLimits {
-            idle_timeout: Duration::from_secs(3600),
-            turn_timeout: Duration::from_secs(5),
-            max_memory: 1 << 20,
-            max_turn_state: 1 << 20,
-            mailbox_capacity: 100,
-            reentrancy: None,
-        },
-        probe: Arc::clone(&probe),
-    });
+    let factories = types
+        .iter()
+        .map(|(name, class)| {
+            Arc::new(FakeFactory {
+                name: Arc::from(*name),
+                limits: TypeLimits {
+                    class: *class,
+                    idle_timeout: Duration::from_secs(3600),
+                    turn_timeout: Duration::from_secs(5),
+                    max_memory: 1 << 20,
+                    max_turn_state: 1 << 20,
+                    mailbox_capacity: 100,
+                    reentrancy: None,
+                },
+                probe: Arc::clone(&probe),
+            }) as Arc<dyn ActorFactory>
+        })
+        .collect();
     let store = Arc::new(MemoryStore::new());
     let caller: Weak<dyn ActorCaller> = Weak::<NoCaller>::new();
     let services = Arc::new(ActorServices {
@@ -236,15 +247,19 @@ fn fixture(max_live: usize) -> Fixture {
         scheduling: std::sync::OnceLock::new(),
     });
     Fixture {
-        runtime: Arc::new(ActorRuntime::new(vec![factory], services, max_live)),
+        runtime: Arc::new(ActorRuntime::new(factories, services, caps)),
         store,
         probe,
     }
 }
 
 fn call(id: &str, method: &str) -> CallRequest {
+    call_on("fake", id, method)
+}
+
+fn call_on(actor_type: &str, id: &str, method: &str) -> CallRequest {
     CallRequest::new(
-        ActorKey::parse("fake", id).expect("key"),
+        ActorKey::parse(actor_type, id).expect("key"),
         MethodName::parse(method).expect("method"),
         Bytes::new(),
     )
@@ -483,4 +498,63 @@ async fn a_full_mailbox_refuses_more_calls() {
         task.await.expect("join").expect("queued");
     }
     assert_eq!(fx.probe.most_running.load(Ordering::Acquire), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_pool_class_has_its_own_cap_and_evicts_only_its_own_actors() {
+    let fx = fixture_with(
+        &[("rust", PoolClass::Small), ("js", PoolClass::Large)],
+        LiveCaps { small: 3, large: 2 },
+    );
+    for id in ["a", "b", "c"] {
+        fx.runtime
+            .call_local(call_on("rust", id, "get"))
+            .await
+            .expect("small");
+    }
+    for id in ["x", "y"] {
+        fx.runtime
+            .call_local(call_on("js", id, "get"))
+            .await
+            .expect("large");
+    }
+    assert_eq!(
+        fx.runtime.live_total(),
+        5,
+        "the large pool is not the small one's"
+    );
+    // At the large cap, a third large actor evicts the least recently used
+    // large one; the small actors stay.
+    fx.runtime
+        .call_local(call_on("js", "z", "get"))
+        .await
+        .expect("room made");
+    assert_eq!(
+        fx.runtime.live_counts(),
+        vec![("js".to_string(), 2), ("rust".to_string(), 3)]
+    );
+    assert_eq!(fx.runtime.evicted_total(), 1);
+    assert!(!is_live(&fx, "js", "x"), "the oldest large actor made room");
+    // And the other way round.
+    fx.runtime
+        .call_local(call_on("rust", "d", "get"))
+        .await
+        .expect("room made");
+    assert_eq!(
+        fx.runtime.live_counts(),
+        vec![("js".to_string(), 2), ("rust".to_string(), 3)]
+    );
+    assert!(
+        !is_live(&fx, "rust", "a"),
+        "the oldest small actor made room"
+    );
+    assert!(is_live(&fx, "js", "y") && is_live(&fx, "js", "z"));
+}
+
+fn is_live(fx: &Fixture, actor_type: &str, id: &str) -> bool {
+    let key = ActorKey::parse(actor_type, id).expect("key");
+    fx.runtime
+        .table
+        .get(&key)
+        .is_some_and(|slot| slot.is_live())
 }

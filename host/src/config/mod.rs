@@ -14,8 +14,10 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
+mod class;
 mod wasi;
 
+pub use class::{LARGE_COMPONENT_BYTES, PoolClass};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.
@@ -390,6 +392,11 @@ pub struct Limits {
     pub max_live_actors: u32,
     /// Largest linear memory one actor may grow to (also the pool slot size).
     pub memory_per_actor: ByteSize,
+    /// Most actors of the large class (JS, Python: see `PoolClass`) live at
+    /// once; sizes their own pool, which is made only if a type needs it.
+    pub max_live_large_actors: u32,
+    /// Largest linear memory of one large-class actor (its pool slot size).
+    pub memory_per_large_actor: ByteSize,
     /// Default per-turn deadline.
     #[serde(with = "humantime_serde")]
     pub turn_timeout: Duration,
@@ -414,6 +421,8 @@ impl Default for Limits {
         Self {
             max_live_actors: 10_000,
             memory_per_actor: ByteSize::mib(16),
+            max_live_large_actors: 1_000,
+            memory_per_large_actor: ByteSize::mib(64),
             turn_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60 * 60),
             mailbox_capacity: 10_000,
@@ -469,6 +478,10 @@ pub struct ActorTypeConfig {
     /// whole (as Dapr's `entitiesConfig` does).
     #[serde(default)]
     pub reentrancy: Option<ReentrancyConfig>,
+    /// The instance pool of this type (default: `large` for components over
+    /// 1 MiB or that do not fit the small pool's limits, else `small`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<PoolClass>,
     /// What this type's WASI guests may see (default: nothing).
     #[serde(default, skip_serializing_if = "WasiGrants::is_empty")]
     pub wasi: WasiGrants,
@@ -483,6 +496,7 @@ impl ActorTypeConfig {
             turn_timeout: None,
             max_memory: None,
             reentrancy: None,
+            class: None,
             wasi: WasiGrants::default(),
         }
     }
@@ -491,6 +505,8 @@ impl ActorTypeConfig {
 /// The effective limits of one actor type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TypeLimits {
+    /// The instance pool its actors live in.
+    pub class: PoolClass,
     /// Idle timeout.
     pub idle_timeout: Duration,
     /// Per-turn deadline.
@@ -532,9 +548,14 @@ impl NodeConfig {
     }
 
     /// The effective limits for `actor_type` (which must be configured).
-    pub fn type_limits(&self, actor_type: &str) -> TypeLimits {
+    pub fn type_limits(&self, actor_type: &str, class: PoolClass) -> TypeLimits {
         let t = self.actors.get(actor_type);
+        let slot = match class {
+            PoolClass::Small => self.limits.memory_per_actor,
+            PoolClass::Large => self.limits.memory_per_large_actor,
+        };
         TypeLimits {
+            class,
             idle_timeout: t
                 .and_then(|t| t.idle_timeout)
                 .unwrap_or(self.limits.idle_timeout),
@@ -543,7 +564,7 @@ impl NodeConfig {
                 .unwrap_or(self.limits.turn_timeout),
             max_memory: t
                 .and_then(|t| t.max_memory)
-                .unwrap_or(self.limits.memory_per_actor)
+                .map_or(slot, |m| m.min(slot))
                 .as_u64(),
             max_turn_state: self.limits.max_turn_state.as_u64(),
             mailbox_capacity: self.limits.mailbox_capacity,
@@ -573,11 +594,13 @@ impl NodeConfig {
         if l.max_live_actors == 0 {
             return Err(invalid("limits.max_live_actors", "must be at least 1"));
         }
-        if l.memory_per_actor.as_u64() < 64 * 1024 || l.memory_per_actor.as_u64() > 4 << 30 {
-            return Err(invalid(
-                "limits.memory_per_actor",
-                "must be between 64KiB and 4GiB",
-            ));
+        for (field, size) in [
+            ("limits.memory_per_actor", l.memory_per_actor),
+            ("limits.memory_per_large_actor", l.memory_per_large_actor),
+        ] {
+            if size.as_u64() < 64 * 1024 || size.as_u64() > 4 << 30 {
+                return Err(invalid(field, "must be between 64KiB and 4GiB"));
+            }
         }
         for (field, d) in [
             ("limits.turn_timeout", l.turn_timeout),
@@ -660,15 +683,22 @@ impl NodeConfig {
                     "types starting with 'dapr.internal.' are reserved",
                 ));
             }
+            let (slot, slot_field) = match t.class {
+                Some(PoolClass::Small) => (l.memory_per_actor, "limits.memory_per_actor"),
+                Some(PoolClass::Large) => {
+                    (l.memory_per_large_actor, "limits.memory_per_large_actor")
+                }
+                None => (
+                    l.memory_per_actor.max(l.memory_per_large_actor),
+                    "the larger of limits.memory_per_actor and limits.memory_per_large_actor",
+                ),
+            };
             if let Some(m) = t.max_memory
-                && m > l.memory_per_actor
+                && m > slot
             {
                 return Err(invalid(
                     format!("actors.{name}.max_memory"),
-                    format!(
-                        "{m} is above limits.memory_per_actor ({}), the pool's slot size",
-                        l.memory_per_actor
-                    ),
+                    format!("{m} is above {slot_field} ({slot}), the pool's slot size"),
                 ));
             }
             for (field, d) in [
@@ -716,7 +746,7 @@ max_memory = "8MiB"
         config.validate().expect("valid");
         assert_eq!(config.http.port, 4000);
         assert_eq!(config.http.max_body_size, ByteSize::mib(1));
-        let limits = config.type_limits("counter");
+        let limits = config.type_limits("counter", PoolClass::Small);
         assert_eq!(limits.turn_timeout, Duration::from_millis(250));
         assert_eq!(limits.idle_timeout, Duration::from_secs(300));
         assert_eq!(limits.max_memory, 8 * 1024 * 1024);

@@ -10,20 +10,41 @@ use std::time::Duration;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::WasmError;
+use crate::config::PoolClass;
 
 /// How often the epoch advances: the granularity of turn deadlines and of
 /// yielding long turns back to the scheduler.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Kernel memory mappings (`/proc/self/maps` entries) one live actor adds:
-/// its linear memory's accessible part and the inaccessible rest of its pool
-/// slot (measured by `cargo bench --bench activation`; 4 with copy-on-write
-/// memory images, which map the image file into every slot).
+/// Kernel memory mappings (`/proc/self/maps` entries) one live small-class
+/// actor adds: its linear memory's accessible part and the inaccessible
+/// rest of its pool slot (measured by `cargo bench --bench activation`; 4
+/// with copy-on-write memory images, which map the image file into every
+/// slot).
 pub const KERNEL_MAPPINGS_PER_ACTOR: u64 = 2;
+
+/// Kernel memory mappings budgeted per live large-class actor: up to
+/// [`LARGE_MEMORIES_PER_COMPONENT`] memories, each with its copy-on-write
+/// image, accessible part and guard.
+pub const KERNEL_MAPPINGS_PER_LARGE_ACTOR: u64 = 4 * LARGE_MEMORIES_PER_COMPONENT as u64;
+
+/// Core instances one large-class component may have (componentize-py:
+/// 14, 38 with `--stub-wasi`; componentize-js: a handful).
+const LARGE_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+/// Memories one large-class component may have (QuickJS: 3).
+const LARGE_MEMORIES_PER_COMPONENT: u32 = 4;
+/// Tables one large-class component may have.
+const LARGE_TABLES_PER_COMPONENT: u32 = 32;
+/// Elements of one table of a large-class component (interpreters keep
+/// big function tables).
+const LARGE_TABLE_ELEMENTS: usize = 100_000;
 
 /// What the engine is sized for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineSettings {
+    /// The class of guests it runs: the per-component limits and whether
+    /// memory images are copy-on-write.
+    pub class: PoolClass,
     /// Most live actors (component instances) at once.
     pub max_live_actors: u32,
     /// Largest linear memory of one actor, in bytes: the pool slot size.
@@ -79,16 +100,27 @@ impl WasmEngine {
 fn engine_config(settings: &EngineSettings) -> Config {
     let n = settings.max_live_actors;
     let mut pool = PoolingAllocationConfig::new();
-    // A wit-component built actor instantiates its main module plus small
-    // shim/fixup modules; leave room for WASI-adapted guests too.
+    match settings.class {
+        // A wit-component built actor instantiates its main module plus
+        // small shim/fixup modules; leave room for WASI-adapted guests too.
+        PoolClass::Small => pool
+            .total_core_instances(n.saturating_mul(4))
+            .max_core_instances_per_component(8)
+            .total_memories(n)
+            .max_memories_per_component(2)
+            .total_tables(n.saturating_mul(3))
+            .max_tables_per_component(4)
+            .table_elements(20_000),
+        PoolClass::Large => pool
+            .total_core_instances(n.saturating_mul(LARGE_CORE_INSTANCES_PER_COMPONENT))
+            .max_core_instances_per_component(LARGE_CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(n.saturating_mul(2))
+            .max_memories_per_component(LARGE_MEMORIES_PER_COMPONENT)
+            .total_tables(n.saturating_mul(LARGE_TABLES_PER_COMPONENT / 2))
+            .max_tables_per_component(LARGE_TABLES_PER_COMPONENT)
+            .table_elements(LARGE_TABLE_ELEMENTS),
+    };
     pool.total_component_instances(n)
-        .total_core_instances(n.saturating_mul(4))
-        .max_core_instances_per_component(8)
-        .total_memories(n)
-        .max_memories_per_component(2)
-        .total_tables(n.saturating_mul(3))
-        .max_tables_per_component(4)
-        .table_elements(20_000)
         // Turns are synchronous: no fiber stacks. (In async mode wasmtime
         // caches one fiber stack per Store until it drops, pinning a pooled
         // stack and its guard-page mappings to every idle actor.)
@@ -113,11 +145,13 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .memory_reservation_for_growth(0)
         .memory_guard_size(64 << 10)
         .memory_may_move(false)
-        // Copy data segments in rather than mapping the module image into
-        // every slot: same latency and RSS here, half the kernel mappings per
-        // actor (2 instead of 4), so twice the actors under a given
-        // vm.max_map_count.
-        .memory_init_cow(false)
+        // Small guests: copy data segments in rather than mapping the module
+        // image into every slot: same latency and RSS here, half the kernel
+        // mappings per actor (2 instead of 4), so twice the actors under a
+        // given vm.max_map_count. Large guests: map their multi-megabyte
+        // images copy-on-write (Python instantiation 7 ms -> 0.6 ms, RSS
+        // 11 -> 4.9 MiB; SpiderMonkey 1.1 ms -> 10 us: shared/docs/polyglot.md).
+        .memory_init_cow(settings.class == PoolClass::Large)
         // Native stack for compiled wasm frames of one turn (a Rust guest's
         // own stack lives in its linear memory). Nested actor-to-actor calls
         // stack up on the calling thread: see MAX_CALL_DEPTH.

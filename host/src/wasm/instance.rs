@@ -77,6 +77,11 @@ impl ActorCode {
         })
     }
 
+    /// The pool class the type was loaded into.
+    pub fn limits_class(&self) -> crate::config::PoolClass {
+        self.limits.class
+    }
+
     /// Whether the component imports WASI.
     pub fn uses_wasi(&self) -> bool {
         self.wasi.is_some()

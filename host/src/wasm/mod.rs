@@ -15,13 +15,17 @@ mod ctx;
 mod engine;
 mod imports;
 mod instance;
+mod pools;
 mod scheduling;
 mod unmet;
 mod wasi;
 
 pub use cache::CodeCache;
-pub use engine::{EngineSettings, KERNEL_MAPPINGS_PER_ACTOR, WasmEngine};
+pub use engine::{
+    EngineSettings, KERNEL_MAPPINGS_PER_ACTOR, KERNEL_MAPPINGS_PER_LARGE_ACTOR, WasmEngine,
+};
 pub use instance::{ActorCode, ActorInstance};
+pub use pools::{Engines, LargePool};
 
 use std::path::PathBuf;
 

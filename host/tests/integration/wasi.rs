@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wapr_host::config::{ActorTypeConfig, ReadOnlyDir, StateBackend, WasiGrants};
+use wapr_host::config::{ActorTypeConfig, PoolClass, ReadOnlyDir, StateBackend, WasiGrants};
 
 use crate::support::{TestNode, component, config};
 
@@ -16,6 +16,15 @@ const PROBE: &str = "wasi-probe";
 
 /// A node with `wasi-probe` (granted `grants`) beside the Rust examples.
 async fn node_with_probe(grants: WasiGrants, state: StateBackend) -> TestNode {
+    node_with_probe_in(grants, state, None).await
+}
+
+/// The same, with the probe's pool class set.
+async fn node_with_probe_in(
+    grants: WasiGrants,
+    state: StateBackend,
+    class: Option<PoolClass>,
+) -> TestNode {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(dir.path());
     cfg.state = state;
@@ -23,6 +32,7 @@ async fn node_with_probe(grants: WasiGrants, state: StateBackend) -> TestNode {
         PROBE.into(),
         ActorTypeConfig {
             wasi: grants,
+            class,
             ..ActorTypeConfig::from_wasm(component(PROBE))
         },
     );
@@ -200,5 +210,50 @@ async fn a_flood_of_output_is_bounded_and_wasi_guests_keep_their_state() {
             json!(2)
         );
     }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_class_guest_runs_beside_small_ones_with_its_own_cap() {
+    let node = node_with_probe_in(
+        WasiGrants::default(),
+        StateBackend::Memory,
+        Some(PoolClass::Large),
+    )
+    .await;
+    let classes: Vec<(String, PoolClass)> = node
+        .node
+        .router()
+        .runtime()
+        .type_limits()
+        .into_iter()
+        .map(|(name, limits)| (name, limits.class))
+        .collect();
+    assert!(
+        classes.contains(&(PROBE.to_string(), PoolClass::Large)),
+        "{classes:?}"
+    );
+    assert!(
+        classes.contains(&("counter".to_string(), PoolClass::Small)),
+        "{classes:?}"
+    );
+    // Copy-on-write images in the large pool: the guest runs as before.
+    for i in 0..20 {
+        assert_eq!(
+            node.ok(PROBE, &format!("l{i}"), "count", Value::Null).await,
+            json!(1)
+        );
+        assert_eq!(
+            node.ok("counter", &format!("c{i}"), "increment", Value::Null)
+                .await,
+            json!(1)
+        );
+    }
+    assert_eq!(node.ok(PROBE, "l0", "count", Value::Null).await, json!(2));
+    assert_eq!(
+        node.ok(PROBE, "l0", "env", json!("PATH")).await,
+        json!({"ok": null})
+    );
+    assert_eq!(node.node.router().runtime().live_total(), 40);
     node.stop().await;
 }
