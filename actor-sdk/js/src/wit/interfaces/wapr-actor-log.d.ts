@@ -1,0 +1,21 @@
+declare module 'wapr:actor/log@0.2.0' {
+  /**
+   * Writes one log line.
+   */
+  export function log(level: Level, message: string): void;
+  /**
+   * Log severity.
+   * # Variants
+   * 
+   * ## `"trace"`
+   * 
+   * ## `"debug"`
+   * 
+   * ## `"info"`
+   * 
+   * ## `"warn"`
+   * 
+   * ## `"error"`
+   */
+  export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}

@@ -1,0 +1,196 @@
+// Unit tests of the SDK itself under Node.js with the mock host.
+// Run: node actor-sdk/js/tools/test.mjs actor-sdk/js
+import assert from "node:assert/strict";
+import { beforeEach, test } from "node:test";
+import {
+  Actor, ActorError, actors, clock, exportActor, expect, fromJson, json, methodNames, scheduling, state, type Request,
+} from "@wapr/actor";
+import { testing } from "@wapr/actor/testing";
+
+class Base extends Actor {
+  inherited() {
+    return "base";
+  }
+}
+
+class Sample extends Base {
+  static raw = ["echo"];
+  hits = 0;
+  override onActivate() {
+    state.set("activated", true);
+  }
+  count() {
+    return ++this.hits;
+  }
+  echo(payload: Uint8Array, req: Request) {
+    return new Uint8Array([...payload, req.method.length]);
+  }
+  nothing() {}
+  fail(payload: unknown) {
+    state.set("written", true);
+    throw ActorError.application(String(payload));
+  }
+  bug() {
+    return (null as unknown as { x: number }).x;
+  }
+  typed(payload: unknown) {
+    return expect.fields(payload, ["n"]).n === undefined ? null : expect.safeInteger(expect.object(payload).n);
+  }
+  async later(payload: unknown) {
+    await Promise.resolve();
+    state.set("later", payload);
+    return { later: payload };
+  }
+  forward(payload: unknown) {
+    const p = expect.object(payload);
+    try {
+      return actors.call(expect.string(p.type), expect.string(p.id), expect.string(p.method), p.body);
+    } catch (e) {
+      if (e instanceof ActorError) return { kind: e.kind, message: e.message };
+      throw e;
+    }
+  }
+  tick(payload: unknown) {
+    state.set("ticked", payload);
+  }
+  get getter() {
+    return 1;
+  }
+  _private() {
+    return 1;
+  }
+}
+
+class Restricted extends Actor {
+  static methods = ["a"];
+  a() {
+    return "a";
+  }
+  b() {
+    return "b";
+  }
+}
+
+const kind = (f: () => unknown): string => {
+  try {
+    f();
+    return "ok";
+  } catch (e) {
+    assert.ok(e instanceof ActorError, String(e));
+    return e.kind;
+  }
+};
+
+beforeEach(() => testing.reset());
+
+test("method table: public methods, inherited, no hooks, getters or _names", () => {
+  assert.deepEqual(methodNames(Sample).sort(), ["bug", "count", "echo", "fail", "forward", "inherited", "later", "nothing", "tick", "typed"]);
+  assert.deepEqual(methodNames(Restricted), ["a"]);
+  class Bad extends Actor {
+    static methods = ["missing"];
+  }
+  assert.throws(() => exportActor(Bad), /not a method/);
+});
+
+test("dispatch, replies and errors", () => {
+  const a = testing.activate(exportActor(Sample), "sample", "s1");
+  assert.equal(a.stateJson("activated"), true);
+  assert.equal(a.invokeJson("count"), 1);
+  assert.equal(a.invokeJson("count"), 2, "the instance lives between turns");
+  assert.equal(a.invokeJson("inherited"), "base");
+  assert.deepEqual([...a.invoke("echo", new Uint8Array([0, 255]))], [0, 255, 4], "raw in, raw out");
+  assert.equal(new TextDecoder().decode(a.invoke("nothing")), "null");
+  for (const m of ["onActivate", "constructor", "_private", "getter", "hits", "toString", "__proto__", "missing"]) {
+    assert.equal(kind(() => a.invoke(m)), "method-not-found", m);
+  }
+  assert.equal(kind(() => a.invoke("count", "{")), "bad-request");
+  assert.equal(kind(() => a.invoke("count", new Uint8Array([0xff]))), "bad-request", "not UTF-8");
+  assert.equal(kind(() => a.invokeJson("fail", "why")), "application");
+  assert.equal(a.stateJson("written"), undefined, "a failed turn's writes are discarded");
+  assert.equal(kind(() => a.invoke("bug")), "internal");
+  assert.ok(testing.logs().some((l) => l.level === "error" && l.message.includes("method `bug` failed: TypeError")));
+  assert.equal(a.invokeJson("typed", { n: 3 }), 3);
+  assert.throws(() => a.invokeJson("typed", { n: "x" }), /invalid payload for method `typed`: expected an integer, got string "x"/);
+  assert.throws(() => a.invokeJson("typed", { m: 1 }), /unknown field "m", expected `n`/);
+});
+
+test("async methods commit when they resolve", async () => {
+  const a = testing.activate(exportActor(Sample), "sample", "s2");
+  assert.deepEqual(await a.invokeAsync("later", 5), { later: 5 });
+  assert.equal(a.stateJson("later"), 5);
+});
+
+test("calls between actors, errors and cycles", () => {
+  const a = testing.activate(exportActor(Sample), "sample", "a");
+  testing.activate(exportActor(Sample), "sample", "b");
+  assert.equal(a.invokeJson("forward", { type: "sample", id: "b", method: "count" }), 1);
+  assert.deepEqual(a.invokeJson("forward", { type: "sample", id: "b", method: "fail", body: "x" }), { kind: "application", message: "x" });
+  assert.equal((a.invokeJson("forward", { type: "sample", id: "a", method: "count" }) as { kind: string }).kind, "call-cycle");
+  assert.equal((a.invokeJson("forward", { type: "nope", id: "a", method: "m" }) as { kind: string }).kind, "not-found");
+});
+
+test("timers run their callback; reminders need a handler", () => {
+  const a = testing.activate(exportActor(Sample), "sample", "t");
+  a.turn(() => scheduling.setTimer("t1", { dueTime: 100, period: 50, times: 3, callback: "tick", data: 7 }));
+  assert.deepEqual({ ...a.timers().get("t1"), data: undefined }, { dueTime: "100ms", period: "R3/PT0.05S", ttl: "", callback: "tick", data: undefined });
+  a.fireTimer("t1");
+  assert.equal(a.stateJson("ticked"), 7);
+  a.turn(() => scheduling.setReminder("r", { dueTime: 1000 }));
+  assert.throws(() => a.fireReminder("r"), /actor type `sample` has no reminder handler \(reminder `r`\)/);
+});
+
+test("scheduling renders Dapr's strings and checks at once", () => {
+  const r = scheduling.reminderRegistration({
+    dueTime: 60_000, period: 86_400_000, data: { a: 1 }, failurePolicy: { intervalMs: 10_000, maxRetries: 5 }, missedTicks: "skip",
+  });
+  assert.equal(r.dueTime, "60s");
+  assert.equal(r.period, "86400s");
+  assert.deepEqual(fromJson(r.data), { a: 1 });
+  assert.deepEqual(r.failurePolicy, { tag: "constant", val: { intervalMs: 10_000n, maxRetries: 5 } });
+  assert.deepEqual(r.missedTicks, { tag: "skip" });
+  assert.equal(scheduling.reminderRegistration({ period: 1000, times: 3 }).period, "R3/PT1S");
+  assert.deepEqual(scheduling.reminderRegistration({ dueTime: "1h", failurePolicy: "drop", missedTicks: { catchUp: 2 } }).missedTicks, { tag: "catch-up", val: 2 });
+  assert.throws(() => scheduling.timerRegistration({ times: 0, period: 5 }), /error creating actor timer: times\(0\)/);
+  assert.throws(() => scheduling.reminderRegistration({ times: 2 }), /error creating actor reminder: times\(2\) needs a period/);
+  assert.throws(() => scheduling.reminderRegistration({ times: 2, period: "PT1S" }), /write `R2\/…`/);
+  assert.equal(scheduling.goDuration(90_000), "90s");
+  assert.equal(scheduling.goDuration(1500), "1500ms");
+  assert.equal(scheduling.goDuration(0.003), "3000ns");
+  assert.equal(scheduling.goDuration(0), "0s");
+  assert.equal(scheduling.isoDuration(1000), "PT1S");
+  assert.equal(scheduling.isoDuration(5_400_000), "PT1H30M");
+  assert.equal(scheduling.isoDuration(50), "PT0.05S");
+  assert.equal(scheduling.isoDuration(61_500), "PT1M1.5S");
+  assert.equal(scheduling.isoDuration(0), "PT0S");
+});
+
+test("JSON keeps 64-bit integers exact", () => {
+  assert.equal(json.parse("9223372036854775807"), 2n ** 63n - 1n);
+  assert.equal(json.parse("9007199254740991"), 9007199254740991);
+  assert.equal(json.stringify({ a: 2n ** 64n, b: [1n], c: undefined }), '{"a":18446744073709551616,"b":[1]}');
+  assert.equal(json.stringify(undefined), "null");
+  assert.equal(fromJson(new Uint8Array()), null);
+  assert.throws(() => fromJson(new TextEncoder().encode("{")), (e: unknown) => e instanceof ActorError && e.kind === "bad-request");
+});
+
+test("RFC 3339 dates", () => {
+  for (const [nanos, want] of [
+    [0n, "1970-01-01T00:00:00Z"],
+    [951_782_400_000_000_000n, "2000-02-29T00:00:00Z"],
+    [1_709_251_199_000_000_001n, "2024-02-29T23:59:59.000000001Z"],
+    [4_102_444_800_100_000_000n, "2100-01-01T00:00:00.1Z"],
+    [2n ** 64n - 1n, "2554-07-21T23:34:33.709551615Z"],
+  ] as const) {
+    assert.equal(clock.formatRfc3339(nanos), want);
+  }
+});
+
+test("expect helpers", () => {
+  assert.equal(expect.integer(2n ** 62n), 2n ** 62n);
+  assert.throws(() => expect.integer(2n ** 63n), /expected a 64-bit integer/);
+  assert.throws(() => expect.integer(1.5), /expected a 64-bit integer, got number 1.5/);
+  assert.equal(expect.optional(null, expect.string), undefined);
+  assert.deepEqual(expect.array([1, 2], expect.safeInteger), [1, 2]);
+  assert.throws(() => expect.object([]), /expected a JSON object, got an array/);
+  assert.throws(() => expect.boolean("x".repeat(100)), /got string "x{36}\.\.\."/);
+});
