@@ -1,0 +1,2 @@
+// Package entry for asc, which resolves "wapr-actor-as" to this file.
+export * from "./assembly/index";
