@@ -11,6 +11,10 @@
 #      fallback) the xtask skips that guest and says so.
 #   4. `cargo run -p xtask -- build-actors` builds and componentizes the
 #      example actors.
+#   5. The TypeScript, AssemblyScript and Python examples are built by
+#      scripts/guests/{js,assemblyscript,python}.sh with toolchains from npm
+#      and PyPI (Debian's nodejs/npm are installed first if missing), then
+#      installed next to the Rust ones in target/actors/.
 #
 # Idempotent, and silent when there is nothing to do. Messages go to stderr.
 set -euo pipefail
@@ -115,3 +119,33 @@ ensure_wasi_target
 
 # Step 4: the example actors (xtask chooses rustup or Debian's Rust by itself).
 cargo run -q -p xtask -- build-actors --quiet
+
+# Step 5: guests in other languages. Each script installs its toolchain
+# (npm ci into the SDK's node_modules, PyPI tools into .venv), builds into
+# target/guests/ and skips what is up to date; changed components are then
+# installed into target/actors/, where nodes and `wapr dev` find them.
+ensure_node() {
+    command -v npm >/dev/null && return 0
+    say "installing Debian's nodejs and npm for the TypeScript and AssemblyScript guests"
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+        || die "could not install nodejs and npm"
+}
+
+install_guests() {
+    local out=${CARGO_TARGET_DIR:-target}
+    local actors=$out/actors guest
+    mkdir -p "$actors"
+    for guest in "$out"/guests/*.wasm; do
+        [[ -e $guest ]] || continue
+        cmp -s "$guest" "$actors/${guest##*/}" || cp "$guest" "$actors/"
+    done
+}
+
+ensure_node
+scripts/guests/js.sh
+scripts/guests/assemblyscript.sh
+scripts/guests/python.sh
+install_guests

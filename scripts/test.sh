@@ -18,13 +18,7 @@ fi
 
 # The JS SDK, pinned by tests/js/package-lock.json; reinstalled only when the
 # lock changed since the last install (the stamp is a copy of the lock).
-if ! command -v npm >/dev/null; then
-    echo "==> installing Debian's nodejs and npm for the Dapr JS SDK interop test"
-    sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
-fi
+# (nodejs and npm: installed by scripts/setup.sh for the guest toolchains.)
 if ! cmp -s tests/js/package-lock.json tests/js/node_modules/.wapr-lock-stamp; then
     echo "==> npm ci in tests/js for the Dapr JS SDK interop test"
     (cd tests/js && npm ci --loglevel=error --no-fund --no-audit)
@@ -39,6 +33,10 @@ export WAPR_TEST_REDIS_URL
 
 echo "==> cargo test (workspace)"
 cargo test --workspace --locked
+
+echo "==> the TypeScript and Python SDKs' own unit tests (mock host)"
+scripts/guests/js.sh --test
+scripts/guests/python.sh --test
 
 echo "==> Dapr Python SDK (PyPI dapr) against a wapr node"
 .venv/bin/python tests/python/test_dapr_sdk.py "${CARGO_TARGET_DIR:-target}/debug/wapr" "${CARGO_TARGET_DIR:-target}/actors"

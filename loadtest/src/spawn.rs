@@ -35,8 +35,14 @@ pub struct SpawnOptions {
     pub type_copies: Vec<(String, String)>,
 }
 
-/// Fills `dir` with links to every component of `actors_dir` plus one link
-/// `<new>.wasm` → `<existing>.wasm` per copy.
+/// Components larger than this (JavaScript and Python guests, 12–19 MB,
+/// several seconds of compilation per node) are left out of spawned
+/// clusters: the scenarios load-test the small actors.
+const LARGEST_LINKED_COMPONENT: u64 = 1 << 20;
+
+/// Fills `dir` with links to every small component of `actors_dir` (see
+/// [`LARGEST_LINKED_COMPONENT`]) plus one link `<new>.wasm` →
+/// `<existing>.wasm` per copy.
 pub fn link_actor_types(
     actors_dir: &Path,
     copies: &[(String, String)],
@@ -46,7 +52,9 @@ pub fn link_actor_types(
     let entries = std::fs::read_dir(actors_dir).map_err(|e| LoadError::io(actors_dir, e))?;
     for entry in entries {
         let path = entry.map_err(|e| LoadError::io(actors_dir, e))?.path();
+        let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= LARGEST_LINKED_COMPONENT);
         if path.extension().is_some_and(|e| e == "wasm")
+            && small
             && let Some(name) = path.file_name()
         {
             let path = std::fs::canonicalize(&path).map_err(|e| LoadError::io(&path, e))?;

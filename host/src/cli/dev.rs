@@ -65,8 +65,9 @@ pub struct DevArgs {
     /// jobs in the nodes' state store.
     #[arg(long, default_value_t = crate::scheduler::DEFAULT_SCHEDULER_PORT)]
     pub scheduler_port: u16,
-    /// How long to wait for every node to get the table.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How long to wait for every node to get the table (the first start
+    /// compiles the JavaScript and Python guests: tens of seconds).
+    #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
 }
 
@@ -217,9 +218,16 @@ impl DevArgs {
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .kill_on_drop(true);
-            let child = command
+            let mut child = command
                 .spawn()
                 .with_context(|| format!("cannot start node {i}"))?;
+            if i == 0 && self.nodes > 1 {
+                // The nodes share one compiled-code cache: let the first
+                // fill it (JavaScript and Python guests take seconds each
+                // to compile) so the others load it instead of compiling
+                // the same components side by side.
+                wait_for_listener(&mut child, http_port, self.ready_timeout).await?;
+            }
             nodes.push(DevNode { http_port, child });
         }
         let cluster = DevCluster {
@@ -455,4 +463,31 @@ fn find_components(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         dir.display()
     );
     Ok(found)
+}
+
+/// Waits until a node listens on `http_port` (it loads its actor types
+/// before it listens), or fails if it exits or `timeout` passes.
+async fn wait_for_listener(
+    child: &mut tokio::process::Child,
+    http_port: u16,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", http_port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("node 0 exited while loading its actor types ({status})");
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "node 0 did not load its actor types within {}",
+            humantime::format_duration(timeout)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

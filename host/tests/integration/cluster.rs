@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wapr_host::ring::HashRing;
 
-use crate::support::{Proc, actors_dir, call_counter, client, component, free_port};
+use crate::support::{Proc, call_counter, client, component, free_port, rust_actors_dir};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -61,7 +61,7 @@ fn start_dev(nodes: u16) -> Dev {
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--actors-dir")
-        .arg(actors_dir())
+        .arg(rust_actors_dir())
         .env("WAPR_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -14,6 +14,7 @@ mod durability;
 mod examples;
 mod failures;
 mod lifecycle;
+mod polyglot;
 mod process;
 mod reentrancy;
 mod reminder_faults;

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Proc, actors_dir, component, free_port};
+use crate::support::{Proc, component, free_port, rust_actors_dir};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -155,7 +155,7 @@ async fn wapr_dev_prints_its_endpoint_and_serves_the_examples() {
         ])
         .arg(dir.path())
         .arg("--actors-dir")
-        .arg(actors_dir())
+        .arg(rust_actors_dir())
         .env("WAPR_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::support::{Proc, actors_dir, component, free_port};
+use crate::support::{Proc, component, free_port, rust_actors_dir};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -353,7 +353,7 @@ impl Dev {
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--actors-dir")
-            .arg(actors_dir())
+            .arg(rust_actors_dir())
             .env("WAPR_LOG", "warn")
             .env_remove("WAPR_STATE")
             .stdout(Stdio::piped())

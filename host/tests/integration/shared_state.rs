@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{Proc, actors_dir, call_counter, client, component, free_port};
+use crate::support::{Proc, call_counter, client, component, free_port, rust_actors_dir};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -137,7 +137,7 @@ fn start_dev(data_dir: &std::path::Path, base: u16) -> (Proc, Vec<String>, Strin
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--actors-dir")
-        .arg(actors_dir())
+        .arg(rust_actors_dir())
         .env("WAPR_LOG", "warn")
         .env_remove("WAPR_STATE")
         .stdout(Stdio::piped())

@@ -30,6 +30,35 @@ pub fn actors_dir() -> PathBuf {
     dir
 }
 
+/// The Rust example actors, by type.
+pub const RUST_EXAMPLES: &[&str] = &[
+    "counter",
+    "device-twin",
+    "leaderboard",
+    "match",
+    "player",
+    "testbed",
+];
+
+/// A directory of links to the Rust examples only, for `wapr dev`
+/// clusters: the JavaScript and Python guests in `target/actors/` would add
+/// seconds of compilation to every node of every test.
+pub fn rust_actors_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = actors_dir().with_file_name("actors-rust");
+        std::fs::create_dir_all(&dir).expect("actors-rust dir");
+        for name in RUST_EXAMPLES {
+            let source = std::fs::canonicalize(component(name)).expect("built example");
+            let link = dir.join(format!("{name}.wasm"));
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(source, link).expect("link");
+        }
+        dir
+    })
+    .clone()
+}
+
 /// The component of example actor type `name`.
 pub fn component(name: &str) -> PathBuf {
     actors_dir().join(format!("{name}.wasm"))
