@@ -72,13 +72,17 @@ pub struct ProcessCluster {
     client: reqwest::Client,
 }
 
-/// The `*.wasm` components of a directory, as `(type, path)`, sorted.
+/// The small `*.wasm` components of a directory, as `(type, path)`,
+/// sorted (see [`LARGEST_LINKED_COMPONENT`](crate::spawn::LARGEST_LINKED_COMPONENT)).
 pub fn components_in(dir: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|e| LoadError::io(dir, e))?;
     let mut found = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| LoadError::io(dir, e))?.path();
+        let small = std::fs::metadata(&path)
+            .is_ok_and(|m| m.len() <= crate::spawn::LARGEST_LINKED_COMPONENT);
         if path.extension().is_some_and(|e| e == "wasm")
+            && small
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
         {
             found.push((stem.to_string(), path.clone()));

@@ -37,8 +37,8 @@ pub struct SpawnOptions {
 
 /// Components larger than this (JavaScript and Python guests, 12–19 MB,
 /// several seconds of compilation per node) are left out of spawned
-/// clusters: the scenarios load-test the small actors.
-const LARGEST_LINKED_COMPONENT: u64 = 1 << 20;
+/// clusters and nodes: the scenarios load-test the small actors.
+pub const LARGEST_LINKED_COMPONENT: u64 = 1 << 20;
 
 /// Fills `dir` with links to every small component of `actors_dir` (see
 /// [`LARGEST_LINKED_COMPONENT`]) plus one link `<new>.wasm` →
@@ -164,13 +164,9 @@ impl SpawnOptions {
             .map_err(|e| LoadError::io(std::env::temp_dir(), e))?;
         let log =
             std::fs::File::create(&self.log_file).map_err(|e| LoadError::io(&self.log_file, e))?;
-        let actors_dir = if self.type_copies.is_empty() {
-            self.actors_dir.clone()
-        } else {
-            let dir = data_dir.path().join("actors");
-            link_actor_types(&self.actors_dir, &self.type_copies, &dir)?;
-            dir
-        };
+        // Always through links: the copies, and only the small components.
+        let actors_dir = data_dir.path().join("actors");
+        link_actor_types(&self.actors_dir, &self.type_copies, &actors_dir)?;
         let base = free_port_range(self.nodes)?;
         let mut command = Command::new(&self.wapr);
         command
