@@ -32,13 +32,16 @@ pub(super) type GuestReply = Result<Bytes, (ErrorKind, String)>;
 
 impl AbiPre {
     /// Links `component` against the imports of the version it exports its
-    /// handler for, and WASI 0.2 when it imports any `wasi:` interface.
+    /// handler for, and WASI 0.2 when `wasi` (it imports a `wasi:` interface).
     ///
     /// # Errors
     /// What is wrong: every import the node cannot satisfy, by name.
-    pub fn link(engine: &wasmtime::Engine, component: &Component) -> Result<Self, String> {
+    pub fn link(
+        engine: &wasmtime::Engine,
+        component: &Component,
+        wasi: bool,
+    ) -> Result<Self, String> {
         let ty = component.component_type();
-        let wasi = super::wasi::imports_wasi(engine, &ty);
         if ty.get_export(engine, HANDLER_V0_2).is_some() {
             let mut linker: Linker<ActorCtx> = Linker::new(engine);
             v0_2::Actor::add_to_linker::<ActorCtx, HasSelf<ActorCtx>>(&mut linker, |ctx| ctx)

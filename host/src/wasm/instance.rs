@@ -64,9 +64,9 @@ impl ActorCode {
             message,
         };
         let component = cache.load(engine, name, path)?;
-        let pre = AbiPre::link(engine.engine(), &component).map_err(invalid)?;
-        let wasi = super::wasi::imports_wasi(engine.engine(), &component.component_type())
-            .then(|| Arc::new(WasiSetup::new(grants)));
+        let imports_wasi = super::wasi::imports_wasi(engine.engine(), &component.component_type());
+        let pre = AbiPre::link(engine.engine(), &component, imports_wasi).map_err(invalid)?;
+        let wasi = imports_wasi.then(|| Arc::new(WasiSetup::new(grants)));
         Ok(Self {
             name: Arc::from(name),
             pre,
