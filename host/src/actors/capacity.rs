@@ -131,16 +131,21 @@ impl ActorRuntime {
             if !of_class {
                 continue;
             }
-            let last = slot.last_used_ms.load(Ordering::Relaxed);
+            // Last use has millisecond resolution; ties go to the smaller
+            // key, so the choice does not depend on the table's order.
+            let candidate = (
+                slot.last_used_ms.load(Ordering::Relaxed),
+                entry.key().clone(),
+            );
             if oldest.len() < batch {
-                oldest.push((last, entry.key().clone()));
                 slots.insert(entry.key().clone(), Arc::clone(slot));
-            } else if oldest.peek().is_some_and(|(newest, _)| last < *newest) {
+                oldest.push(candidate);
+            } else if oldest.peek().is_some_and(|newest| candidate < *newest) {
                 if let Some((_, dropped)) = oldest.pop() {
                     slots.remove(&dropped);
                 }
-                oldest.push((last, entry.key().clone()));
                 slots.insert(entry.key().clone(), Arc::clone(slot));
+                oldest.push(candidate);
             }
         }
         let mut evicted = 0;
