@@ -5,7 +5,7 @@
 
 import type { ActorRef } from "./actors.js";
 import { ActorError, PayloadError, describe, type WitError } from "./errors.js";
-import { decode, encode } from "./json.js";
+import { decode, encode, isBytes } from "./json.js";
 import * as log from "./log.js";
 
 /** One incoming call: the method name and its raw payload. */
@@ -165,7 +165,7 @@ function methodError(method: string, thrown: unknown): ActorError {
 }
 
 function reply(method: string, value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value;
+  if (isBytes(value)) return value;
   try {
     return encode(value);
   } catch (e) {

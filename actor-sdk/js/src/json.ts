@@ -159,6 +159,15 @@ export function stringify(value: unknown): string {
   return sawBigint ? text.replace(BIGINT_MARKED, "$1") : text;
 }
 
+/**
+ * Whether `value` is a `Uint8Array`, from whichever realm: the WIT bindings
+ * componentize-js generates run in a realm of their own, so the payloads
+ * and state bytes they hand over fail `instanceof Uint8Array` here.
+ */
+export function isBytes(value: unknown): value is Uint8Array {
+  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === "[object Uint8Array]";
+}
+
 /** Decodes UTF-8 JSON bytes; empty bytes are `null`. Throws `SyntaxError`/`TypeError`. */
 export function decode(bytes: Uint8Array): unknown {
   if (bytes.length === 0) return null;

@@ -25,7 +25,7 @@
 
 import * as host from "wapr:actor/scheduling@0.2.0";
 import { ActorError } from "./errors.js";
-import { encode } from "./json.js";
+import { encode, isBytes } from "./json.js";
 
 /** A duration in milliseconds, or one of Dapr's time strings as it is. */
 export type Time = number | string;
@@ -175,7 +175,7 @@ function render(s: Schedule, what: string): { dueTime: string; period: string; t
   let data: Uint8Array;
   if (s.data === undefined) {
     data = new Uint8Array(0);
-  } else if (s.data instanceof Uint8Array) {
+  } else if (isBytes(s.data)) {
     data = s.data;
   } else {
     try {

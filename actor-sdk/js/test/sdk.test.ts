@@ -2,6 +2,7 @@
 // Run: node actor-sdk/js/tools/test.mjs actor-sdk/js
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
+import { runInNewContext } from "node:vm";
 import {
   Actor, ActorError, actors, clock, exportActor, expect, fromJson, json, methodNames, scheduling, state, type Request,
 } from "@wapr/actor";
@@ -14,13 +15,17 @@ class Base extends Actor {
 }
 
 class Sample extends Base {
-  static raw = ["echo"];
+  static raw = ["echo", "foreign"];
   hits = 0;
   override onActivate() {
     state.set("activated", true);
   }
   count() {
     return ++this.hits;
+  }
+  /** Bytes from another realm, as componentize-js's bindings hand them over. */
+  foreign(payload: Uint8Array): Uint8Array {
+    return runInNewContext("new Uint8Array(bytes)", { bytes: [...payload] }) as Uint8Array;
   }
   echo(payload: Uint8Array, req: Request) {
     return new Uint8Array([...payload, req.method.length]);
@@ -84,7 +89,7 @@ const kind = (f: () => unknown): string => {
 beforeEach(() => testing.reset());
 
 test("method table: public methods, inherited, no hooks, getters or _names", () => {
-  assert.deepEqual(methodNames(Sample).sort(), ["bug", "count", "echo", "fail", "forward", "inherited", "later", "nothing", "tick", "typed"]);
+  assert.deepEqual(methodNames(Sample).sort(), ["bug", "count", "echo", "fail", "foreign", "forward", "inherited", "later", "nothing", "tick", "typed"]);
   assert.deepEqual(methodNames(Restricted), ["a"]);
   class Bad extends Actor {
     static methods = ["missing"];
@@ -99,6 +104,7 @@ test("dispatch, replies and errors", () => {
   assert.equal(a.invokeJson("count"), 2, "the instance lives between turns");
   assert.equal(a.invokeJson("inherited"), "base");
   assert.deepEqual([...a.invoke("echo", new Uint8Array([0, 255]))], [0, 255, 4], "raw in, raw out");
+  assert.deepEqual([...a.invoke("foreign", new Uint8Array([7, 8]))], [7, 8], "bytes of another realm are bytes, not JSON");
   assert.equal(new TextDecoder().decode(a.invoke("nothing")), "null");
   for (const m of ["onActivate", "constructor", "_private", "getter", "hits", "toString", "__proto__", "missing"]) {
     assert.equal(kind(() => a.invoke(m)), "method-not-found", m);

@@ -2,24 +2,13 @@
 // examples/counter's Rust tests). Run: node actor-sdk/js/tools/test.mjs examples/ts-counter
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { ActorError } from "@wapr/actor";
 import { testing } from "@wapr/actor/testing";
 import { handler } from "../src/index.js";
 
 const counter = () => testing.activate(handler, "ts-counter", "c1");
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-function rejects(f: () => unknown, kind: string, includes: string): ActorError {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof ActorError, `not an ActorError: ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    assert.ok(e.message.includes(includes), e.message);
-    return e;
-  }
-  assert.fail("no error");
-}
+const rejects = testing.rejects;
 
 beforeEach(() => testing.reset());
 

@@ -208,6 +208,26 @@ export const testing = {
     return world.logs;
   },
 
+  /**
+   * Runs `f`, which must throw an {@link ActorError} of `kind` whose message
+   * contains `includes`; returns that error. Throws (failing the test)
+   * otherwise.
+   */
+  rejects(f: () => unknown, kind: ErrorKind, includes = ""): ActorError {
+    let thrown: unknown;
+    try {
+      f();
+    } catch (e) {
+      thrown = e;
+    }
+    if (thrown === undefined) throw new Error(`expected a \`${kind}\` error, but nothing was thrown`);
+    if (!(thrown instanceof ActorError)) throw new Error(`expected a \`${kind}\` error, got ${String(thrown)}`);
+    if (thrown.kind !== kind || !thrown.message.includes(includes)) {
+      throw new Error(`expected a \`${kind}\` error containing ${JSON.stringify(includes)}, got ${thrown.kind}: ${thrown.message}`);
+    }
+    return thrown;
+  },
+
   /** Forgets every actor, all state, reminders, timers, logs and the fixed clock. */
   reset(): void {
     live.clear();
