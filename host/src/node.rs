@@ -134,7 +134,12 @@ impl RunningNode {
                 memory_per_actor: config.limits.memory_per_large_actor.as_u64(),
             },
         )?;
-        let cache = CodeCache::new(Some(config.data_dir.join("code-cache")));
+        let cache = CodeCache::new(Some(
+            config
+                .code_cache_dir
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("code-cache")),
+        ));
         let mut types = Vec::with_capacity(config.actors.len());
         for (name, actor) in &config.actors {
             let started = std::time::Instant::now();

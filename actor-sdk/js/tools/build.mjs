@@ -7,19 +7,27 @@
 //      without tsconfig.json: its src/ is plain JavaScript)
 //   2. rolldown bundles the entry module (src/index.ts → index.js) with the
 //      SDK (actor-sdk/js/dist, built with `npm run build` first) and any
-//      npm packages it imports → <work>/bundle.js; `wapr:*` stay imports.
+//      npm packages it imports → <work>/bundle.js; `wapr:*` and `wasi:*`
+//      stay imports.
 //   3. componentize-js 0.23 (SpiderMonkey/StarlingMonkey) makes the
 //      component against actor-sdk/wit (world `actor`), with the WASI
 //      features `stdio`, `random` and `clocks` (Date.now, Math.random and
 //      console come from the host through WASI 0.2) and without `http` and
 //      `fetch-event` (no wasi:http).
 //
+// An actor with a `wit/` directory is built against that instead: a WIT
+// package with a world named `actor` that includes `wapr:actor/actor@0.2.0`
+// and adds imports (e.g. WASI interfaces, which the module then imports as
+// `wasi:cli/environment@0.2.12`), their packages under `wit/deps/`. The
+// SDK's WIT is added to a copy of it as `deps/wapr-actor`, so the actor
+// keeps no copy of the ABI (examples/ts-testbed).
+//
 // The entry module must `export const handler = exportActor(MyActor)`.
 // Prints the timings of each step on stderr.
 
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile, copyFile, stat } from "node:fs/promises";
+import { cp, mkdir, rm, writeFile, copyFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -86,14 +94,20 @@ await build({
   input: entry,
   cwd: work,
   platform: "neutral",
-  external: [/^wapr:/],
+  external: [/^wapr:/, /^wasi:/],
   resolve: { alias: { "@wapr/actor": sdkEntry } },
   logLevel: "warn",
   output: { file: bundle, format: "esm", minify: false, sourcemap: false },
 });
 const bundleTime = lap();
 
-// 3. The component.
+// 3. The component, against the actor's own WIT if it has one.
+let witPath = wit;
+if (existsSync(join(actorDir, "wit"))) {
+  witPath = join(work, "wit");
+  await cp(join(actorDir, "wit"), witPath, { recursive: true });
+  await cp(wit, join(witPath, "deps", "wapr-actor"), { recursive: true });
+}
 const { componentize } = await import("@bytecodealliance/componentize-js");
 const cwd = process.cwd();
 process.chdir(work);
@@ -101,7 +115,7 @@ let component;
 try {
   ({ component } = await componentize({
     sourcePath: bundle,
-    witPath: wit,
+    witPath,
     worldName: "actor",
     disableFeatures: ["http", "fetch-event"],
   }));

@@ -5,6 +5,7 @@
 //! | `echo`          | any bytes                                            | the payload, unchanged                              |
 //! | `put`           | `{"key":"k","value":<json>}`                         | stores `value` (JSON) under `k`; `null`             |
 //! | `read`          | `{"key":"k"}`                                        | the stored bytes, or `null` when unset              |
+//! | `count`         | ignored                                              | increments the state key `n` and returns it         |
 //! | `put-then-fail` | as `put`                                             | writes, then fails: `application` "deliberate failure" |
 //! | `put-then-trap` | as `put`                                             | writes, then panics "deliberate trap"               |
 //! | `trap`          | ignored                                              | panics "deliberate trap"                            |
@@ -70,6 +71,8 @@ use wapr_actor::{Actor, ActorRef, Error, Methods, Request, actors, clock, random
 const ACTIVATIONS: &str = "activations";
 /// State key counting deactivations.
 const DEACTIVATIONS: &str = "deactivations";
+/// State key of `count`.
+const COUNT: &str = "n";
 /// Size of one `alloc-bomb` chunk.
 const CHUNK: usize = 1 << 20;
 /// State key of the list of fires.
@@ -279,6 +282,12 @@ impl Testbed {
 
     fn put(&mut self, req: Put) -> Result<(), Error> {
         state::set(&req.key, &req.value)
+    }
+
+    fn count(&mut self, _: IgnoredAny) -> Result<u64, Error> {
+        let n = state::get::<u64>(COUNT)?.unwrap_or(0) + 1;
+        state::set(COUNT, &n)?;
+        Ok(n)
     }
 
     fn read(&mut self, req: &Request<'_>) -> Result<Vec<u8>, Error> {
@@ -540,6 +549,7 @@ impl Actor for Testbed {
         Methods::new()
             .raw("echo", Self::echo)
             .method("put", Self::put)
+            .method("count", Self::count)
             .raw("read", Self::read)
             .method("put-then-fail", Self::put_then_fail)
             .method("put-then-trap", Self::put_then_trap)

@@ -328,6 +328,10 @@ pub struct NodeConfig {
     pub app_id: String,
     /// Where the node keeps its state file and compiled-code cache.
     pub data_dir: PathBuf,
+    /// Where compiled actor code is cached, when not `<data_dir>/code-cache`.
+    /// Nodes of one machine may share it: entries are keyed by the
+    /// component's hash and the engine's settings, and written atomically.
+    pub code_cache_dir: Option<PathBuf>,
     /// Where actor state is kept.
     pub state: StateBackend,
     /// The Dapr-compatible HTTP API.
@@ -349,6 +353,7 @@ impl Default for NodeConfig {
         Self {
             app_id: "wapr".to_string(),
             data_dir: PathBuf::from(".wapr/data"),
+            code_cache_dir: None,
             state: StateBackend::default(),
             http: HttpConfig::default(),
             cluster: ClusterConfig::default(),

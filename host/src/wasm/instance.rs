@@ -271,6 +271,18 @@ impl Instance for ActorInstance {
         };
         match ran {
             Ok(Ok(reply)) => Ok(reply),
+            // A guest that caught its failed allocation (Python's
+            // `MemoryError`, a JavaScript out-of-memory exception) and
+            // failed the turn is still at its cap, and whatever it holds
+            // stays: reported as the cap, and the instance goes.
+            Ok(Err(_)) if self.store.data().limiter.memory_denied => {
+                let ctx = self.store.data();
+                Err(GuestFailure::Fatal(CallError::MemoryLimit {
+                    actor: key,
+                    method: export.name().to_string(),
+                    limit: ctx.limiter.max_memory as u64,
+                }))
+            }
             Ok(Err((kind, message))) => Err(GuestFailure::Returned(CallError::Guest {
                 actor: key,
                 method: export.name().to_string(),

@@ -15,6 +15,7 @@ mod examples;
 mod failures;
 mod lifecycle;
 mod polyglot;
+mod polyglot_sandbox;
 mod process;
 mod reentrancy;
 mod reminder_faults;

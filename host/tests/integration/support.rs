@@ -68,6 +68,9 @@ pub fn component(name: &str) -> PathBuf {
 pub fn config(data_dir: &std::path::Path) -> NodeConfig {
     let mut config = NodeConfig {
         data_dir: data_dir.to_path_buf(),
+        // One cache for every test node: the JavaScript and Python guests
+        // take seconds each to compile.
+        code_cache_dir: Some(actors_dir().with_file_name("test-code-cache")),
         ..NodeConfig::default()
     };
     config.http.port = 0;
@@ -307,4 +310,17 @@ pub async fn call_counter(
     } else {
         Err(format!("{status}: {text}"))
     }
+}
+
+/// The `kind` of a WASI test guest's failed outcome (`{"error","kind"}`),
+/// or a panic naming what was granted.
+pub fn refused(outcome: &Value, what: &str) -> String {
+    assert!(
+        outcome.get("ok").is_none(),
+        "{what} must be refused, got {outcome}"
+    );
+    outcome["kind"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: not an outcome: {outcome}"))
+        .to_string()
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wapr_host::config::{ActorTypeConfig, PoolClass, ReadOnlyDir, StateBackend, WasiGrants};
 
-use crate::support::{TestNode, component, config};
+use crate::support::{TestNode, component, config, refused};
 
 const PROBE: &str = "wasi-probe";
 
@@ -37,18 +37,6 @@ async fn node_with_probe_in(
         },
     );
     TestNode::with_config(cfg, Some(dir)).await
-}
-
-/// The `kind` of a failed outcome, or a panic naming what was granted.
-fn refused(outcome: &Value, what: &str) -> String {
-    assert!(
-        outcome.get("ok").is_none(),
-        "{what} must be refused, got {outcome}"
-    );
-    outcome["kind"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: not an outcome: {outcome}"))
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
