@@ -1,5 +1,6 @@
 "use strict";
 // Interop test: the official Dapr JS SDK (npm `@dapr/dapr`, HTTP protocol)
+// calls the TypeScript counter `ts-counter` through its actor proxy, and
 // registers, reads and deletes reminders and timers on a real `wapr node`
 // process, exactly as it would against a daprd sidecar, and the `testbed`
 // actor's recorded fires show that they fire, run the timer's callback
@@ -26,6 +27,7 @@ const { setTimeout: sleep } = require("node:timers/promises");
 const {
   AbstractActor,
   ActorId,
+  ActorProxyBuilder,
   CommunicationProtocolEnum,
   DaprClient,
   LogLevel,
@@ -105,11 +107,12 @@ before(async () => {
     [
       "node", "--standalone", "--http-port", String(port), "--data-dir", dataDir,
       "--actor", `counter=${path.join(actorsDir, "counter.wasm")}`,
+      "--actor", `ts-counter=${path.join(actorsDir, "ts-counter.wasm")}`,
       "--actor", `testbed=${path.join(actorsDir, "testbed.wasm")}`,
     ],
     { env: { ...process.env, WAPR_LOG: "warn" }, stdio: ["ignore", "inherit", "inherit"] },
   );
-  await waitHealthy(port);
+  await waitHealthy(port, 60_000);
   const options = {
     daprHost: "127.0.0.1",
     daprPort: String(port),
@@ -172,6 +175,25 @@ async function getStatus(promise) {
   }
   assert.fail("expected the call to fail");
 }
+
+test("a TypeScript actor through the SDK's actor proxy", { timeout: 60_000 }, async () => {
+  // ActorProxyBuilder takes the actor type from the class's name and sends
+  // a method's arguments as a JSON array (`null` without arguments); the
+  // counter takes one number or nothing, so the proxy calls it without
+  // arguments and the SDK's actor client sends the number itself.
+  class TsCounter {}
+  Object.defineProperty(TsCounter, "name", { value: "ts-counter" });
+  const proxy = new ActorProxyBuilder(TsCounter, client).build(new ActorId("js-proxy"));
+  assert.equal(await proxy.get(), 0);
+  const counts = await Promise.all(Array.from({ length: 20 }, () => proxy.increment()));
+  assert.deepEqual(counts.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.equal(await actors.invoke("ts-counter", new ActorId("js-proxy"), "increment", 22), 42);
+  assert.equal(await proxy.get(), 42);
+  // Its errors come back as Dapr's error body.
+  const failed = await getStatus(proxy.increment("not a number"));
+  assert.equal(failed.status, 500);
+  assert.equal(JSON.parse(failed.error_msg).errorCode, "ERR_ACTOR_INVOKE_METHOD", failed.error_msg);
+});
 
 test("reminders: register, get, fire, delete", { timeout: 60_000 }, async () => {
   const id = new ActorId("js-reminders");

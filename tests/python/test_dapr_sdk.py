@@ -1,6 +1,7 @@
 """Interop test: the official Dapr Python SDK (PyPI `dapr`) calls wapr's
-counter actor through ActorProxy, pointed at a real `wapr node` process with
-DAPR_HTTP_PORT, exactly as it would call a daprd sidecar. It also registers,
+counter actors, the Rust `counter` and the TypeScript `ts-counter`, through
+ActorProxy, pointed at a real `wapr node` process with DAPR_HTTP_PORT,
+exactly as it would call a daprd sidecar. It also registers,
 reads and deletes reminders and timers on the `testbed` actor through the
 SDK's actor HTTP client (`DaprActorHttpClient`, the client an SDK-hosted
 actor's `register_reminder`/`register_timer` use, with the SDK's own
@@ -56,12 +57,27 @@ async def exercise_sdk() -> None:
         @actormethod(name="get")
         async def get(self) -> int: ...
 
-    # Typed proxy: the SDK serialises arguments and results as JSON.
-    proxy = ActorProxy.create("counter", ActorId("py-typed"), CounterInterface)
-    assert await proxy.get() == 0, "fresh counter starts at 0"
-    assert await proxy.increment(5) == 5
-    assert await proxy.increment(2) == 7
-    assert await proxy.get() == 7
+    # Typed proxy: the SDK serialises arguments and results as JSON. The
+    # same client code calls the counter whatever language it is written in.
+    for actor_type in ("counter", "ts-counter"):
+        proxy = ActorProxy.create(actor_type, ActorId("py-typed"), CounterInterface)
+        assert await proxy.get() == 0, f"fresh {actor_type} starts at 0"
+        assert await proxy.increment(5) == 5
+        assert await proxy.increment(2) == 7
+        assert await proxy.get() == 7
+    ts = ActorProxy.create("ts-counter", ActorId("py-ts-contended"), CounterInterface)
+    results = await asyncio.gather(*(ts.increment(1) for _ in range(20)))
+    assert sorted(results) == list(range(1, 21)), results
+
+    # A TypeScript actor's errors reach the SDK as Dapr's error body.
+    from dapr.clients.exceptions import DaprInternalError
+
+    try:
+        await ActorProxy.create("ts-counter", ActorId("py-ts-bad")).invoke_method("increment", b"{not json")
+    except DaprInternalError as err:
+        assert "ERR_ACTOR_INVOKE_METHOD" in str(err.as_dict()), err.as_dict()
+    else:
+        raise AssertionError("a bad payload must fail")
 
     # Raw proxy: bytes in, bytes out.
     raw = ActorProxy.create("counter", ActorId("py-raw"))
@@ -76,8 +92,6 @@ async def exercise_sdk() -> None:
     assert await contended.get() == 50
 
     # Errors surface as the SDK's DaprInternalError with Dapr's error code.
-    from dapr.clients.exceptions import DaprInternalError
-
     try:
         await ActorProxy.create("no-such-type", ActorId("x")).invoke_method("m")
     except DaprInternalError as err:
@@ -222,6 +236,7 @@ def main() -> int:
         proc = subprocess.Popen(
             [wapr, "node", "--standalone", "--http-port", str(port), "--data-dir", data_dir,
              "--actor", f"counter={os.path.join(actors_dir, 'counter.wasm')}",
+             "--actor", f"ts-counter={os.path.join(actors_dir, 'ts-counter.wasm')}",
              "--actor", f"testbed={os.path.join(actors_dir, 'testbed.wasm')}"],
             env={**os.environ, "WAPR_LOG": "warn"},
         )
