@@ -12,7 +12,6 @@
 //! Environment: `WAPR_BENCH_QUICK=1` shrinks every phase (smoke run);
 //! `WAPR_ACTORS_DIR` overrides where `counter.wasm` is read from.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,17 +80,13 @@ fn request(id: &str, method: &str, payload: &'static [u8]) -> CallRequest {
     )
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram")
-}
-
 fn summary(h: &Histogram<u64>) -> Value {
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     json!({"count": h.len(), "p50_us": us(0.5), "p90_us": us(0.9), "p99_us": us(0.99), "p999_us": us(0.999), "max_us": h.max() as f64 / 1000.0})
 }
 
 async fn in_node_activation(router: &Router, prefix: &str, method: &str, n: u64) -> Value {
-    let mut h = histogram();
+    let mut h = support::histogram();
     // Warm the code paths (first activation touches fresh pool slots).
     for i in 0..200 {
         router
@@ -179,8 +174,8 @@ async fn http_activation(addr: std::net::SocketAddr, rate: u64, seconds: u64) ->
             (ok, sent.elapsed(), sent.duration_since(scheduled))
         }));
     }
-    let mut h = histogram();
-    let mut lag = histogram();
+    let mut h = support::histogram();
+    let mut lag = support::histogram();
     let mut errors = 0;
     for t in tasks {
         let (ok, latency, late) = t.await.expect("join");
@@ -226,16 +221,6 @@ fn mappings() -> u64 {
     std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count() as u64)
 }
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 async fn resident(router: &Router, n: u64) -> Value {
     for i in 0..100 {
         router
@@ -243,7 +228,7 @@ async fn resident(router: &Router, n: u64) -> Value {
             .await
             .expect("warm");
     }
-    let before = rss_bytes();
+    let before = support::rss_bytes();
     let maps_before = mappings();
     let start = Instant::now();
     for i in 0..n {
@@ -253,7 +238,7 @@ async fn resident(router: &Router, n: u64) -> Value {
             .expect("activate");
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let after = rss_bytes();
+    let after = support::rss_bytes();
     let maps_after = mappings();
     let live = router.runtime().live_total();
     json!({"actors": n, "live": live, "rss_before_mib": before as f64 / 1048576.0, "rss_after_mib": after as f64 / 1048576.0,
@@ -321,13 +306,8 @@ fn main() {
         Value::Object(report)
     });
     print_markdown(&report);
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    if std::fs::create_dir_all(&out).is_ok() {
-        let _ = std::fs::write(
-            out.join("activation.json"),
-            serde_json::to_vec_pretty(&report).unwrap_or_default(),
-        );
-        println!("\nJSON: {}", out.join("activation.json").display());
+    if let Some(path) = support::write_report("activation", &report) {
+        println!("\nJSON: {}", path.display());
     }
 }
 

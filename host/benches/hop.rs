@@ -11,7 +11,6 @@
 //! The difference of the two is the hop. Prints a Markdown table and writes
 //! `target/bench/hop.json`. `WAPR_BENCH_QUICK=1` shrinks the run.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -172,8 +171,5 @@ fn main() {
         "local": {"p50_us": us(local.value_at_quantile(0.5)), "p99_us": us(local.value_at_quantile(0.99)), "calls": local.len()},
         "cross_node": {"p50_us": hop50, "p99_us": hop99, "calls": remote.len()},
     });
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    if std::fs::create_dir_all(&out).is_ok() {
-        let _ = std::fs::write(out.join("hop.json"), json.to_string());
-    }
+    support::write_report("hop", &json);
 }
