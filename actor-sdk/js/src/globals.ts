@@ -46,7 +46,7 @@ declare global {
   }
   var performance: Performance;
 
-  /** Runs after the current turn's synchronous code; see docs/actors-ts.md for timers in turns. */
+  /** Runs after the current turn's synchronous code; see docs/actors-typescript.md for timers in turns. */
   function setTimeout(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
   function clearTimeout(id?: number): void;
   function setInterval(callback: (...args: any[]) => void, ms?: number, ...args: any[]): number;
