@@ -13,7 +13,7 @@ call; the actor answers again afterwards.
 | `read-file`  | `"path"`            | outcome of reading the file (first 4 KiB)               |
 | `env`        | `"NAME"`            | `{"ok":"value"}`, or `{"ok":null}` when unset           |
 | `env-all`    | ignored             | `{"ok":[["k","v"],...]}`                                |
-| `connect`    | `"127.0.0.1:PORT"`  | outcome of `socket.create_connection`: `null`           |
+| `connect`    | `"127.0.0.1:PORT"`  | outcome of an IPv4 TCP `socket.connect`: `null`         |
 
 An *outcome* is `{"ok":<value>}` on success or
 `{"error":"<str(exception)>","kind":"<errno name or exception type>"}`,
@@ -23,6 +23,7 @@ WASI 0.2 (wasi:filesystem, wasi:cli/environment, wasi:sockets) through
 wasi-libc.
 """
 
+import encodings.idna  # noqa: F401 - socket's host conversion needs it at run time
 import errno
 import os
 import socket
@@ -54,8 +55,10 @@ def _read(path: str) -> str:
 
 def _connect(address: str) -> None:
     host, _, port = address.rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=5):
-        return None
+    # An IP literal: no name lookup, the attempt is the connection itself.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect((host, int(port)))
 
 
 class Testbed(Actor):

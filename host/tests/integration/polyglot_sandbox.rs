@@ -163,9 +163,42 @@ async fn a_trap_an_endless_loop_and_a_memory_bomb_fail_only_their_call_in_every_
     Arc::into_inner(node).expect("sole owner").stop().await;
 }
 
-/// The escape attempts every WASI-capable testbed makes, through its
+/// How one language reports the WASI errors of its escape attempts: the
+/// `kind` of a refused file open and of a refused connection.
+struct Refusals {
+    language: &'static str,
+    actor_type: &'static str,
+    /// No preopened directory, so no path resolves.
+    file: &'static str,
+    /// wasi:sockets `access-denied`.
+    connect: &'static str,
+}
+
+/// CPython reports errno names (wasi-libc maps the WASI codes); the
+/// TypeScript testbed reports the WASI error-code names themselves.
+const REFUSALS: &[Refusals] = &[
+    Refusals {
+        language: "python",
+        actor_type: "py-testbed",
+        file: "ENOENT",
+        connect: "EACCES",
+    },
+    Refusals {
+        language: "typescript",
+        actor_type: "ts-testbed",
+        file: "no-entry",
+        connect: "access-denied",
+    },
+];
+
+/// The escape attempts a WASI-capable testbed makes, through its
 /// language's own library.
-async fn escapes_are_refused(node: &TestNode, language: &str, actor_type: &str) {
+async fn escapes_are_refused(node: &TestNode, expected: &Refusals) {
+    let Refusals {
+        language,
+        actor_type,
+        ..
+    } = *expected;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let call = |method: &'static str, payload: Value| async move {
@@ -179,10 +212,11 @@ async fn escapes_are_refused(node: &TestNode, language: &str, actor_type: &str) 
         "/",
         "/proc/self/environ",
     ] {
-        refused(
+        let kind = refused(
             &call("read-file", json!(path)).await,
             &format!("{language}: reading {path}"),
         );
+        assert_eq!(kind, expected.file, "{language}: reading {path}");
     }
     assert_eq!(
         call("env", json!("PATH")).await,
@@ -190,10 +224,11 @@ async fn escapes_are_refused(node: &TestNode, language: &str, actor_type: &str) 
         "{language}: the host's environment is not the guest's"
     );
     assert_eq!(call("env-all", Value::Null).await, json!({"ok": []}));
-    refused(
+    let kind = refused(
         &call("connect", json!(format!("127.0.0.1:{port}"))).await,
         &format!("{language}: a TCP connection to 127.0.0.1"),
     );
+    assert_eq!(kind, expected.connect, "{language}: connecting");
     listener.set_nonblocking(true).expect("nonblocking");
     assert!(listener.accept().is_err(), "{language}: nothing connected");
     // The refusals failed nothing: the actor keeps working.
@@ -206,7 +241,8 @@ async fn escapes_are_refused(node: &TestNode, language: &str, actor_type: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_and_typescript_guests_get_wasi_errors_when_they_try_to_escape() {
     let node = start().await;
-    escapes_are_refused(&node, "python", "py-testbed").await;
-    escapes_are_refused(&node, "typescript", "ts-testbed").await;
+    for expected in REFUSALS {
+        escapes_are_refused(&node, expected).await;
+    }
     node.stop().await;
 }
