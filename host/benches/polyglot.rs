@@ -7,7 +7,9 @@
 //! - load time: a node start hosting only that type, with an empty
 //!   compiled-code cache (compiling the component) and again with the cache
 //!   filled (the node's restart);
-//! - activation latency (fresh ids, `get`, one caller, in-node);
+//! - activation latency (fresh ids, `get`, one caller, in-node), on
+//!   never-used pool slots, and again after deactivating those actors, on
+//!   the slots they freed (the steady state of a node under churn);
 //! - warm call latency (`get` on one live actor, one caller, in-node);
 //! - resident memory per live actor, 1 000 live actors of the type: RSS,
 //!   and PSS, which counts a page of a copy-on-write image that many actors
@@ -156,6 +158,24 @@ async fn measure(actor_type: &str) -> Value {
         warm.record(start.elapsed().as_nanos() as u64)
             .expect("record");
     }
+
+    // Steady state under churn: deactivate them all, then activate as many
+    // fresh ids, which take the freed pool slots.
+    for i in 0..sizes.live {
+        let key = ActorKey::parse(actor_type, &format!("live-{i}")).expect("valid id");
+        router.runtime().deactivate(&key).await;
+    }
+    let faults_before = minor_faults();
+    let mut reused = support::histogram();
+    for i in 0..sizes.live {
+        let call = request(actor_type, &format!("again-{i}"));
+        let start = Instant::now();
+        router.call(call).await.expect("activation");
+        reused
+            .record(start.elapsed().as_nanos() as u64)
+            .expect("record");
+    }
+    let reused_faults = minor_faults().saturating_sub(faults_before);
     node.shutdown().await;
     json!({
         "actor_type": actor_type,
@@ -168,6 +188,9 @@ async fn measure(actor_type: &str) -> Value {
         "activations": sizes.live,
         "activate_seconds": activate_seconds,
         "minor_faults_per_activation": faults as f64 / sizes.live as f64,
+        "reused_activation_p50_us": micros(&reused, 0.5),
+        "reused_activation_p99_us": micros(&reused, 0.99),
+        "reused_minor_faults_per_activation": reused_faults as f64 / sizes.live as f64,
         "warm_p50_us": micros(&warm, 0.5),
         "warm_p99_us": micros(&warm, 0.99),
         "warm_calls": sizes.warm_calls,
@@ -227,19 +250,21 @@ fn print_markdown(report: &Value) {
     let f = |v: &Value, key: &str| v[key].as_f64().unwrap_or(f64::NAN);
     let rust = &report["rust"];
     println!(
-        "| language | component | load, compiling | load, cached | activation p50 | p99 | page faults per activation | warm call p50 | RSS per live actor | PSS per live actor | activation vs Rust | PSS vs Rust |"
+        "| language | component | load, compiling | load, cached | activation p50 | p99 | page faults per activation | activation p50, reused slot | faults, reused slot | warm call p50 | RSS per live actor | PSS per live actor | activation vs Rust | PSS vs Rust |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (language, _) in COUNTERS {
         let v = &report[*language];
         println!(
-            "| {language} | {:.0} KiB | {:.0} ms | {:.1} ms | {:.1} µs | {:.1} µs | {:.0} | {:.1} µs | {:.0} KiB | {:.0} KiB | {:.2}× | {:.2}× |",
+            "| {language} | {:.0} KiB | {:.0} ms | {:.1} ms | {:.1} µs | {:.1} µs | {:.0} | {:.1} µs | {:.0} | {:.1} µs | {:.0} KiB | {:.0} KiB | {:.2}× | {:.2}× |",
             f(v, "component_bytes") / 1024.0,
             f(v, "load_compile_ms"),
             f(v, "load_cached_ms"),
             f(v, "activation_p50_us"),
             f(v, "activation_p99_us"),
             f(v, "minor_faults_per_activation"),
+            f(v, "reused_activation_p50_us"),
+            f(v, "reused_minor_faults_per_activation"),
             f(v, "warm_p50_us"),
             f(v, "rss_bytes_per_actor") / 1024.0,
             f(v, "pss_bytes_per_actor") / 1024.0,
