@@ -13,6 +13,7 @@ use tonic::codegen::http;
 use tonic::codegen::tokio_stream::{self, Stream, StreamExt};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status, Streaming};
+use wapr_proto::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
 use wapr_proto::dapr::proto::internals::v1::{
     Actor, InternalInvokeRequest, InternalInvokeResponse, Reminder,
     service_invocation_client::ServiceInvocationClient,
@@ -25,7 +26,9 @@ use wapr_proto::dapr::proto::placement::v1::{
 };
 use wapr_proto::dapr::proto::runtime::v1::{
     BulkStateItem, DeleteStateRequest, ExecuteStateTransactionRequest, GetBulkStateRequest,
-    GetBulkStateResponse, GetStateRequest, GetStateResponse, SaveStateRequest,
+    GetBulkStateResponse, GetSecretRequest, GetSecretResponse, GetStateRequest, GetStateResponse,
+    InvokeBindingRequest, InvokeBindingResponse, InvokeServiceRequest, PublishEventRequest,
+    SaveStateRequest,
     dapr_client::DaprClient,
     dapr_server::{self, Dapr, DaprServer},
 };
@@ -204,6 +207,53 @@ impl Dapr for StubState {
             return Err(Status::aborted("empty"));
         }
         Ok(Response::new(()))
+    }
+
+    async fn invoke_service(
+        &self,
+        request: Request<InvokeServiceRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
+        let req = request.into_inner();
+        let method = req.message.map(|m| m.method).unwrap_or_default();
+        Ok(Response::new(InvokeResponse {
+            data: Some(prost_types::Any {
+                type_url: String::new(),
+                value: format!("{}/{method}", req.id).into_bytes(),
+            }),
+            content_type: "text/plain".into(),
+        }))
+    }
+
+    async fn publish_event(
+        &self,
+        request: Request<PublishEventRequest>,
+    ) -> Result<Response<()>, Status> {
+        if request.get_ref().topic.is_empty() {
+            return Err(Status::invalid_argument("no topic"));
+        }
+        Ok(Response::new(()))
+    }
+
+    async fn invoke_binding(
+        &self,
+        request: Request<InvokeBindingRequest>,
+    ) -> Result<Response<InvokeBindingResponse>, Status> {
+        let req = request.into_inner();
+        Ok(Response::new(InvokeBindingResponse {
+            data: req.operation.into_bytes(),
+            metadata: req.metadata,
+        }))
+    }
+
+    async fn get_secret(
+        &self,
+        request: Request<GetSecretRequest>,
+    ) -> Result<Response<GetSecretResponse>, Status> {
+        let req = request.into_inner();
+        check_store(&req.store_name)?;
+        Ok(Response::new(GetSecretResponse {
+            data: [(req.key, "s3cret".to_string())].into(),
+        }))
     }
 }
 
@@ -506,6 +556,66 @@ async fn dapr_state_paths() {
             "/dapr.proto.runtime.v1.Dapr/SaveState",
             "/dapr.proto.runtime.v1.Dapr/DeleteState",
             "/dapr.proto.runtime.v1.Dapr/ExecuteStateTransaction",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn dapr_building_block_paths() {
+    let transport = Recorder::new(DaprServer::new(StubState));
+    let mut client = DaprClient::new(transport.clone());
+
+    let answer = client
+        .invoke_service(InvokeServiceRequest {
+            id: "billing".into(),
+            message: Some(InvokeRequest {
+                method: "charge".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("invoke_service")
+        .into_inner();
+    assert_eq!(
+        answer.data.map(|d| d.value),
+        Some(b"billing/charge".to_vec())
+    );
+    client
+        .publish_event(PublishEventRequest {
+            pubsub_name: "pubsub".into(),
+            topic: "alerts".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("publish_event");
+    let sent = client
+        .invoke_binding(InvokeBindingRequest {
+            name: "sms".into(),
+            operation: "create".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("invoke_binding")
+        .into_inner();
+    assert_eq!(sent.data, b"create");
+    let secret = client
+        .get_secret(GetSecretRequest {
+            store_name: "vault".into(),
+            key: "db".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("get_secret")
+        .into_inner();
+    assert_eq!(secret.data.get("db").map(String::as_str), Some("s3cret"));
+
+    assert_eq!(
+        transport.paths(),
+        [
+            "/dapr.proto.runtime.v1.Dapr/InvokeService",
+            "/dapr.proto.runtime.v1.Dapr/PublishEvent",
+            "/dapr.proto.runtime.v1.Dapr/InvokeBinding",
+            "/dapr.proto.runtime.v1.Dapr/GetSecret",
         ]
     );
 }

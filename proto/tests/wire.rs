@@ -1,13 +1,15 @@
 //! Wire-format checks against hand-built protobuf bytes (field numbers and
 //! wire types from `shared/docs/dapr-protocol.md` §1.2, §3.2, §4.2 and §6,
 //! `shared/docs/dapr-scheduler.md` §2-§4 and `shared/docs/dapr-actors-next.md`
-//! §1.8 and §3.2), not against prost's own encoder.
+//! §1.8 and §3.2; the building-block messages from Dapr's
+//! `runtime/v1/{invoke,pubsub,binding,secret}.proto`), not against prost's
+//! own encoder.
 
 use prost::Message;
 use prost_types::{Any, Duration, Timestamp};
 use wapr_proto::dapr::proto::common::v1::{
-    Etag, HttpExtension, JobFailurePolicy, JobFailurePolicyConstant, JobFailurePolicyDrop,
-    StateItem, StateOptions,
+    Etag, HttpExtension, InvokeRequest, InvokeResponse, JobFailurePolicy, JobFailurePolicyConstant,
+    JobFailurePolicyDrop, StateItem, StateOptions,
     http_extension::Verb,
     job_failure_policy,
     state_options::{StateConcurrency, StateConsistency},
@@ -18,9 +20,10 @@ use wapr_proto::dapr::proto::placement::v1::{
 };
 use wapr_proto::dapr::proto::runtime::v1::{
     ActorReminder, DeleteStateRequest, ExecuteStateTransactionRequest, GetActorReminderResponse,
-    GetBulkStateResponse, GetStateRequest, GetStateResponse, ListActorRemindersResponse,
-    NamedActorReminder, RegisterActorReminderRequest, TransactionalActorStateOperation,
-    TransactionalStateOperation,
+    GetBulkStateResponse, GetSecretRequest, GetSecretResponse, GetStateRequest, GetStateResponse,
+    InvokeBindingRequest, InvokeBindingResponse, InvokeServiceRequest, ListActorRemindersResponse,
+    NamedActorReminder, PublishEventRequest, RegisterActorReminderRequest,
+    TransactionalActorStateOperation, TransactionalStateOperation,
 };
 use wapr_proto::dapr::proto::scheduler::v1::{
     ConcurrencyLimit, ConcurrencyLimitActor, GetJobResponse, Job, JobMetadata, JobTargetMetadata,
@@ -860,4 +863,94 @@ fn register_actor_reminder_request_field_numbers() {
     expected.extend(ld(0x12, b"k"));
     expected.extend(ld(0x1a, &ld(0x12, b"1"))); // Any { 2 value }
     assert_eq!(op.encode_to_vec(), expected);
+}
+
+#[test]
+fn publish_event_request_with_every_field_encodes_to_exact_bytes() {
+    let request = PublishEventRequest {
+        pubsub_name: "pubsub".into(),
+        topic: "alerts".into(),
+        data: br#"{"t":9}"#.to_vec(),
+        data_content_type: "application/json".into(),
+        metadata: [("cloudevent.id".to_string(), "turn-1.0".to_string())].into(),
+    };
+    let mut expected = ld(0x0a, b"pubsub"); // 1 pubsub_name
+    expected.extend(ld(0x12, b"alerts")); // 2 topic
+    expected.extend(ld(0x1a, br#"{"t":9}"#)); // 3 data, bytes
+    expected.extend(ld(0x22, b"application/json")); // 4 data_content_type
+    expected.extend(map_entry(0x2a, b"cloudevent.id", b"turn-1.0")); // 5 metadata
+    assert_eq!(request.encode_to_vec(), expected);
+    assert_eq!(
+        PublishEventRequest::decode(expected.as_slice()).expect("decode"),
+        request
+    );
+}
+
+#[test]
+fn invoke_service_request_skips_field_two() {
+    let request = InvokeServiceRequest {
+        id: "billing".into(),
+        message: Some(InvokeRequest {
+            method: "charge".into(),
+            data: Some(Any {
+                type_url: String::new(),
+                value: b"{}".to_vec(),
+            }),
+            content_type: "application/json".into(),
+            http_extension: Some(HttpExtension {
+                verb: Verb::Post as i32,
+                querystring: String::new(),
+            }),
+        }),
+    };
+    let mut message = ld(0x0a, b"charge"); // InvokeRequest 1 method
+    message.extend(ld(0x12, &ld(0x12, b"{}"))); // 2 data = Any { 2 value }
+    message.extend(ld(0x1a, b"application/json")); // 3 content_type
+    message.extend(ld(0x22, &[0x08, 0x03])); // 4 http_extension { 1 verb = POST (3) }
+    let mut expected = ld(0x0a, b"billing"); // 1 id
+    expected.extend(ld(0x1a, &message)); // 3 message (no field 2)
+    assert_eq!(request.encode_to_vec(), expected);
+
+    let response = InvokeResponse::decode(
+        [ld(0x0a, &ld(0x12, b"ok")), ld(0x12, b"text/plain")]
+            .concat()
+            .as_slice(),
+    )
+    .expect("decode");
+    assert_eq!(response.data.map(|d| d.value), Some(b"ok".to_vec()));
+    assert_eq!(response.content_type, "text/plain");
+}
+
+#[test]
+fn binding_and_secret_field_numbers() {
+    let binding = InvokeBindingRequest {
+        name: "sms".into(),
+        data: b"hi".to_vec(),
+        metadata: [("ttlInSeconds".to_string(), "60".to_string())].into(),
+        operation: "create".into(),
+    };
+    let mut expected = ld(0x0a, b"sms"); // 1 name
+    expected.extend(ld(0x12, b"hi")); // 2 data
+    expected.extend(map_entry(0x1a, b"ttlInSeconds", b"60")); // 3 metadata
+    expected.extend(ld(0x22, b"create")); // 4 operation
+    assert_eq!(binding.encode_to_vec(), expected);
+
+    let answer = [ld(0x0a, b"sent"), map_entry(0x12, b"sid", b"42")].concat();
+    let answer = InvokeBindingResponse::decode(answer.as_slice()).expect("decode");
+    assert_eq!(answer.data, b"sent");
+    assert_eq!(answer.metadata.get("sid").map(String::as_str), Some("42"));
+
+    let secret = GetSecretRequest {
+        store_name: "vault".into(),
+        key: "db".into(),
+        metadata: [("version_id".to_string(), "2".to_string())].into(),
+    };
+    let mut expected = ld(0x0a, b"vault"); // 1 store_name
+    expected.extend(ld(0x12, b"db")); // 2 key
+    expected.extend(map_entry(0x1a, b"version_id", b"2")); // 3 metadata
+    assert_eq!(secret.encode_to_vec(), expected);
+
+    let value =
+        GetSecretResponse::decode(map_entry(0x0a, b"db", b"s3cret").as_slice()).expect("decode"); // 1 data
+    assert_eq!(value.data.get("db").map(String::as_str), Some("s3cret"));
 }

@@ -14,7 +14,8 @@
 //!   parsed) and no TTL (`ttlInSeconds` is refused);
 //! * a `SaveState` with several items is one all-or-nothing transaction,
 //!   stronger than daprd's bulk save; a key may appear once per request;
-//! * only the five state RPCs; every other `Dapr` method is `Unimplemented`.
+//! * only the five state RPCs; every other `Dapr` method (the declared
+//!   building-block RPCs too) is `Unimplemented`.
 //!
 //! Fencing follows Dapr: an ETag makes the write conditional on that version
 //! ([`Expect::Version`]); no ETag with `CONCURRENCY_FIRST_WRITE` means the
@@ -35,11 +36,13 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Request, Response, Status};
 use wapr_proto::dapr::proto::common::v1::{
-    Etag as WireEtag, StateItem, StateOptions, state_options::StateConcurrency,
+    Etag as WireEtag, InvokeResponse, StateItem, StateOptions, state_options::StateConcurrency,
 };
 use wapr_proto::dapr::proto::runtime::v1::{
     BulkStateItem, DeleteStateRequest, ExecuteStateTransactionRequest, GetBulkStateRequest,
-    GetBulkStateResponse, GetStateRequest, GetStateResponse, SaveStateRequest,
+    GetBulkStateResponse, GetSecretRequest, GetSecretResponse, GetStateRequest, GetStateResponse,
+    InvokeBindingRequest, InvokeBindingResponse, InvokeServiceRequest, PublishEventRequest,
+    SaveStateRequest,
     dapr_server::{Dapr, DaprServer},
 };
 
@@ -265,6 +268,41 @@ impl Dapr for DaprStateServer {
         self.apply(partition, ops, context).await?;
         Ok(Response::new(()))
     }
+
+    // The building-block RPCs are declared in the same service; this
+    // stand-in serves only state, as a server built without them would.
+
+    async fn invoke_service(
+        &self,
+        _: Request<InvokeServiceRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
+        Err(not_served("InvokeService"))
+    }
+
+    async fn publish_event(&self, _: Request<PublishEventRequest>) -> Result<Response<()>, Status> {
+        Err(not_served("PublishEvent"))
+    }
+
+    async fn invoke_binding(
+        &self,
+        _: Request<InvokeBindingRequest>,
+    ) -> Result<Response<InvokeBindingResponse>, Status> {
+        Err(not_served("InvokeBinding"))
+    }
+
+    async fn get_secret(
+        &self,
+        _: Request<GetSecretRequest>,
+    ) -> Result<Response<GetSecretResponse>, Status> {
+        Err(not_served("GetSecret"))
+    }
+}
+
+/// `Unimplemented` for a `Dapr` RPC this state stand-in does not serve.
+fn not_served(method: &str) -> Status {
+    Status::unimplemented(format!(
+        "wapr's state server serves only Dapr's state API, not {method}"
+    ))
 }
 
 /// Serves `server` on `listener` until `shutdown` resolves, then finishes
@@ -648,6 +686,18 @@ mod tests {
             .expect_err("wrong store");
         assert_eq!(wrong.code(), Code::InvalidArgument);
         assert_eq!(wrong.message(), "state store other is not found");
+
+        // Building blocks are declared in the service but not served here.
+        let publish = client
+            .publish_event(PublishEventRequest {
+                pubsub_name: "pubsub".into(),
+                topic: "t".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("not served");
+        assert_eq!(publish.code(), Code::Unimplemented);
+        assert!(publish.message().contains("PublishEvent"), "{publish:?}");
 
         let _ = stop.send(());
         tokio::time::timeout(Duration::from_secs(10), task)
