@@ -151,7 +151,7 @@ impl RunningNode {
                 |class| config.type_limits(name, class),
                 &actor.wasi,
             )?;
-            tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), class = %code.limits_class(), wasi = code.uses_wasi(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
+            tracing::info!(actor_type = %name, wasm = %actor.wasm.display(), class = %code.limits_class(), wasi = code.uses_wasi(), dapr = %actor.dapr, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "actor type loaded");
             types.push(Arc::new(code) as Arc<dyn crate::actors::ActorFactory>);
         }
         let caps = LiveCaps {

@@ -15,9 +15,14 @@ use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
 mod class;
+mod dapr;
 mod wasi;
 
 pub use class::{LARGE_COMPONENT_BYTES, PoolClass};
+pub use dapr::{
+    BindingGrant, DaprCall, DaprGrants, Denied, InvokeGrant, MAX_GRANT_NAME_LEN, SecretGrant,
+    TopicGrant,
+};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.
@@ -490,6 +495,10 @@ pub struct ActorTypeConfig {
     /// What this type's WASI guests may see (default: nothing).
     #[serde(default, skip_serializing_if = "WasiGrants::is_empty")]
     pub wasi: WasiGrants,
+    /// Which Dapr building blocks this type's actors may use (default:
+    /// none).
+    #[serde(default, skip_serializing_if = "DaprGrants::is_empty")]
+    pub dapr: DaprGrants,
 }
 
 impl ActorTypeConfig {
@@ -503,6 +512,7 @@ impl ActorTypeConfig {
             reentrancy: None,
             class: None,
             wasi: WasiGrants::default(),
+            dapr: DaprGrants::default(),
         }
     }
 }
@@ -682,6 +692,9 @@ impl NodeConfig {
             t.wasi
                 .check(name)
                 .map_err(|(field, reason)| invalid(field, reason))?;
+            t.dapr
+                .check(name)
+                .map_err(|(field, reason)| invalid(field, reason))?;
             if name.starts_with(crate::actor_key::RESERVED_TYPE_PREFIX) {
                 return Err(invalid(
                     format!("actors.{name}"),
@@ -744,11 +757,17 @@ memory_per_actor = "32MiB"
 wasm = "actors/counter.wasm"
 idle_timeout = "5m"
 max_memory = "8MiB"
+[actors.counter.dapr]
+publish = [{ pubsub = "pubsub", topic = "counted" }]
 "#,
         )
         .expect("write");
         let config = NodeConfig::from_file(&path).expect("parse");
         config.validate().expect("valid");
+        assert!(config.actors["counter"].dapr.allows(&DaprCall::Publish {
+            pubsub: "pubsub",
+            topic: "counted"
+        }));
         assert_eq!(config.http.port, 4000);
         assert_eq!(config.http.max_body_size, ByteSize::mib(1));
         let limits = config.type_limits("counter", PoolClass::Small);
@@ -850,6 +869,19 @@ max_memory = "8MiB"
         let err = config.validate().expect_err("too much memory");
         assert!(
             err.to_string().contains("actors.counter.max_memory"),
+            "{err}"
+        );
+        let mut config = NodeConfig::default();
+        let mut counter = ActorTypeConfig::from_wasm("c.wasm");
+        counter.dapr.secrets.push(SecretGrant {
+            store: "vault".into(),
+            key: String::new(),
+        });
+        config.actors.insert("counter".into(), counter);
+        let err = config.validate().expect_err("empty secret key");
+        assert!(
+            err.to_string()
+                .contains("actors.counter.dapr.secrets[0].key"),
             "{err}"
         );
     }
