@@ -10,6 +10,7 @@
 pub mod actor_key;
 pub mod actors;
 pub mod api;
+pub mod blocks;
 pub mod call;
 pub mod cli;
 pub mod cluster;
@@ -21,5 +22,6 @@ pub mod reminders;
 pub mod ring;
 pub mod router;
 pub mod scheduler;
+pub mod sidecar;
 pub mod state;
 pub mod wasm;

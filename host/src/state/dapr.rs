@@ -65,8 +65,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tonic::metadata::{AsciiMetadataValue, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 use wapr_proto::dapr::proto::common::v1::{
     Etag as WireEtag, StateItem, StateOptions, state_options::StateConcurrency,
@@ -93,8 +93,7 @@ pub const CONFLICT_KEY_METADATA: &str = "wapr-conflict-key-bin";
 /// Largest gRPC message sent or accepted, both ways (16 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 
-/// Header daprd checks when it runs with `DAPR_API_TOKEN`.
-const API_TOKEN_HEADER: &str = "dapr-api-token";
+pub use crate::sidecar::DEFAULT_DAPR_GRPC_PORT;
 
 /// Prefix of the ETag a commit returns for a key whose new version it could
 /// not read back; never sent on the wire (a write fenced on it is a
@@ -167,9 +166,7 @@ impl DaprStoreSettings {
     /// and the API token from `DAPR_API_TOKEN` if that is set and non-empty.
     pub fn for_daprd() -> Self {
         Self {
-            api_token: std::env::var("DAPR_API_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty()),
+            api_token: crate::sidecar::api_token_from_env(),
             key_encoding: KeyEncoding::Escaped,
             ..Self::default()
         }
@@ -224,31 +221,11 @@ impl DaprStateStore {
         if store_name.is_empty() {
             return Err(unavailable("the state store name is empty".into()));
         }
-        let uri = if endpoint.contains("://") {
-            endpoint.to_owned()
-        } else {
-            format!("http://{endpoint}")
-        };
-        if !uri.starts_with("http://") {
-            return Err(unavailable(format!(
-                "endpoint {endpoint:?}: only plaintext http:// (h2c) is supported"
-            )));
-        }
-        let channel = Endpoint::from_shared(uri.clone())
-            .map_err(|e| unavailable(format!("invalid endpoint {endpoint:?}: {e}")))?
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .tcp_nodelay(true)
-            .connect_lazy();
-        let api_token = settings
-            .api_token
-            .as_deref()
-            .map(|token| {
-                MetadataValue::try_from(token).map_err(|_| {
-                    unavailable("the Dapr API token is not a valid header value".into())
-                })
-            })
-            .transpose()?;
+        let (channel, uri) =
+            crate::sidecar::channel(endpoint, settings.connect_timeout, settings.timeout)
+                .map_err(unavailable)?;
+        let api_token =
+            crate::sidecar::api_token(settings.api_token.as_deref()).map_err(unavailable)?;
         Ok(Self {
             client: DaprClient::new(channel)
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
@@ -294,14 +271,7 @@ impl DaprStateStore {
 
     /// Wraps `message` with the deadline and the API token.
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request.set_timeout(self.timeout);
-        if let Some(token) = &self.api_token {
-            request
-                .metadata_mut()
-                .insert(API_TOKEN_HEADER, token.clone());
-        }
-        request
+        crate::sidecar::request(message, self.timeout, self.api_token.as_ref())
     }
 
     /// Runs one RPC under the deadline, whatever the transport does.
@@ -512,22 +482,11 @@ impl StateStore for DaprStateStore {
     }
 }
 
-/// daprd's default gRPC API port, used when `DAPR_GRPC_PORT` is unset (as
-/// Dapr's SDKs do).
-pub const DEFAULT_DAPR_GRPC_PORT: u16 = 50001;
-
 /// `http://127.0.0.1:$DAPR_GRPC_PORT`, daprd's gRPC API as `dapr run` tells
 /// its app; port [`DEFAULT_DAPR_GRPC_PORT`] if the variable is unset or
 /// empty.
 pub fn daprd_endpoint_from_env() -> Result<String, StateError> {
-    let port = match std::env::var("DAPR_GRPC_PORT") {
-        Ok(port) if !port.trim().is_empty() => port
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| unavailable(format!("DAPR_GRPC_PORT={port:?} is not a port number")))?,
-        _ => DEFAULT_DAPR_GRPC_PORT,
-    };
-    Ok(format!("http://127.0.0.1:{port}"))
+    crate::sidecar::endpoint_from_env().map_err(unavailable)
 }
 
 /// Dapr's partition of an actor state key: the key minus its last `||`
