@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod class;
 mod dapr;
+mod subscriptions;
 mod wasi;
 
 pub use class::{LARGE_COMPONENT_BYTES, PoolClass};
@@ -23,6 +24,7 @@ pub use dapr::{
     BindingGrant, DaprCall, DaprGrants, Denied, InvokeGrant, MAX_GRANT_NAME_LEN, SecretGrant,
     TopicGrant,
 };
+pub use subscriptions::{IdError, IdFrom, Subscription};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.
@@ -499,6 +501,9 @@ pub struct ActorTypeConfig {
     /// none).
     #[serde(default, skip_serializing_if = "DaprGrants::is_empty")]
     pub dapr: DaprGrants,
+    /// Pub/sub topics whose events are delivered to this type's actors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<Subscription>,
 }
 
 impl ActorTypeConfig {
@@ -513,6 +518,7 @@ impl ActorTypeConfig {
             class: None,
             wasi: WasiGrants::default(),
             dapr: DaprGrants::default(),
+            subscriptions: Vec::new(),
         }
     }
 }
@@ -683,6 +689,12 @@ impl NodeConfig {
                 ));
             }
         }
+        subscriptions::check_unique(
+            self.actors
+                .iter()
+                .map(|(name, t)| (name.as_str(), t.subscriptions.as_slice())),
+        )
+        .map_err(|(field, reason)| invalid(field, reason))?;
         if self.http.max_body_size.as_u64() == 0 {
             return Err(invalid("http.max_body_size", "must be greater than zero"));
         }
@@ -695,6 +707,11 @@ impl NodeConfig {
             t.dapr
                 .check(name)
                 .map_err(|(field, reason)| invalid(field, reason))?;
+            for (i, subscription) in t.subscriptions.iter().enumerate() {
+                subscription
+                    .check(name, i)
+                    .map_err(|(field, reason)| invalid(field, reason))?;
+            }
             if name.starts_with(crate::actor_key::RESERVED_TYPE_PREFIX) {
                 return Err(invalid(
                     format!("actors.{name}"),
