@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod node;
 pub mod placement;
 pub mod reminders;

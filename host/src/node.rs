@@ -186,6 +186,7 @@ impl RunningNode {
             app_id: Arc::from(config.app_id.as_str()),
             max_body_size: usize::try_from(config.http.max_body_size.as_u64())
                 .unwrap_or(usize::MAX),
+            events: Arc::new(crate::events::EventRoutes::from_config(&config.actors)),
         };
 
         let addr = SocketAddr::new(config.http.listen, config.http.port);

@@ -7,6 +7,7 @@
 
 mod actors;
 mod error;
+mod events;
 mod meta;
 mod scheduling;
 
@@ -18,6 +19,7 @@ use axum::routing::{delete, get, post, put};
 
 pub use error::ApiError;
 
+use crate::events::EventRoutes;
 use crate::reminders::NodeScheduling;
 use crate::router::Router;
 
@@ -35,6 +37,8 @@ pub struct ApiState {
     pub app_id: Arc<str>,
     /// Largest accepted request body, in bytes.
     pub max_body_size: usize,
+    /// Where pub/sub events go.
+    pub events: Arc<EventRoutes>,
 }
 
 /// Builds the HTTP application.
@@ -74,6 +78,8 @@ pub fn http_app(state: ApiState) -> HttpRouter {
             delete(scheduling::deactivate),
         )
         .route("/wapr/v1/reminders", get(scheduling::list))
+        .route("/dapr/subscribe", get(events::subscribe))
+        .route("/wapr/v1/events/{pubsub}/{topic}", post(events::deliver))
         .route("/v1.0/healthz", get(meta::healthz))
         .route("/v1.0/healthz/outbound", get(meta::healthz))
         .route("/v1.0/metadata", get(meta::metadata))

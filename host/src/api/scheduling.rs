@@ -30,6 +30,7 @@ use super::{ApiError, ApiState};
 use crate::actor_key::ActorKey;
 use crate::cluster::Owner;
 use crate::error::{CallError, ErrorCode};
+use crate::events::segment as encode;
 use crate::reminders::callback::{inline_data, push_go_string};
 use crate::reminders::jobs::{ReminderError, shown_ttl};
 use crate::reminders::request::{decode_reminder_body, decode_timer_body};
@@ -490,18 +491,6 @@ pub(super) async fn list(
     }
     body.push_str("]}");
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn actor_path(actor: &ActorKey) -> String {

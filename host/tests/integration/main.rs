@@ -11,6 +11,7 @@ mod abi;
 mod api_errors;
 mod cluster;
 mod durability;
+mod events;
 mod examples;
 mod failures;
 mod lifecycle;
