@@ -24,7 +24,7 @@ pub use dapr::{
     BindingGrant, DaprCall, DaprGrants, Denied, InvokeGrant, MAX_GRANT_NAME_LEN, SecretGrant,
     TopicGrant,
 };
-pub use subscriptions::{IdError, IdFrom, Subscription};
+pub use subscriptions::{BulkDelivery, IdError, IdFrom, Subscription};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.

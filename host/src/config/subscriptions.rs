@@ -37,6 +37,31 @@ pub struct Subscription {
     /// component default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
+    /// Ask Dapr for bulk deliveries (several events per request); none:
+    /// one event per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<BulkDelivery>,
+}
+
+/// How Dapr batches a bulk subscription's events (its defaults: 100 events
+/// or 1 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDelivery {
+    /// Most events per delivery.
+    #[serde(default = "default_max_messages")]
+    pub max_messages: u32,
+    /// Longest wait before a partial batch is delivered, in milliseconds.
+    #[serde(default = "default_max_await_ms")]
+    pub max_await_ms: u32,
+}
+
+fn default_max_messages() -> u32 {
+    100
+}
+
+fn default_max_await_ms() -> u32 {
+    1000
 }
 
 /// Where an event's actor id is found.
@@ -145,6 +170,18 @@ impl Subscription {
             ));
         }
         MethodName::parse(&self.method).map_err(|e| (field("method"), e.to_string()))?;
+        if let Some(bulk) = self.bulk {
+            // Dapr reads both as int32.
+            let most = u32::try_from(i32::MAX).unwrap_or(u32::MAX);
+            for (part, value) in [
+                ("bulk.max_messages", bulk.max_messages),
+                ("bulk.max_await_ms", bulk.max_await_ms),
+            ] {
+                if value == 0 || value > most {
+                    return Err((field(part), format!("{value} must be between 1 and {most}")));
+                }
+            }
+        }
         self.id.check().map_err(|reason| (field("id"), reason))
     }
 }

@@ -62,6 +62,59 @@ pub struct DaprSubscription {
     /// The dead-letter topic, if any.
     #[serde(rename = "deadLetterTopic", skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
+    /// Bulk deliveries, if the subscription asks for them.
+    #[serde(rename = "bulkSubscribe", skip_serializing_if = "Option::is_none")]
+    pub bulk_subscribe: Option<DaprBulkSubscribe>,
+}
+
+/// Dapr's `bulkSubscribe` of a programmatic subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaprBulkSubscribe {
+    /// Always true when present.
+    pub enabled: bool,
+    /// Most events per delivery.
+    pub max_messages_count: u32,
+    /// Longest wait before a partial batch is delivered, in milliseconds.
+    pub max_await_duration_ms: u32,
+}
+
+/// One entry of a bulk delivery: its id and its CloudEvent (or why the
+/// entry cannot be read).
+pub type BulkEntry = (String, Result<Value, String>);
+
+/// The `type` of a bulk delivery's envelope.
+pub const BULK_EVENT_TYPE: &str = "com.dapr.event.sent.bulk";
+
+/// The entries of `body` if it is a bulk delivery (an object with an
+/// `entries` array and no CloudEvent `specversion`), else `None`. An entry
+/// whose event is a string is raw payload mode: base64 of the event bytes.
+pub fn bulk_entries(body: &Value) -> Option<Vec<BulkEntry>> {
+    let fields = body.as_object()?;
+    if fields.contains_key("specversion") {
+        return None;
+    }
+    let entries = fields.get("entries")?.as_array()?;
+    Some(
+        entries
+            .iter()
+            .filter_map(|entry| {
+                let id = entry.get("entryId")?.as_str()?.to_string();
+                let event = match entry.get("event") {
+                    Some(Value::Object(_)) => Ok(entry["event"].clone()),
+                    Some(Value::String(encoded)) => base64::engine::general_purpose::STANDARD
+                        .decode(encoded)
+                        .map_err(|e| format!("the entry's event is not base64: {e}"))
+                        .and_then(|raw| {
+                            serde_json::from_slice(&raw)
+                                .map_err(|e| format!("the entry's event is not JSON: {e}"))
+                        }),
+                    _ => Err("the entry has no event".to_string()),
+                };
+                Some((id, event))
+            })
+            .collect(),
+    )
 }
 
 /// Dapr's delivery status, the body `{"status": …}` of a delivery's answer.
@@ -120,6 +173,11 @@ impl EventRoutes {
                 topic: r.subscription.topic.clone(),
                 route: route_path(&r.subscription.pubsub, &r.subscription.topic),
                 dead_letter_topic: r.subscription.dead_letter_topic.clone(),
+                bulk_subscribe: r.subscription.bulk.map(|b| DaprBulkSubscribe {
+                    enabled: true,
+                    max_messages_count: b.max_messages,
+                    max_await_duration_ms: b.max_await_ms,
+                }),
             })
             .collect();
         list.sort_by(|a, b| (&a.pubsubname, &a.topic).cmp(&(&b.pubsubname, &b.topic)));
@@ -155,6 +213,14 @@ impl EventRoute {
     pub fn call_for(&self, body: &[u8]) -> Result<CallRequest, String> {
         let event: Value =
             serde_json::from_slice(body).map_err(|e| format!("the event is not JSON: {e}"))?;
+        self.call_for_event(&event)
+    }
+
+    /// The call a CloudEvent makes (see [`EventRoute::call_for`]).
+    ///
+    /// # Errors
+    /// Why the event is undeliverable, in words.
+    pub fn call_for_event(&self, event: &Value) -> Result<CallRequest, String> {
         let Some(fields) = event.as_object() else {
             return Err("the event is not a JSON object".into());
         };
@@ -166,7 +232,7 @@ impl EventRoute {
         let actor_id = self
             .subscription
             .id
-            .extract(&event)
+            .extract(event)
             .map_err(|e| e.to_string())?;
         let target = ActorKey::parse(&self.actor_type, &actor_id)
             .map_err(|e| format!("the event's actor id is not valid: {e}"))?;

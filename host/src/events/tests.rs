@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::config::IdFrom;
+use crate::config::{BulkDelivery, IdFrom};
 
 fn routes() -> EventRoutes {
     let mut twin = ActorTypeConfig::from_wasm("twin.wasm");
@@ -11,6 +11,7 @@ fn routes() -> EventRoutes {
         id: IdFrom::Data("/deviceId".into()),
         method: "report".into(),
         dead_letter_topic: Some("telemetry-dead".into()),
+        bulk: None,
     });
     twin.subscriptions.push(Subscription {
         pubsub: "my pubsub".into(),
@@ -18,6 +19,10 @@ fn routes() -> EventRoutes {
         id: IdFrom::Attribute("subject".into()),
         method: "note".into(),
         dead_letter_topic: None,
+        bulk: Some(BulkDelivery {
+            max_messages: 50,
+            max_await_ms: 200,
+        }),
     });
     EventRoutes::from_config(&BTreeMap::from([("device-twin".to_string(), twin)]))
 }
@@ -44,7 +49,9 @@ fn subscriptions_are_announced_in_daprs_shape() {
         announced,
         json!([
             {"pubsubname": "my pubsub", "topic": "a/b",
-             "route": "/wapr/v1/events/my%20pubsub/a%2Fb"},
+             "route": "/wapr/v1/events/my%20pubsub/a%2Fb",
+             "bulkSubscribe": {"enabled": true, "maxMessagesCount": 50,
+                               "maxAwaitDurationMs": 200}},
             {"pubsubname": "pubsub", "topic": "telemetry",
              "route": "/wapr/v1/events/pubsub/telemetry",
              "deadLetterTopic": "telemetry-dead"},
@@ -168,5 +175,84 @@ fn a_turns_outcome_is_daprs_status() {
     assert_eq!(
         serde_json::to_string(&DeliveryStatus::Success).expect("json"),
         "\"SUCCESS\""
+    );
+}
+
+#[test]
+fn bulk_deliveries_are_told_apart_and_read_entry_by_entry() {
+    let single = serde_json::from_slice::<Value>(&event(json!(1))).expect("json");
+    assert!(
+        bulk_entries(&single).is_none(),
+        "a CloudEvent is not a bulk"
+    );
+    let raw = base64::engine::general_purpose::STANDARD
+        .encode(json!({"id": "r", "subject": "x"}).to_string());
+    let bulk = json!({
+        "id": "b1", "type": BULK_EVENT_TYPE, "topic": "t", "pubsubname": "p",
+        "metadata": {"pubsubName": "p"},
+        "entries": [
+            {"entryId": "1", "event": {"id": "e1", "data": 1},
+             "contentType": "application/cloudevents+json", "metadata": null},
+            {"entryId": "2", "event": raw, "contentType": "application/octet-stream"},
+            {"entryId": "3", "event": "!!"},
+            {"entryId": "4"},
+            {"event": {"id": "no entry id"}},
+        ],
+    });
+    let entries = bulk_entries(&bulk).expect("bulk");
+    let ids: Vec<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["1", "2", "3", "4"],
+        "an entry without an id is skipped"
+    );
+    assert_eq!(entries[0].1, Ok(json!({"id": "e1", "data": 1})));
+    assert_eq!(entries[1].1, Ok(json!({"id": "r", "subject": "x"})));
+    assert!(
+        entries[2]
+            .1
+            .as_ref()
+            .expect_err("bad base64")
+            .contains("base64")
+    );
+    assert!(
+        entries[3]
+            .1
+            .as_ref()
+            .expect_err("no event")
+            .contains("no event")
+    );
+}
+
+#[test]
+fn bulk_settings_are_checked() {
+    let mut s = routes()
+        .route("my pubsub", "a/b")
+        .expect("route")
+        .subscription
+        .clone();
+    assert_eq!(s.check("t", 0), Ok(()));
+    s.bulk = Some(BulkDelivery {
+        max_messages: 0,
+        max_await_ms: 1,
+    });
+    assert_eq!(
+        s.check("t", 0).expect_err("zero").0,
+        "actors.t.subscriptions[0].bulk.max_messages"
+    );
+    let parsed: Subscription = toml::from_str(
+        r#"pubsub = "p"
+topic = "t"
+id = { attribute = "subject" }
+method = "m"
+bulk = {}"#,
+    )
+    .expect("defaults");
+    assert_eq!(
+        parsed.bulk,
+        Some(BulkDelivery {
+            max_messages: 100,
+            max_await_ms: 1000
+        })
     );
 }

@@ -4,7 +4,7 @@
 //! event applied once.
 
 use serde_json::{Value, json};
-use wapr_host::config::{IdFrom, Subscription};
+use wapr_host::config::{BulkDelivery, IdFrom, Subscription};
 
 use crate::support::{TestNode, config};
 
@@ -18,6 +18,18 @@ async fn counter_node() -> TestNode {
         id: IdFrom::Attribute("subject".into()),
         method: "increment".into(),
         dead_letter_topic: Some("counts-dead".into()),
+        bulk: None,
+    });
+    counter.subscriptions.push(Subscription {
+        pubsub: "pubsub".into(),
+        topic: "bulk-counts".into(),
+        id: IdFrom::Attribute("subject".into()),
+        method: "increment".into(),
+        dead_letter_topic: None,
+        bulk: Some(BulkDelivery {
+            max_messages: 100,
+            max_await_ms: 50,
+        }),
     });
     TestNode::with_config(config, Some(dir)).await
 }
@@ -70,11 +82,17 @@ async fn subscriptions_are_announced_and_events_apply_once() {
     assert_eq!(status, 200);
     assert_eq!(
         subscriptions,
-        json!([{"pubsubname": "pubsub", "topic": "counts",
-                "route": "/wapr/v1/events/pubsub/counts",
-                "deadLetterTopic": "counts-dead"}])
+        json!([
+            {"pubsubname": "pubsub", "topic": "bulk-counts",
+             "route": "/wapr/v1/events/pubsub/bulk-counts",
+             "bulkSubscribe": {"enabled": true, "maxMessagesCount": 100,
+                               "maxAwaitDurationMs": 50}},
+            {"pubsubname": "pubsub", "topic": "counts",
+             "route": "/wapr/v1/events/pubsub/counts",
+             "deadLetterTopic": "counts-dead"},
+        ])
     );
-    let route = subscriptions[0]["route"]
+    let route = subscriptions[1]["route"]
         .as_str()
         .expect("route")
         .to_string();
@@ -158,5 +176,56 @@ async fn concurrent_deliveries_with_duplicates_count_exactly() {
     }
     for k in 0..10 {
         assert_eq!(count(&node, &format!("c{k}")).await, json!(20), "c{k}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_delivery_gets_a_status_per_entry_and_applies_each_event_once() {
+    let node = counter_node().await;
+    let route = "/wapr/v1/events/pubsub/bulk-counts";
+    // As daprd sends it (docs/spec/pubsub-app-protocol.md §4): 30 events
+    // for 3 counters, one undeliverable, one the actor refuses.
+    let mut entries: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"entryId": format!("entry-{i}"),
+                   "event": event(&format!("bulk-{i}"), Some(&format!("b{}", i % 3)), json!(i % 3 + 1)),
+                   "contentType": "application/cloudevents+json", "metadata": null})
+        })
+        .collect();
+    entries.push(
+        json!({"entryId": "no-subject", "event": event("bulk-x", None, json!(1)),
+                        "contentType": "application/cloudevents+json", "metadata": null}),
+    );
+    entries.push(
+        json!({"entryId": "bad-data", "event": event("bulk-y", Some("b0"), json!("x")),
+                        "contentType": "application/cloudevents+json", "metadata": null}),
+    );
+    let bulk = json!({"id": "5d1b4b4e-0b0a-4f7e-9d8c-3d0b2f1f0c11", "type": "com.dapr.event.sent.bulk",
+                      "topic": "bulk-counts", "pubsubname": "pubsub",
+                      "metadata": {"pubsubName": "pubsub"}, "entries": entries});
+    for round in 0..2 {
+        let (status, body) = deliver(&node, route, &bulk).await;
+        assert_eq!(status, 200);
+        let answer: Value = serde_json::from_str(&body).expect("json");
+        let statuses = answer["statuses"].as_array().expect("statuses");
+        assert_eq!(statuses.len(), 32, "round {round}");
+        for (i, s) in statuses.iter().enumerate().take(30) {
+            assert_eq!(
+                s,
+                &json!({"entryId": format!("entry-{i}"), "status": "SUCCESS"})
+            );
+        }
+        assert_eq!(
+            statuses[30],
+            json!({"entryId": "no-subject", "status": "DROP"})
+        );
+        assert_eq!(
+            statuses[31],
+            json!({"entryId": "bad-data", "status": "DROP"})
+        );
+    }
+    // b0 got 1 ten times, b1 2, b2 3; the second round was a redelivery.
+    for (id, want) in [("b0", 10), ("b1", 20), ("b2", 30)] {
+        assert_eq!(count(&node, id).await, json!(want), "{id}");
     }
 }
