@@ -15,6 +15,10 @@ pub const DEFAULT_DAPR_GRPC_PORT: u16 = 50001;
 /// Header daprd checks when it runs with `DAPR_API_TOKEN`.
 pub const API_TOKEN_HEADER: &str = "dapr-api-token";
 
+/// Largest gRPC message sent or accepted on the sidecar's API, both ways
+/// (16 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+
 /// `http://127.0.0.1:$DAPR_GRPC_PORT`, daprd's gRPC API as `dapr run` tells
 /// its app; port [`DEFAULT_DAPR_GRPC_PORT`] if the variable is unset or
 /// empty.

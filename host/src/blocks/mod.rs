@@ -178,10 +178,7 @@ impl BuildingBlocks for Granted {
             pubsub: &event.pubsub,
             topic: &event.topic,
         });
-        match checked {
-            Ok(()) => self.inner.publish(event, timeout),
-            Err(err) => Box::pin(std::future::ready(Err(err))),
-        }
+        gate(checked, || self.inner.publish(event, timeout))
     }
 
     fn invoke(
@@ -193,10 +190,7 @@ impl BuildingBlocks for Granted {
             app_id: &call.app_id,
             method: &call.method,
         });
-        match checked {
-            Ok(()) => self.inner.invoke(call, timeout),
-            Err(err) => Box::pin(std::future::ready(Err(err))),
-        }
+        gate(checked, || self.inner.invoke(call, timeout))
     }
 
     fn binding(
@@ -208,10 +202,7 @@ impl BuildingBlocks for Granted {
             name: &call.name,
             operation: &call.operation,
         });
-        match checked {
-            Ok(()) => self.inner.binding(call, timeout),
-            Err(err) => Box::pin(std::future::ready(Err(err))),
-        }
+        gate(checked, || self.inner.binding(call, timeout))
     }
 
     fn secret(
@@ -224,10 +215,18 @@ impl BuildingBlocks for Granted {
             store: &store,
             key: &key,
         });
-        match checked {
-            Ok(()) => self.inner.secret(store, key, timeout),
-            Err(err) => Box::pin(std::future::ready(Err(err))),
-        }
+        gate(checked, || self.inner.secret(store, key, timeout))
+    }
+}
+
+/// `forward()` if the call was granted, else its refusal, at once.
+fn gate<'a, T: Send + 'a>(
+    checked: Result<(), BlockError>,
+    forward: impl FnOnce() -> BoxFuture<'a, Result<T, BlockError>>,
+) -> BoxFuture<'a, Result<T, BlockError>> {
+    match checked {
+        Ok(()) => forward(),
+        Err(err) => Box::pin(std::future::ready(Err(err))),
     }
 }
 

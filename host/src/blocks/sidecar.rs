@@ -20,11 +20,8 @@ use wapr_proto::dapr::proto::runtime::v1::{
 };
 
 use super::{BindingCall, BindingReply, BlockError, BuildingBlocks, Invoke, InvokeReply, Publish};
-use crate::sidecar;
+use crate::sidecar::{self, MAX_MESSAGE_SIZE};
 use crate::state::BoxFuture;
-
-/// Largest gRPC message sent or accepted, both ways (16 MiB).
-const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 
 /// The building blocks of the Dapr sidecar at one endpoint.
 #[derive(Clone)]

@@ -90,10 +90,7 @@ pub const PARTITION_KEY: &str = "partitionKey";
 /// clients that do not know it ignore it).
 pub const CONFLICT_KEY_METADATA: &str = "wapr-conflict-key-bin";
 
-/// Largest gRPC message sent or accepted, both ways (16 MiB).
-pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
-
-pub use crate::sidecar::DEFAULT_DAPR_GRPC_PORT;
+pub use crate::sidecar::{DEFAULT_DAPR_GRPC_PORT, MAX_MESSAGE_SIZE};
 
 /// Prefix of the ETag a commit returns for a key whose new version it could
 /// not read back; never sent on the wire (a write fenced on it is a
