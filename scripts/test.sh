@@ -34,9 +34,10 @@ export WAPR_TEST_REDIS_URL
 echo "==> cargo test (workspace)"
 cargo test --workspace --locked
 
-echo "==> the TypeScript and Python SDKs' own unit tests (mock host)"
+echo "==> the TypeScript, Python and AssemblyScript SDKs' own tests (mock host, jco-run components)"
 scripts/guests/js.sh --test
 scripts/guests/python.sh --test
+scripts/guests/assemblyscript.sh --test
 
 echo "==> Dapr Python SDK (PyPI dapr) against a wapr node"
 .venv/bin/python tests/python/test_dapr_sdk.py "${CARGO_TARGET_DIR:-target}/debug/wapr" "${CARGO_TARGET_DIR:-target}/actors"

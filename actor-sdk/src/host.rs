@@ -4,13 +4,16 @@
 //! (native `cargo test`) there is no host, so the calls go to the in-process
 //! mock of [`crate::testing`] instead.
 
+use crate::dapr::{DaprError, HttpVerb, InvokeReply};
 use crate::scheduling::{ReminderInfo, ReminderRegistration, TimerRegistration};
 use crate::{ActorRef, Error, log::Level};
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
+    use crate::bindings::wapr::actor::dapr as wit_dapr;
     use crate::bindings::wapr::actor::scheduling as wit;
     use crate::bindings::wapr::actor::{actors, clock, log, random, state, types};
+    use crate::dapr::{DaprError, DaprErrorKind, HttpVerb, InvokeReply};
     use crate::scheduling::{
         FailurePolicy, MissedTicks, ReminderInfo, ReminderRegistration, TimerRegistration,
     };
@@ -131,6 +134,66 @@ mod imp {
         })
     }
 
+    pub fn dapr_publish(
+        pubsub: &str,
+        topic: &str,
+        data: &[u8],
+        content_type: &str,
+        metadata: &[(String, String)],
+    ) -> Result<String, DaprError> {
+        wit_dapr::publish(pubsub, topic, data, content_type, metadata).map_err(dapr_error)
+    }
+
+    pub fn dapr_invoke(
+        app_id: &str,
+        method: &str,
+        verb: HttpVerb,
+        data: &[u8],
+        content_type: &str,
+    ) -> Result<InvokeReply, DaprError> {
+        let verb = match verb {
+            HttpVerb::Get => wit_dapr::HttpVerb::Get,
+            HttpVerb::Head => wit_dapr::HttpVerb::Head,
+            HttpVerb::Post => wit_dapr::HttpVerb::Post,
+            HttpVerb::Put => wit_dapr::HttpVerb::Put,
+            HttpVerb::Delete => wit_dapr::HttpVerb::Delete,
+            HttpVerb::Connect => wit_dapr::HttpVerb::Connect,
+            HttpVerb::Options => wit_dapr::HttpVerb::Options,
+            HttpVerb::Trace => wit_dapr::HttpVerb::Trace,
+            HttpVerb::Patch => wit_dapr::HttpVerb::Patch,
+        };
+        wit_dapr::invoke(app_id, method, verb, data, content_type)
+            .map(|reply| InvokeReply {
+                data: reply.data,
+                content_type: reply.content_type,
+            })
+            .map_err(dapr_error)
+    }
+
+    pub fn dapr_binding(
+        name: &str,
+        operation: &str,
+        data: &[u8],
+        metadata: &[(String, String)],
+    ) -> Result<String, DaprError> {
+        wit_dapr::binding(name, operation, data, metadata).map_err(dapr_error)
+    }
+
+    pub fn dapr_secret(store: &str, key: &str) -> Result<Vec<(String, String)>, DaprError> {
+        wit_dapr::secret(store, key).map_err(dapr_error)
+    }
+
+    fn dapr_error(error: wit_dapr::DaprError) -> DaprError {
+        let kind = match error.kind {
+            wit_dapr::DaprErrorKind::PermissionDenied => DaprErrorKind::PermissionDenied,
+            wit_dapr::DaprErrorKind::BadRequest => DaprErrorKind::BadRequest,
+            wit_dapr::DaprErrorKind::Timeout => DaprErrorKind::Timeout,
+            wit_dapr::DaprErrorKind::Unavailable => DaprErrorKind::Unavailable,
+            wit_dapr::DaprErrorKind::Failed => DaprErrorKind::Failed,
+        };
+        DaprError::new(kind, error.message)
+    }
+
     fn reminder_info(info: wit::ReminderInfo) -> ReminderInfo {
         ReminderInfo {
             name: info.name,
@@ -210,4 +273,37 @@ pub(crate) fn delete_timer(name: &str) -> Result<(), Error> {
 
 pub(crate) fn get_timer(name: &str) -> Option<TimerRegistration> {
     imp::get_timer(name)
+}
+
+pub(crate) fn dapr_publish(
+    pubsub: &str,
+    topic: &str,
+    data: &[u8],
+    content_type: &str,
+    metadata: &[(String, String)],
+) -> Result<String, DaprError> {
+    imp::dapr_publish(pubsub, topic, data, content_type, metadata)
+}
+
+pub(crate) fn dapr_invoke(
+    app_id: &str,
+    method: &str,
+    verb: HttpVerb,
+    data: &[u8],
+    content_type: &str,
+) -> Result<InvokeReply, DaprError> {
+    imp::dapr_invoke(app_id, method, verb, data, content_type)
+}
+
+pub(crate) fn dapr_binding(
+    name: &str,
+    operation: &str,
+    data: &[u8],
+    metadata: &[(String, String)],
+) -> Result<String, DaprError> {
+    imp::dapr_binding(name, operation, data, metadata)
+}
+
+pub(crate) fn dapr_secret(store: &str, key: &str) -> Result<Vec<(String, String)>, DaprError> {
+    imp::dapr_secret(store, key)
 }

@@ -1,7 +1,7 @@
 //! Write [wapr](https://github.com/wapr-dev/wapr) virtual actors in Rust.
 //!
 //! An actor is a plain Rust type implementing [`Actor`]; [`export_actor!`]
-//! turns the crate into a WebAssembly component for the `wapr:actor@0.2.0`
+//! turns the crate into a WebAssembly component for the `wapr:actor@0.2.1`
 //! ABI (see `docs/abi.md`). Build it for `wasm32-unknown-unknown`: the
 //! result imports nothing but the wapr host interfaces (no WASI).
 //!
@@ -35,7 +35,10 @@
 //! Payloads and typed state are JSON. Each call to a method is a *turn*:
 //! state writes are buffered and committed only if the method returns `Ok`.
 //! Reminders and timers ([`scheduling`]) fire as turns too, through
-//! [`Actor::on_reminder`] and [`Actor::on_timer`].
+//! [`Actor::on_reminder`] and [`Actor::on_timer`]. Dapr's building blocks
+//! ([`dapr`]: publish, invoke, output bindings, secrets) are reached through
+//! the host, under the actor type's grants; events and binding calls are
+//! sent only when the turn commits.
 //! On native targets the host calls go to an in-process mock
 //! ([`testing`]), so actors can be unit-tested with `cargo test`.
 //!
@@ -54,6 +57,7 @@ extern crate self as wapr_actor;
 pub mod actors;
 pub mod bindings;
 pub mod clock;
+pub mod dapr;
 pub mod log;
 pub mod random;
 pub mod scheduling;

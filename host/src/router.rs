@@ -47,6 +47,8 @@ impl Router {
                 keys,
                 caller,
                 scheduling: std::sync::OnceLock::new(),
+                blocks: std::sync::OnceLock::new(),
+                outbox: std::sync::OnceLock::new(),
             });
             Router {
                 runtime: Arc::new(ActorRuntime::new(types, services, caps)),

@@ -11,7 +11,20 @@
 # Idempotent: a build is skipped when the hash of its inputs (the SDK, the
 # WIT, the example, the tool versions) matches the last one; then it prints
 # nothing. Messages go to stderr.
+#
+#   --test   then run the component tests of the built as-testbed
+#            (tests/components/run.mjs: transpiled by jco, on the JS SDK's
+#            mock host; needs scripts/guests/js.sh to have run); exits
+#            non-zero if one fails
 set -euo pipefail
+
+TEST=0
+for arg in "$@"; do
+  case $arg in
+    --test) TEST=1 ;;
+    *) echo "assemblyscript: unknown argument: $arg (usage: scripts/guests/assemblyscript.sh [--test])" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SDK="$ROOT/actor-sdk/assemblyscript"
@@ -78,3 +91,8 @@ for example in "$ROOT"/examples/as-*/; do
   say "built target/guests/$name.wasm in $(( ($(date +%s%N) - start) / 1000000 )) ms"
   echo "$want" >"$STAMPS/$name.hash"
 done
+
+if [ "$TEST" = 1 ]; then
+  say "component tests: as-testbed"
+  node "$ROOT/tests/components/run.mjs" as-testbed || { say "component tests failed"; exit 1; }
+fi

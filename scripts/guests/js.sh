@@ -20,7 +20,8 @@
 #   --force   rebuild every example
 #   --test    then run the unit tests under Node.js with the SDK's mock host
 #             (actor-sdk/js/test, examples/ts-*/test; ~1 s each, TAP output
-#             on stdout); exits non-zero if one fails
+#             on stdout) and the component tests of the built ts-testbed
+#             (tests/components/run.mjs); exits non-zero if one fails
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -134,6 +135,10 @@ main() {
             say "testing ${dir}"
             node "$SDK/tools/test.mjs" "$dir" || failed=1
         done
+        if [[ -f $OUT/ts-testbed.wasm ]]; then
+            say "component tests: ts-testbed"
+            node tests/components/run.mjs ts-testbed || failed=1
+        fi
         ((failed == 0)) || die "unit tests failed"
     fi
 }

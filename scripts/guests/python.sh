@@ -20,7 +20,10 @@
 # takes ~10 s and ~400 MB of RAM per actor; the component is ~18 MB.
 #
 #   --force   rebuild everything
-#   --test    also run the native unit tests (the SDK's and the examples')
+#   --test    also run the native unit tests (the SDK's and the examples'),
+#             and, once built, the component tests of py-testbed
+#             (tests/components/run.mjs; skipped with a note when the JS
+#             toolchain of scripts/guests/js.sh is not installed)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -136,7 +139,7 @@ main() {
         ensure_toolchain
     fi
     ((TEST)) && run_tests "${examples[@]}"
-    ((${#todo[@]})) || return 0
+    ((${#todo[@]})) || { component_tests; return 0; }
 
     mkdir -p "$OUT/.build"
     local start
@@ -151,6 +154,21 @@ main() {
         printf '%s\n' "$inputs" >"$OUT/.build/$type.inputs"
         say "built $OUT/$type.wasm ($(($(stat -c %s "$OUT/$type.wasm") / 1024)) KiB, $((SECONDS - start)) s)"
     done
+    component_tests
+}
+
+# With --test: the built py-testbed against the testbeds' contract, on the
+# JS SDK's mock host.
+component_tests() {
+    ((TEST)) || return 0
+    [[ -f $OUT/py-testbed.wasm ]] || return 0
+    if [[ ! -x actor-sdk/js/node_modules/.bin/jco || ! -f actor-sdk/js/dist/testing/host.js ]] \
+        || ! command -v node >/dev/null; then
+        say "skipping the component tests: run scripts/guests/js.sh first (they use its toolchain)"
+        return 0
+    fi
+    say "component tests: py-testbed"
+    node tests/components/run.mjs py-testbed || die "component tests failed"
 }
 
 main

@@ -39,13 +39,13 @@ const PROFILE: &str = "guest";
 /// The only package a component may import from.
 const ABI_PACKAGE: &str = "wapr:actor";
 /// Its version.
-const ABI_VERSION: &str = "0.2.0";
+const ABI_VERSION: &str = "0.2.1";
 /// The interface every actor must export.
-const HANDLER: &str = "wapr:actor/handler@0.2.0";
+const HANDLER: &str = "wapr:actor/handler@0.2.1";
 /// The WASI release line a WASI guest may import (`wasi:*@0.2.x`).
 const WASI_VERSION_PREFIX: &str = "0.2.";
 
-/// The imports a component may have besides `wapr:actor/*@0.2.0`.
+/// The imports a component may have besides `wapr:actor/*@0.2.1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Allowed {
     /// None: an actor built for `wasm32-unknown-unknown`.
@@ -201,7 +201,7 @@ fn encode(core: &[u8]) -> Result<Vec<u8>> {
         .encode()
 }
 
-/// Fails unless the component imports only `wapr:actor/*@0.2.0` interfaces
+/// Fails unless the component imports only `wapr:actor/*@0.2.1` interfaces
 /// (and, if `allowed`, WASI 0.2 ones) and exports the handler of that
 /// version.
 fn check_interface(component: &[u8], allowed: Allowed) -> Result<()> {
@@ -304,7 +304,8 @@ mod tests {
     use super::*;
 
     /// A core module importing `imports` (module, field, signature) and
-    /// exporting a memory, with `world` of `wit` embedded as its
+    /// exporting a memory and a `cabi_realloc` (which imports returning
+    /// strings or lists need), with `world` of `wit` embedded as its
     /// component-type section, the way wit-bindgen does it.
     fn module_for(wit: &str, world: &str, imports: &[(&str, &str, Sig)]) -> Vec<u8> {
         let mut resolve = Resolve::default();
@@ -314,24 +315,33 @@ mod tests {
         let package = resolve.push_str("test.wit", wit).unwrap();
         let world = resolve.select_world(&[package], Some(world)).unwrap();
 
-        let mut types = vec![2]; // two function types:
+        let mut types = vec![4]; // four function types:
         types.extend([0x60, 0, 0]); // 0: () -> ()
         types.extend([0x60, 3, 0x7f, 0x7f, 0x7f, 0]); // 1: (i32, i32, i32) -> ()
+        types.extend([0x60, 5, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]); // 2: (i32 × 5) -> ()
+        types.extend([0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]); // 3: (i32 × 4) -> i32
         let mut import_section = vec![u8::try_from(imports.len()).unwrap()];
         for (module, field, sig) in imports {
             import_section.extend(name(module));
             import_section.extend(name(field));
             import_section.extend([0x00, *sig as u8]);
         }
-        let mut exports = vec![1];
+        let mut exports = vec![2];
         exports.extend(name("memory"));
         exports.extend([0x02, 0]);
+        // `cabi_realloc` is the function after the imported ones.
+        exports.extend(name("cabi_realloc"));
+        exports.extend([0x00, u8::try_from(imports.len()).unwrap()]);
+        // Its body: no locals, `i32.const 0`, `end`.
+        let code = [1, 4, 0x00, 0x41, 0x00, 0x0b];
 
         let mut module = b"\0asm\x01\0\0\0".to_vec();
         module.extend(section(1, &types));
         module.extend(section(2, &import_section));
+        module.extend(section(3, &[1, 3])); // one function of type 3
         module.extend(section(5, &[1, 0x00, 1])); // one memory, min 1 page
         module.extend(section(7, &exports));
+        module.extend(section(10, &code));
         wit_component::embed_component_metadata(
             &mut module,
             &resolve,
@@ -347,6 +357,7 @@ mod tests {
     enum Sig {
         Unit = 0,
         ThreeI32 = 1,
+        FiveI32 = 2,
     }
 
     fn section(id: u8, body: &[u8]) -> Vec<u8> {
@@ -380,7 +391,7 @@ mod tests {
         );
         let error = error_of(&module);
         assert!(
-            error.contains("imports wasi:io/poll@0.2.0, now besides `wapr:actor/*@0.2.0`"),
+            error.contains("imports wasi:io/poll@0.2.0, now besides `wapr:actor/*@0.2.1`"),
             "{error}"
         );
     }
@@ -388,17 +399,24 @@ mod tests {
     #[test]
     fn accepts_abi_imports_and_requires_the_handler_export() {
         let wit = "package test:importer;
-            world w { import wapr:actor/log@0.2.0; }";
-        let module = module_for(wit, "w", &[("wapr:actor/log@0.2.0", "log", Sig::ThreeI32)]);
+            world w { import wapr:actor/log@0.2.1; import wapr:actor/dapr@0.2.1; }";
+        let module = module_for(
+            wit,
+            "w",
+            &[
+                ("wapr:actor/log@0.2.1", "log", Sig::ThreeI32),
+                ("wapr:actor/dapr@0.2.1", "secret", Sig::FiveI32),
+            ],
+        );
         let error = error_of(&module);
         assert!(
-            error.contains("does not export `wapr:actor/handler@0.2.0`"),
+            error.contains("does not export `wapr:actor/handler@0.2.1`"),
             "the imports pass, the missing export does not: {error}"
         );
     }
 
     #[test]
-    fn rejects_imports_of_the_previous_abi() {
+    fn rejects_imports_of_previous_abis() {
         let wit = "package test:old;
             package wapr:actor@0.1.0 {
                 interface log { log: func(level: u8, message: string); }
@@ -407,7 +425,21 @@ mod tests {
         let module = module_for(wit, "w", &[("wapr:actor/log@0.1.0", "log", Sig::ThreeI32)]);
         let error = error_of(&module);
         assert!(
-            error.contains("imports wapr:actor/log@0.1.0 besides `wapr:actor/*@0.2.0`"),
+            error.contains("imports wapr:actor/log@0.1.0 besides `wapr:actor/*@0.2.1`"),
+            "{error}"
+        );
+
+        // 0.2.0 components still run on the host, but new ones are built
+        // for 0.2.1.
+        let wit = "package test:previous;
+            package wapr:actor@0.2.0 {
+                interface log { log: func(level: u8, message: string); }
+            }
+            world w { import wapr:actor/log@0.2.0; }";
+        let module = module_for(wit, "w", &[("wapr:actor/log@0.2.0", "log", Sig::ThreeI32)]);
+        let error = error_of(&module);
+        assert!(
+            error.contains("imports wapr:actor/log@0.2.0 besides `wapr:actor/*@0.2.1`"),
             "{error}"
         );
     }
@@ -423,7 +455,7 @@ mod tests {
         assert!(!is_component(&module), "a core module");
         let error = format!("{:#}", check_wasi_guest(&component).unwrap_err());
         assert!(
-            error.contains("does not export `wapr:actor/handler@0.2.0`"),
+            error.contains("does not export `wapr:actor/handler@0.2.1`"),
             "the WASI import passes, the missing export does not: {error}"
         );
         let error = format!(
@@ -445,7 +477,7 @@ mod tests {
         );
         assert!(
             error.contains(
-                "imports wasi:io/poll@0.3.0 besides `wapr:actor/*@0.2.0` and `wasi:*@0.2.x`"
+                "imports wasi:io/poll@0.3.0 besides `wapr:actor/*@0.2.1` and `wasi:*@0.2.x`"
             ),
             "{error}"
         );
@@ -459,7 +491,7 @@ mod tests {
         assert!(is_wasi_p2("wasi:cli/environment@0.2.0"));
         assert!(!is_wasi_p2("wasi:io/poll@0.3.0"));
         assert!(!is_wasi_p2("wasi:io/poll"));
-        assert!(!is_wasi_p2("wapr:actor/log@0.2.0"));
+        assert!(!is_wasi_p2("wapr:actor/log@0.2.1"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-// The canonical-ABI glue: the core imports of `wapr:actor@0.2.0` and the
+// The canonical-ABI glue: the core imports of `wapr:actor@0.2.1` and the
 // helpers that move strings and byte lists across the boundary. Nothing here
 // is meant for actor code; use the typed modules (state, actors, log, ...).
 //
@@ -14,17 +14,17 @@
 // ---------------------------------------------------------------- imports
 
 // @ts-ignore: decorator
-@external("wapr:actor/state@0.2.0", "get")
+@external("wapr:actor/state@0.2.1", "get")
 export declare function state_get(keyPtr: usize, keyLen: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/state@0.2.0", "set")
+@external("wapr:actor/state@0.2.1", "set")
 export declare function state_set(keyPtr: usize, keyLen: usize, valPtr: usize, valLen: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/state@0.2.0", "delete")
+@external("wapr:actor/state@0.2.1", "delete")
 export declare function state_delete(keyPtr: usize, keyLen: usize): void;
 
 // @ts-ignore: decorator
-@external("wapr:actor/actors@0.2.0", "call")
+@external("wapr:actor/actors@0.2.1", "call")
 export declare function actors_call(
   typePtr: usize, typeLen: usize, idPtr: usize, idLen: usize,
   methodPtr: usize, methodLen: usize, payloadPtr: usize, payloadLen: usize,
@@ -32,39 +32,39 @@ export declare function actors_call(
 ): void;
 
 // @ts-ignore: decorator
-@external("wapr:actor/log@0.2.0", "log")
+@external("wapr:actor/log@0.2.1", "log")
 export declare function log_log(level: i32, msgPtr: usize, msgLen: usize): void;
 
 // @ts-ignore: decorator
-@external("wapr:actor/clock@0.2.0", "now-unix-nanos")
+@external("wapr:actor/clock@0.2.1", "now-unix-nanos")
 export declare function clock_now_unix_nanos(): u64;
 // @ts-ignore: decorator
-@external("wapr:actor/clock@0.2.0", "monotonic-nanos")
+@external("wapr:actor/clock@0.2.1", "monotonic-nanos")
 export declare function clock_monotonic_nanos(): u64;
 
 // @ts-ignore: decorator
-@external("wapr:actor/random@0.2.0", "bytes")
+@external("wapr:actor/random@0.2.1", "bytes")
 export declare function random_bytes(len: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/random@0.2.0", "next-u64")
+@external("wapr:actor/random@0.2.1", "next-u64")
 export declare function random_next_u64(): u64;
 
 // `set-reminder` flattens to 17 values, more than the 16 the canonical ABI
 // passes directly: its arguments are a (name, reminder) tuple in memory.
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "set-reminder")
+@external("wapr:actor/scheduling@0.2.1", "set-reminder")
 export declare function scheduling_set_reminder(args: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "delete-reminder")
+@external("wapr:actor/scheduling@0.2.1", "delete-reminder")
 export declare function scheduling_delete_reminder(namePtr: usize, nameLen: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "get-reminder")
+@external("wapr:actor/scheduling@0.2.1", "get-reminder")
 export declare function scheduling_get_reminder(namePtr: usize, nameLen: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "list-reminders")
+@external("wapr:actor/scheduling@0.2.1", "list-reminders")
 export declare function scheduling_list_reminders(ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "set-timer")
+@external("wapr:actor/scheduling@0.2.1", "set-timer")
 export declare function scheduling_set_timer(
   namePtr: usize, nameLen: usize,
   duePtr: usize, dueLen: usize, periodPtr: usize, periodLen: usize,
@@ -72,11 +72,38 @@ export declare function scheduling_set_timer(
   dataPtr: usize, dataLen: usize, ret: usize,
 ): void;
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "delete-timer")
+@external("wapr:actor/scheduling@0.2.1", "delete-timer")
 export declare function scheduling_delete_timer(namePtr: usize, nameLen: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("wapr:actor/scheduling@0.2.0", "get-timer")
+@external("wapr:actor/scheduling@0.2.1", "get-timer")
 export declare function scheduling_get_timer(namePtr: usize, nameLen: usize, ret: usize): void;
+
+// The `dapr` interface (0.2.1). Each returns a `result` through the return
+// area: discriminant at 0, the payload at 4 (`ok`: a string, a list or an
+// `invoke-reply`; `err`: a `dapr-error`, kind u8 at 4, message at 8).
+// `metadata` is a `list<tuple<string, string>>`: 16-byte records.
+// @ts-ignore: decorator
+@external("wapr:actor/dapr@0.2.1", "publish")
+export declare function dapr_publish(
+  pubsubPtr: usize, pubsubLen: usize, topicPtr: usize, topicLen: usize,
+  dataPtr: usize, dataLen: usize, typePtr: usize, typeLen: usize,
+  metaPtr: usize, metaLen: usize, ret: usize,
+): void;
+// @ts-ignore: decorator
+@external("wapr:actor/dapr@0.2.1", "invoke")
+export declare function dapr_invoke(
+  appPtr: usize, appLen: usize, methodPtr: usize, methodLen: usize, verb: i32,
+  dataPtr: usize, dataLen: usize, typePtr: usize, typeLen: usize, ret: usize,
+): void;
+// @ts-ignore: decorator
+@external("wapr:actor/dapr@0.2.1", "binding")
+export declare function dapr_binding(
+  namePtr: usize, nameLen: usize, opPtr: usize, opLen: usize,
+  dataPtr: usize, dataLen: usize, metaPtr: usize, metaLen: usize, ret: usize,
+): void;
+// @ts-ignore: decorator
+@external("wapr:actor/dapr@0.2.1", "secret")
+export declare function dapr_secret(storePtr: usize, storeLen: usize, keyPtr: usize, keyLen: usize, ret: usize): void;
 
 // ------------------------------------------------------------ allocation
 

@@ -1,7 +1,7 @@
-// The `wapr:actor/handler@0.2.0` export, as core functions. An actor's entry
+// The `wapr:actor/handler@0.2.1` export, as core functions. An actor's entry
 // file re-exports this module (`export * from "wapr-actor-as/assembly/exports"`);
 // the SDK's transform renames the exports to the canonical-ABI names
-// (`wapr:actor/handler@0.2.0#invoke`, `cabi_post_...`, `cabi_realloc`).
+// (`wapr:actor/handler@0.2.1#invoke`, `cabi_post_...`, `cabi_realloc`).
 
 import { freeRaw, lenOf, ptrOf, random_next_u64, realloc, takeBytes, takeString, utf8 } from "./abi";
 import { Actor, table } from "./actor";

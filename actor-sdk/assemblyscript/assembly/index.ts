@@ -1,4 +1,4 @@
-// wapr-actor-as: write wapr actors (`wapr:actor@0.2.0`) in AssemblyScript.
+// wapr-actor-as: write wapr actors (`wapr:actor@0.2.1`) in AssemblyScript.
 //
 // An actor is a class extending `Actor` whose methods take and return JSON,
 // registered with `register(new Methods<MyActor>().method(...))`; its entry
@@ -16,3 +16,4 @@ export {
 } from "./json";
 export { JSON } from "json-as";
 export { scheduling } from "./scheduling";
+export { dapr } from "./dapr";

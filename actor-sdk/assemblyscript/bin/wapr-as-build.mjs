@@ -5,7 +5,7 @@
 //
 // 1. asc compiles the entry (with json-as's transform and the SDK's, the
 //    minimal runtime, abort routed to the actor's log) into a core module
-//    that imports `wapr:actor/*@0.2.0` and exports the canonical-ABI handler;
+//    that imports `wapr:actor/*@0.2.1` and exports the canonical-ABI handler;
 //    its data segments (one per static object, ~190 for a counter) are then
 //    merged into one: wasmtime copies each segment into every new instance,
 //    and one copy instead of ~190 makes activation ~3 us faster and the
@@ -13,7 +13,7 @@
 // 2. `wasm-tools component embed` + `component new` wrap it as a component of
 //    the world `actor` in actor-sdk/wit (unused imports are dropped);
 // 3. the component is checked as the xtask checks Rust actors: it imports
-//    nothing but `wapr:actor/*@0.2.0` and exports `wapr:actor/handler@0.2.0`.
+//    nothing but `wapr:actor/*@0.2.1` and exports `wapr:actor/handler@0.2.1`.
 //
 // wasm-tools is taken from $WASM_TOOLS, else PATH.
 
@@ -84,9 +84,9 @@ try {
   const world = wit.slice(wit.indexOf("world root {"), wit.indexOf("}", wit.indexOf("world root {")));
   const imports = [...world.matchAll(/^\s*import ([^;]+);/gm)].map((m) => m[1]);
   const exports = [...world.matchAll(/^\s*export ([^;]+);/gm)].map((m) => m[1]);
-  const foreign = imports.filter((i) => !/^wapr:actor\/[a-z-]+@0\.2\.0$/.test(i));
-  if (foreign.length) throw new Error(`the component imports ${foreign.join(", ")}: only wapr:actor/*@0.2.0 is allowed`);
-  if (!exports.includes("wapr:actor/handler@0.2.0")) throw new Error("the component does not export wapr:actor/handler@0.2.0");
+  const foreign = imports.filter((i) => !/^wapr:actor\/[a-z-]+@0\.2\.1$/.test(i));
+  if (foreign.length) throw new Error(`the component imports ${foreign.join(", ")}: only wapr:actor/*@0.2.1 is allowed`);
+  if (!exports.includes("wapr:actor/handler@0.2.1")) throw new Error("the component does not export wapr:actor/handler@0.2.1");
   if (keepCore) copyFileSync(core, out.replace(/\.wasm$/, "") + ".core.wasm");
   process.stderr.write(`wapr-as-build: ${out} (${statSync(out).size} bytes; imports ${imports.join(", ")})\n`);
 } catch (e) {

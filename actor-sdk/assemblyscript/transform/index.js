@@ -1,13 +1,13 @@
 // asc transform: gives the SDK's core exports their canonical-ABI names.
 //
 // AssemblyScript names an export after its function, and the names the
-// component model wants (`wapr:actor/handler@0.2.0#invoke`) are not
+// component model wants (`wapr:actor/handler@0.2.1#invoke`) are not
 // identifiers, so the SDK exports `__wapr_invoke` etc. and this renames them
 // once the module is compiled (before optimization).
 import { Type } from "assemblyscript";
 import { Transform } from "assemblyscript/transform";
 
-const HANDLER = "wapr:actor/handler@0.2.0";
+const HANDLER = "wapr:actor/handler@0.2.1";
 const FUNCTIONS = {
   __wapr_activate: "activate",
   __wapr_invoke: "invoke",

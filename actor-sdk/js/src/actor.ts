@@ -4,7 +4,7 @@
  */
 
 import type { ActorRef } from "./actors.js";
-import { ActorError, PayloadError, describe, type WitError } from "./errors.js";
+import { ActorError, DaprError, PayloadError, describe, type WitError } from "./errors.js";
 import { decode, encode, isBytes } from "./json.js";
 import * as log from "./log.js";
 
@@ -158,6 +158,7 @@ function methodError(method: string, thrown: unknown): ActorError {
     return ActorError.badRequest(`invalid payload for method \`${method}\`: ${thrown.message}`);
   }
   if (thrown instanceof ActorError) return thrown;
+  if (thrown instanceof DaprError) return thrown.toActorError();
   const error = ActorError.internal(`method \`${method}\` failed: ${describe(thrown)}`);
   const stack = thrown instanceof Error && thrown.stack ? `\n${thrown.stack}` : "";
   log.error(error.message + stack);
@@ -224,7 +225,12 @@ export function runCallback(actor: Actor, callback: string, data: Uint8Array): v
 
 /** What componentize-js turns into an `err` result: an object with an own `payload`. */
 function toExportError(thrown: unknown): { payload: WitError } {
-  const error = thrown instanceof ActorError ? thrown : ActorError.internal(describe(thrown));
+  const error =
+    thrown instanceof ActorError
+      ? thrown
+      : thrown instanceof DaprError
+        ? thrown.toActorError()
+        : ActorError.internal(describe(thrown));
   return { payload: error.toWit() };
 }
 

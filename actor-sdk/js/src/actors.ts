@@ -7,7 +7,7 @@
  * instead of deadlocking.
  */
 
-import * as host from "wapr:actor/actors@0.2.0";
+import * as host from "wapr:actor/actors@0.2.1";
 import { ActorError } from "./errors.js";
 import { decode, encode } from "./json.js";
 

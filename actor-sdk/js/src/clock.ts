@@ -3,7 +3,7 @@
  * through WASI `clocks`; these give nanoseconds.)
  */
 
-import * as host from "wapr:actor/clock@0.2.0";
+import * as host from "wapr:actor/clock@0.2.1";
 
 /** Wall-clock time in nanoseconds since the Unix epoch. */
 export function nowUnixNanos(): bigint {

@@ -2,8 +2,10 @@
  * Errors with kinds, mirroring the ABI's `error-kind` (see docs/abi.md).
  *
  * Throw an {@link ActorError} from a method to answer the caller with that
- * kind and message; the turn's state writes are then discarded. Anything
- * else a method throws reaches the caller as kind `internal`.
+ * kind and message; the turn's state writes are then discarded. A
+ * {@link DaprError} (a failed building-block call) reaches the caller as
+ * `application` with the message `"<kind>: <message>"`; anything else a
+ * method throws reaches the caller as kind `internal`.
  */
 
 /** What went wrong, as spelled in the WIT (`wapr:actor/types.error-kind`). */
@@ -93,6 +95,64 @@ export class ActorError extends Error {
     const payload = (thrown as { payload?: unknown } | null)?.payload;
     if (isWitError(payload)) return new ActorError(payload.kind, payload.message);
     return ActorError.internal(describe(thrown));
+  }
+}
+
+/** Why a building-block call failed (`wapr:actor/dapr.dapr-error-kind`). */
+export type DaprErrorKind = "permission-denied" | "bad-request" | "timeout" | "unavailable" | "failed";
+
+/** Every Dapr error kind, in the WIT's order. */
+export const DAPR_ERROR_KINDS: readonly DaprErrorKind[] = [
+  "permission-denied",
+  "bad-request",
+  "timeout",
+  "unavailable",
+  "failed",
+];
+
+/**
+ * A failed building-block call: `permission-denied` (no grant; nothing
+ * was sent), `bad-request` (arguments refused before anything was sent),
+ * `timeout` (no answer in the time left in the turn), `unavailable` (the
+ * sidecar or broker could not be reached) or `failed` (the sidecar or the
+ * called app answered with an error).
+ *
+ * Thrown out of a method, it fails the turn as
+ * `ActorError.application("<kind>: <message>")`.
+ */
+export class DaprError extends Error {
+  /** The category of the failure. */
+  readonly kind: DaprErrorKind;
+
+  constructor(kind: DaprErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+    this.name = "DaprError";
+  }
+
+  /** `kind: message`, like the Rust SDK's `Display`. */
+  override toString(): string {
+    return `${this.kind}: ${this.message}`;
+  }
+
+  /** The error a method fails with: kind `application`, message `"<kind>: <message>"`. */
+  toActorError(): ActorError {
+    return ActorError.application(this.toString());
+  }
+
+  /** Converts what a `dapr` import threw (a `ComponentError` whose `payload` is the WIT `dapr-error`). */
+  static fromThrown(thrown: unknown): unknown {
+    if (thrown instanceof DaprError) return thrown;
+    const payload = (thrown as { payload?: { kind?: unknown; message?: unknown } } | null)?.payload;
+    if (
+      payload !== undefined &&
+      payload !== null &&
+      typeof payload.message === "string" &&
+      DAPR_ERROR_KINDS.includes(payload.kind as DaprErrorKind)
+    ) {
+      return new DaprError(payload.kind as DaprErrorKind, payload.message);
+    }
+    return thrown;
   }
 }
 

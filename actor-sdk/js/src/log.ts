@@ -4,7 +4,7 @@
  * stdout and stderr, which the host may or may not keep: prefer these.)
  */
 
-import { log as hostLog } from "wapr:actor/log@0.2.0";
+import { log as hostLog } from "wapr:actor/log@0.2.1";
 
 /** Log severity. */
 export type Level = "trace" | "debug" | "info" | "warn" | "error";

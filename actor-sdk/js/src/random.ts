@@ -4,7 +4,7 @@
  * through WASI `random`.)
  */
 
-import * as host from "wapr:actor/random@0.2.0";
+import * as host from "wapr:actor/random@0.2.1";
 
 /** The most bytes one call to the host returns; {@link bytes} loops for more. */
 const MAX_CHUNK = 65_536;

@@ -23,7 +23,7 @@
  * ```
  */
 
-import * as host from "wapr:actor/scheduling@0.2.0";
+import * as host from "wapr:actor/scheduling@0.2.1";
 import { ActorError } from "./errors.js";
 import { encode, isBytes } from "./json.js";
 

@@ -10,7 +10,7 @@
  * variants store bytes as given.
  */
 
-import * as host from "wapr:actor/state@0.2.0";
+import * as host from "wapr:actor/state@0.2.1";
 import { ActorError } from "./errors.js";
 import { decode, encode } from "./json.js";
 

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 import { runInNewContext } from "node:vm";
 import {
-  Actor, ActorError, actors, clock, exportActor, expect, fromJson, json, methodNames, scheduling, state, type Request,
+  Actor, ActorError, DaprError, actors, clock, dapr, exportActor, expect, fromJson, json, methodNames, scheduling, state,
+  type Request,
 } from "@wapr/actor";
 import { testing } from "@wapr/actor/testing";
 
@@ -73,6 +74,40 @@ class Restricted extends Actor {
   }
   b() {
     return "b";
+  }
+}
+
+/** `{"bytes":[…]}` as a Uint8Array, anything else as it is. */
+const bytesIn = (data: unknown): unknown =>
+  typeof data === "object" && data !== null && "bytes" in data ? new Uint8Array((data as { bytes: number[] }).bytes) : data;
+
+/** Uses Dapr's building blocks as its payload says; fails afterwards with `fail`. */
+class Blocks extends Actor {
+  effects(payload: unknown) {
+    const p = expect.object(payload);
+    const ids: string[] = [];
+    for (const [pubsub, topic, data] of (p.publish ?? []) as [string, string, unknown][]) {
+      ids.push(dapr.publish(pubsub, topic, bytesIn(data), { metadata: { k: "v" } }));
+    }
+    for (const [name, operation, data] of (p.bind ?? []) as [string, string, unknown][]) {
+      ids.push(dapr.binding(name, operation, data, new Map([["m", "1"]])));
+    }
+    state.set("ran", true);
+    if (p.fail === true) throw ActorError.application("effects failed");
+    return ids;
+  }
+  ask(payload: unknown) {
+    const [app, method] = payload as [string, string];
+    const reply = dapr.invoke(app, method, "put", { q: 1 });
+    return { text: reply.text(), contentType: reply.contentType };
+  }
+  tolerant(payload: unknown) {
+    try {
+      return dapr.secret("vault", String(payload));
+    } catch (e) {
+      if (e instanceof DaprError) return { kind: e.kind, message: e.message };
+      throw e;
+    }
   }
 }
 
@@ -200,3 +235,94 @@ test("expect helpers", () => {
   assert.throws(() => expect.object([]), /expected a JSON object, got an array/);
   assert.throws(() => expect.boolean("x".repeat(100)), /got string "x{36}\.\.\."/);
 });
+
+test("dapr: events and binding calls commit with the turn", () => {
+  const a = testing.activate(exportActor(Blocks), "blocks", "b1");
+  assert.equal(kind(() => a.invokeJson("effects", { publish: [["ps", "t", { n: 1 }]], bind: [["sms", "create", "hi"]], fail: true })), "application");
+  assert.deepEqual(a.published(), [], "a failed turn publishes nothing");
+  assert.deepEqual(a.bindings(), [], "a failed turn binds nothing");
+  const ids = a.invokeJson("effects", {
+    publish: [["ps", "t", { n: 1 }], ["ps", "raw", { bytes: [0xff] }]],
+    bind: [["sms", "create", "hi"]],
+  }) as string[];
+  assert.equal(ids.length, 3);
+  for (const id of ids) assert.match(id, /^[0-9a-f]{32}-\d+$/);
+  const [event, raw] = a.published();
+  assert.deepEqual({ ...event, data: fromJson(event!.data) }, {
+    pubsub: "ps", topic: "t", data: { n: 1 }, contentType: "application/json", metadata: [["k", "v"]], id: ids[0],
+  });
+  assert.deepEqual([...raw!.data], [0xff], "bytes are sent as they are");
+  assert.equal(raw!.contentType, "application/octet-stream", "bytes that are not JSON: the host's rule");
+  const [call] = a.bindings();
+  assert.deepEqual({ ...call, data: fromJson(call!.data) }, { name: "sms", operation: "create", data: "hi", metadata: [["m", "1"]], id: ids[2] });
+});
+
+test("dapr: denied calls fail the turn as application errors", () => {
+  const a = testing.activate(exportActor(Blocks), "blocks", "b2");
+  testing.denyPublish("ps", "closed");
+  let thrown: unknown;
+  try {
+    a.invokeJson("effects", { publish: [["ps", "open", 1], ["ps", "closed", 2]] });
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown instanceof ActorError);
+  assert.equal(thrown.kind, "application");
+  assert.equal(
+    thrown.message,
+    "permission-denied: actor type blocks may not publish to ps/closed: it is not granted in [actors.blocks.dapr]",
+  );
+  assert.deepEqual(a.published(), [], "the event before the refusal went with the turn");
+  assert.equal(a.stateJson("ran"), undefined);
+  testing.rejects(() => a.invokeJson("effects", { publish: [["", "t", 1]] }), "application", "bad-request: the pub/sub name is empty");
+  testing.rejects(() => a.invokeJson("effects", { publish: [["ps", "t".repeat(257), 1]] }), "application", "bad-request: the topic is longer than 256 bytes");
+  testing.rejects(() => a.invokeJson("effects", { bind: [["sms", "", 1]] }), "application", "bad-request: the operation is empty");
+});
+
+test("dapr: invoke and secret answer as the test set up", () => {
+  const a = testing.activate(exportActor(Blocks), "blocks", "b3");
+  testing.rejects(() => a.invokeJson("ask", ["billing", "charge"]), "application", "unavailable: no invoke handler");
+  testing.onInvoke((call) => {
+    if (call.method === "boom") throw new DaprError("failed", "the app said 500");
+    return { data: `${call.verb} ${call.appId}/${call.method} ${new TextDecoder().decode(call.data)} ${call.contentType}`, contentType: "text/plain" };
+  });
+  assert.deepEqual(a.invokeJson("ask", ["billing", "charge"]), { text: 'put billing/charge {"q":1} application/json', contentType: "text/plain" });
+  testing.rejects(() => a.invokeJson("ask", ["billing", "boom"]), "application", "failed: the app said 500");
+  assert.deepEqual(testing.invocations().map((c) => c.method), ["charge", "charge", "boom"], "every call is kept, failed turn or not");
+
+  testing.setSecret("vault", "db", { user: "u", password: "p" });
+  assert.deepEqual(Object.keys(a.invokeJson("tolerant", "db") as object), ["password", "user"], "sorted by name, as the host hands them");
+  assert.deepEqual(a.invokeJson("tolerant", "db"), { user: "u", password: "p" });
+  assert.equal((a.invokeJson("tolerant", "other") as { kind: string }).kind, "failed");
+  testing.denyDapr();
+  assert.deepEqual(a.invokeJson("tolerant", "db"), {
+    kind: "permission-denied",
+    message: "actor type blocks may not read secret vault/db: it is not granted in [actors.blocks.dapr]",
+  });
+  testing.reset();
+  const b = testing.activate(exportActor(Blocks), "blocks", "b4");
+  assert.deepEqual(b.invokeJson("effects", { publish: [["ps", "t", 1]] }), [b.published()[0]!.id], "reset grants again");
+});
+
+test("dapr: replies, errors and at most 1000 effects per turn", () => {
+  const reply = new dapr.InvokeReply(json.utf8('{"a":[1]}'), "application/json");
+  assert.deepEqual(reply.json(), { a: [1] });
+  assert.equal(new dapr.InvokeReply(new Uint8Array([0x68, 0xff]), "").text(), "h\ufffd");
+  assert.equal(kind(() => new dapr.InvokeReply(json.utf8("{"), "").json()), "internal");
+  const e = new DaprError("timeout", "no answer");
+  assert.equal(String(e), "timeout: no answer");
+  assert.deepEqual(e.toActorError().toWit(), { kind: "application", message: "timeout: no answer" });
+  assert.equal(DaprError.fromThrown({ payload: { kind: "failed", message: "m" } }) instanceof DaprError, true);
+  assert.equal((DaprError.fromThrown({ payload: { kind: "application", message: "m" } }) as DaprError).kind, undefined);
+
+  const a = testing.activate(exportActor(Blocks), "blocks", "b5");
+  const many = Array.from({ length: 1000 }, (_, i) => ["ps", "t", i]);
+  assert.equal((a.invokeJson("effects", { publish: many }) as string[]).length, 1000);
+  testing.rejects(
+    () => a.invokeJson("effects", { publish: [...many, ["ps", "t", "one more"]] }),
+    "application",
+    "bad-request: a turn may make at most 1000 publish and binding calls",
+  );
+  assert.equal(a.published().length, 1000);
+});
+

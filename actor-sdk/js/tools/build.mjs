@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds one TypeScript/JavaScript actor into a wapr:actor@0.2.0 component:
+// Builds one TypeScript/JavaScript actor into a wapr:actor@0.2.1 component:
 //
 //   node actor-sdk/js/tools/build.mjs <actor-dir> <out.wasm> [--work <dir>]
 //
@@ -16,7 +16,7 @@
 //      `fetch-event` (no wasi:http).
 //
 // An actor with a `wit/` directory is built against that instead: a WIT
-// package with a world named `actor` that includes `wapr:actor/actor@0.2.0`
+// package with a world named `actor` that includes `wapr:actor/actor@0.2.1`
 // and adds imports (e.g. WASI interfaces, which the module then imports as
 // `wasi:cli/environment@0.2.12`), their packages under `wit/deps/`. The
 // SDK's WIT is added to a copy of it as `deps/wapr-actor`, so the actor

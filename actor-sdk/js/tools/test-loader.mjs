@@ -1,6 +1,6 @@
 // Node.js module hooks for actors' unit tests: resolves `@wapr/actor`,
 // `@wapr/actor/testing` to this SDK's dist/, and every host import
-// (`wapr:actor/<interface>@0.2.0`) to the in-process mock host
+// (`wapr:actor/<interface>@0.2.1`) to the in-process mock host
 // (dist/testing/host.js). Registered by test-register.mjs.
 import { pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";

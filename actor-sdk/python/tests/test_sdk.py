@@ -11,9 +11,12 @@ from typing import Literal, Optional
 from wapr_actor import (
     Actor,
     ActorError,
+    DaprError,
+    DaprErrorKind,
     ErrorKind,
     clock,
     codec,
+    dapr,
     log,
     method,
     methods_of,
@@ -362,6 +365,161 @@ class MiscTest(unittest.TestCase):
                 state.get("x")
         finally:
             _host.install(previous)
+
+
+class Blocks(Actor):
+    """Uses Dapr's building blocks as its payload says; fails after with ``fail``."""
+
+    @method
+    def effects(self, plan: dict) -> list:
+        ids = []
+        for pubsub, topic, data in plan.get("publish", []):
+            if isinstance(data, dict) and "bytes" in data:
+                data = bytes(data["bytes"])
+            ids.append(dapr.publish(pubsub, topic, data, metadata={"k": "v"}))
+        for name, operation, data in plan.get("bind", []):
+            ids.append(dapr.binding(name, operation, data, [("m", "1")]))
+        state.set("ran", True)
+        if plan.get("fail"):
+            raise ActorError.application("effects failed")
+        return ids
+
+    @method
+    def ask(self, target: list) -> dict:
+        reply = dapr.invoke(target[0], target[1], "PUT", {"q": 1})
+        return {"text": reply.text(), "contentType": reply.content_type}
+
+    @method
+    def tolerant(self, key: str) -> dict:
+        try:
+            return dapr.secret("vault", key)
+        except DaprError as e:
+            return {"kind": e.kind.value, "message": e.message}
+
+
+class DaprTest(unittest.TestCase):
+    def test_effects_commit_with_the_turn(self) -> None:
+        a = TestActor(Blocks, "blocks", "b1")
+        plan = {"publish": [["ps", "t", {"n": 1}]], "bind": [["sms", "create", "hi"]], "fail": True}
+        with self.assertRaises(ActorError) as caught:
+            a.invoke_json("effects", plan)
+        self.assertEqual(caught.exception, ActorError.application("effects failed"))
+        self.assertEqual(testing.published(), [], "a failed turn publishes nothing")
+        self.assertEqual(testing.bindings(), [], "a failed turn binds nothing")
+        self.assertIsNone(testing.state_json("ran"))
+
+        plan = {"publish": [["ps", "t", {"n": 1}], ["ps", "raw", {"bytes": [255]}]], "bind": [["sms", "create", "hi"]]}
+        ids = a.invoke_json("effects", plan)
+        self.assertEqual(len(ids), 3)
+        for id in ids:
+            self.assertRegex(id, r"^[0-9a-f]{32}-[0-9]+$")
+        event, raw = testing.published()
+        self.assertEqual(
+            (event.pubsub, event.topic, event.data_json(), event.content_type, event.metadata, event.id),
+            ("ps", "t", {"n": 1}, "application/json", [("k", "v")], ids[0]),
+        )
+        self.assertEqual((raw.data, raw.content_type), (b"\xff", "application/octet-stream"))
+        (call,) = testing.bindings()
+        self.assertEqual(
+            (call.name, call.operation, call.data_json(), call.metadata, call.id),
+            ("sms", "create", "hi", [("m", "1")], ids[2]),
+        )
+        again = a.invoke_json("effects", {"publish": [["ps", "t", None]]})
+        self.assertNotIn(again[0], ids)
+        self.assertEqual(testing.published()[-1].data, b"null")
+
+    def test_refusals_fail_the_turn_as_application_errors(self) -> None:
+        a = TestActor(Blocks, "blocks", "b2")
+        testing.deny_publish("ps", "closed")
+        with self.assertRaises(ActorError) as caught:
+            a.invoke_json("effects", {"publish": [["ps", "open", 1], ["ps", "closed", 2]]})
+        self.assertEqual(
+            caught.exception,
+            ActorError.application(
+                "permission-denied: actor type blocks may not publish to ps/closed: "
+                "it is not granted in [actors.blocks.dapr]"
+            ),
+        )
+        self.assertEqual(testing.published(), [], "the event before the refusal went with the turn")
+        with self.assertRaises(ActorError) as caught:
+            a.invoke_json("effects", {"publish": [["", "t", 1]]})
+        self.assertEqual(caught.exception.message, "bad-request: the pub/sub name is empty")
+        with self.assertRaises(DaprError) as dcaught:
+            dapr.publish("ps", "t" * 257, b"")
+        self.assertEqual(dcaught.exception.message, "the topic is longer than 256 bytes")
+        with self.assertRaises(DaprError) as dcaught:
+            dapr.binding("sms", "create", b"x" * (testing.MAX_DAPR_DATA + 1))
+        self.assertEqual(
+            dcaught.exception.message,
+            "4194305 bytes of data is more than the 4194304 a building-block call may carry",
+        )
+        with self.assertRaises(DaprError) as dcaught:
+            dapr.binding("sms", "create", None, {"": "v"})
+        self.assertEqual(dcaught.exception.message, "a metadata key is empty")
+
+        many = [["ps", "t", i] for i in range(testing.MAX_EFFECTS_PER_TURN)]
+        self.assertEqual(len(a.invoke_json("effects", {"publish": many})), 1000)
+        with self.assertRaises(ActorError) as caught:
+            a.invoke_json("effects", {"publish": many + [["ps", "t", "one more"]]})
+        self.assertEqual(caught.exception.message, "bad-request: a turn may make at most 1000 publish and binding calls")
+        self.assertEqual(len(testing.published()), 1000)
+
+    def test_invoke_and_secret_answer_as_the_test_set_up(self) -> None:
+        a = TestActor(Blocks, "blocks", "b3")
+        with self.assertRaises(ActorError) as caught:
+            a.invoke_json("ask", ["billing", "charge"])
+        self.assertTrue(caught.exception.message.startswith("unavailable: no invoke handler"), caught.exception)
+
+        def answer(call: testing.Invocation) -> dapr.InvokeReply:
+            if call.method == "boom":
+                raise DaprError(DaprErrorKind.FAILED, "the app said 500")
+            text = f"{call.verb.value} {call.app_id}/{call.method} {call.data.decode()} {call.content_type}"
+            return dapr.InvokeReply(text.encode(), "text/plain")
+
+        testing.on_invoke(answer)
+        self.assertEqual(
+            a.invoke_json("ask", ["billing", "charge"]),
+            {"text": 'put billing/charge {"q":1} application/json', "contentType": "text/plain"},
+        )
+        with self.assertRaises(ActorError) as caught:
+            a.invoke_json("ask", ["billing", "boom"])
+        self.assertEqual(caught.exception, ActorError.application("failed: the app said 500"))
+        self.assertEqual([c.method for c in testing.invocations()], ["charge", "charge", "boom"])
+
+        testing.set_secret("vault", "db", {"user": "u", "password": "p"})
+        self.assertEqual(list(a.invoke_json("tolerant", "db")), ["password", "user"], "sorted, as the host does")
+        self.assertEqual(a.invoke_json("tolerant", "db"), {"user": "u", "password": "p"})
+        self.assertEqual(a.invoke_json("tolerant", "other")["kind"], "failed")
+        testing.deny_dapr()
+        self.assertEqual(
+            a.invoke_json("tolerant", "db"),
+            {
+                "kind": "permission-denied",
+                "message": "actor type blocks may not read secret vault/db: it is not granted in [actors.blocks.dapr]",
+            },
+        )
+
+    def test_types(self) -> None:
+        e = DaprError(DaprErrorKind.TIMEOUT, "no answer")
+        self.assertEqual(str(e), "timeout: no answer")
+        self.assertEqual(e.to_actor_error(), ActorError.application("timeout: no answer"))
+        self.assertEqual(DaprError("failed", "m").kind, DaprErrorKind.FAILED)
+        self.assertEqual(dapr.HttpVerb.parse("PATCH"), dapr.HttpVerb.PATCH)
+        with self.assertRaises(ActorError) as caught:
+            dapr.HttpVerb.parse("fetch")
+        self.assertEqual(caught.exception.kind, ErrorKind.BAD_REQUEST)
+        self.assertTrue(caught.exception.message.startswith('unknown HTTP verb "fetch" (expected get,'))
+        reply = dapr.InvokeReply(b'{"a":[1]}', "application/json")
+        self.assertEqual(reply.json(), {"a": [1]})
+        self.assertEqual(reply.json(dict[str, list[int]]), {"a": [1]})
+        self.assertEqual(dapr.InvokeReply(b"h\xff", "").text(), "h\ufffd")
+        with self.assertRaises(ActorError) as caught:
+            dapr.InvokeReply(b"{", "").json()
+        self.assertEqual(caught.exception.kind, ErrorKind.INTERNAL)
+        with self.assertRaises(DaprError) as dcaught:
+            TestActor(Blocks)
+            dapr.publish("ps", "t", float("nan"))
+        self.assertEqual(dcaught.exception.kind, DaprErrorKind.BAD_REQUEST)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Where the SDK's host calls go.
 
 Inside a component, ``current`` is :class:`wapr_actor._wit.WitHost`: the
-``wapr:actor@0.2.0`` imports. Natively (unit tests), there is no host until
+``wapr:actor@0.2.1`` imports. Natively (unit tests), there is no host until
 :mod:`wapr_actor.testing` installs its mock; until then every host call
 raises ``RuntimeError``.
 """

@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from . import _host, log
 from .actor import Actor, ActorRef, methods_of
-from .errors import ActorError
+from .errors import ActorError, DaprError
 
 __all__ = ["Runtime", "export"]
 
@@ -56,12 +56,16 @@ class Runtime:
 
 
 def guarded(what: str, f: Callable[[], T]) -> T:
-    """Runs ``f``; an exception other than :class:`ActorError` is logged with
-    its traceback and becomes ``internal``."""
+    """Runs ``f``; a :class:`DaprError` becomes ``application`` with the
+    message ``"<kind>: <message>"``; any other exception but
+    :class:`ActorError` is logged with its traceback and becomes
+    ``internal``."""
     try:
         return f()
     except ActorError:
         raise
+    except DaprError as e:
+        raise e.to_actor_error() from None
     except Exception as e:
         summary = f"{what} raised {type(e).__name__}" + (f": {e}" if str(e) else "")
         try:

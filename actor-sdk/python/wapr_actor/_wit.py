@@ -1,4 +1,4 @@
-"""The host inside a component: the ``wapr:actor@0.2.0`` imports, through
+"""The host inside a component: the ``wapr:actor@0.2.1`` imports, through
 componentize-py's bindings (``wit_world``), converted to and from the SDK's
 types."""
 
@@ -9,13 +9,15 @@ from typing import Any, Optional
 from componentize_py_types import Err
 from wit_world.imports import actors as _actors
 from wit_world.imports import clock as _clock
+from wit_world.imports import dapr as _dapr
 from wit_world.imports import log as _log
 from wit_world.imports import random as _random
 from wit_world.imports import scheduling as _sched
 from wit_world.imports import state as _state
 from wit_world.imports import types as _types
 
-from .errors import ActorError, ErrorKind
+from .dapr import HttpVerb, InvokeReply
+from .errors import ActorError, DaprError, DaprErrorKind, ErrorKind
 from .log import Level
 from .scheduling import (
     FailurePolicy,
@@ -34,11 +36,18 @@ _LEVELS = {
 }
 _TO_WIT_KIND = {kind: _types.ErrorKind[kind.name] for kind in ErrorKind}
 _FROM_WIT_KIND = {wit: kind for kind, wit in _TO_WIT_KIND.items()}
+_FROM_WIT_DAPR_KIND = {_dapr.DaprErrorKind[kind.name]: kind for kind in DaprErrorKind}
+_TO_WIT_VERB = {verb: _dapr.HttpVerb[verb.name] for verb in HttpVerb}
 
 
 def _error(e: Err) -> ActorError:
     value = e.value
     return ActorError(_FROM_WIT_KIND.get(value.kind, ErrorKind.INTERNAL), value.message)
+
+
+def _dapr_error(e: Err) -> DaprError:
+    value = e.value
+    return DaprError(_FROM_WIT_DAPR_KIND.get(value.kind, DaprErrorKind.FAILED), value.message)
 
 
 def _failure_policy(p: Optional[FailurePolicy]) -> Any:
@@ -143,6 +152,34 @@ class WitHost:
         if t is None:
             return None
         return TimerRegistration(t.due_time, t.period, t.ttl, t.callback, bytes(t.data))
+
+    # dapr
+    def dapr_publish(
+        self, pubsub: str, topic: str, data: bytes, content_type: str, metadata: list[tuple[str, str]]
+    ) -> str:
+        try:
+            return _dapr.publish(pubsub, topic, data, content_type, metadata)
+        except Err as e:
+            raise _dapr_error(e) from None
+
+    def dapr_invoke(self, app_id: str, method: str, verb: HttpVerb, data: bytes, content_type: str) -> InvokeReply:
+        try:
+            reply = _dapr.invoke(app_id, method, _TO_WIT_VERB[verb], data, content_type)
+        except Err as e:
+            raise _dapr_error(e) from None
+        return InvokeReply(bytes(reply.data), reply.content_type)
+
+    def dapr_binding(self, name: str, operation: str, data: bytes, metadata: list[tuple[str, str]]) -> str:
+        try:
+            return _dapr.binding(name, operation, data, metadata)
+        except Err as e:
+            raise _dapr_error(e) from None
+
+    def dapr_secret(self, store: str, key: str) -> list[tuple[str, str]]:
+        try:
+            return [(k, v) for k, v in _dapr.secret(store, key)]
+        except Err as e:
+            raise _dapr_error(e) from None
 
     # exports
     def to_export_error(self, e: ActorError) -> Err:

@@ -3,15 +3,17 @@
 An :class:`ActorError` raised out of a method (or out of ``activate``,
 ``deactivate``, ``on_reminder``, ``on_timer``) becomes the ``err`` of the
 export, with its kind and message; the host then discards the turn's writes.
-Any other exception is logged (with its traceback, at ``error`` level) and
-answered as ``internal``.
+A :class:`DaprError` (a failed building-block call, see
+:mod:`wapr_actor.dapr`) becomes ``application`` with the message
+``"<kind>: <message>"``. Any other exception is logged (with its traceback,
+at ``error`` level) and answered as ``internal``.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["ActorError", "ErrorKind"]
+__all__ = ["ActorError", "DaprError", "DaprErrorKind", "ErrorKind"]
 
 
 class ErrorKind(enum.Enum):
@@ -90,3 +92,59 @@ class ActorError(Exception):
     @classmethod
     def internal(cls, message: str) -> "ActorError":
         return cls(ErrorKind.INTERNAL, message)
+
+
+class DaprErrorKind(enum.Enum):
+    """Why a building-block call failed (``dapr-error-kind``); the value is
+    its WIT name."""
+
+    PERMISSION_DENIED = "permission-denied"
+    """The actor type has no grant for this call; nothing was sent."""
+    BAD_REQUEST = "bad-request"
+    """The arguments were refused before anything was sent."""
+    TIMEOUT = "timeout"
+    """No answer within the time left in the turn."""
+    UNAVAILABLE = "unavailable"
+    """The sidecar (or broker) could not be reached."""
+    FAILED = "failed"
+    """The sidecar or the called app answered with an error."""
+
+
+class DaprError(Exception):
+    """A failed building-block call (:mod:`wapr_actor.dapr`): a kind and a
+    message. ``str()`` is ``"<kind>: <message>"``; raised out of a method it
+    fails the turn as ``ActorError.application(str(error))``. ::
+
+        try:
+            values = dapr.secret("vault", "api-key")
+        except DaprError as e:
+            if e.kind is not DaprErrorKind.PERMISSION_DENIED:
+                raise
+            values = {}
+    """
+
+    def __init__(self, kind: DaprErrorKind, message: str) -> None:
+        if not isinstance(kind, DaprErrorKind):
+            kind = DaprErrorKind(kind)
+        super().__init__(kind, message)
+        self.kind = kind
+        self.message = str(message)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"DaprError({self.kind.name}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DaprError):
+            return NotImplemented
+        return (self.kind, self.message) == (other.kind, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.message))
+
+    def to_actor_error(self) -> ActorError:
+        """The error a method fails with: ``application``, ``"<kind>: <message>"``."""
+        return ActorError.application(str(self))
+

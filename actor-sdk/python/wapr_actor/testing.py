@@ -20,19 +20,37 @@ the callback as a turn with the registered data (``fire_reminder_with`` /
 ``fire_timer_with`` with any data). A one-shot, or the last of ``R<n>/…``,
 is gone after it fired; a failed reminder tick is kept (the host would retry
 it). Due times and ttls are not modelled.
+
+Dapr's building blocks (:mod:`wapr_actor.dapr`) are faked too. Every call
+is granted unless the test denies it (:func:`deny_publish`,
+:func:`deny_invoke`, :func:`deny_binding`, :func:`deny_secret`,
+:func:`deny_dapr`); a denied call raises ``permission-denied`` with the
+host's message. Events and binding calls are effects of the turn:
+:func:`published` and :func:`bindings` list those of committed turns, in
+order, each with an id shaped like the host's; a turn that raises drops
+them with its writes. ``invoke`` goes to the handler given to
+:func:`on_invoke` (every call is kept in :func:`invocations`, failed turn or
+not, as the host makes it at once) and ``secret`` reads what
+:func:`set_secret` stored. Arguments the host refuses are refused alike,
+with its messages (``bad-request``: an empty name or metadata key, one
+longer than 256 bytes, data over 4 MiB, more than 1000 events and binding
+calls in a turn); the host's limit on a turn's total bytes is not modelled.
+Set these up after creating the
+:class:`TestActor` (which resets the mock unless ``keep=True``).
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Generic, Optional, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Generic, Mapping, Optional, TypeVar, Union
 
 from . import _host, codec
 from ._runtime import Runtime, guarded
 from .actor import Actor, ActorRef
-from .errors import ActorError
+from .dapr import HttpVerb, InvokeReply
+from .errors import ActorError, DaprError, DaprErrorKind
 from .log import Level
 from .scheduling import ReminderInfo, ReminderRegistration, TimerRegistration
 
@@ -49,6 +67,22 @@ __all__ = [
     "logs",
     "on_call",
     "set_unix_nanos",
+    "MAX_EFFECTS_PER_TURN",
+    "MAX_DAPR_NAME_LEN",
+    "MAX_DAPR_DATA",
+    "Published",
+    "BindingCall",
+    "Invocation",
+    "published",
+    "bindings",
+    "invocations",
+    "on_invoke",
+    "set_secret",
+    "deny_publish",
+    "deny_invoke",
+    "deny_binding",
+    "deny_secret",
+    "deny_dapr",
 ]
 
 A = TypeVar("A", bound=Actor)
@@ -62,11 +96,97 @@ class _Entry:
     left: Optional[int]  # fires left; None: unlimited
 
 
+MAX_EFFECTS_PER_TURN = 1000
+"""Most publish and binding calls one turn may make (the host's limit)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """An event a committed turn published."""
+
+    pubsub: str
+    topic: str
+    data: bytes
+    content_type: str
+    """As given, or (given empty) ``application/json`` when the data is
+    JSON, else ``application/octet-stream``, as the host decides."""
+    metadata: list[tuple[str, str]]
+    id: str
+    """The id ``publish`` returned (the CloudEvent ``id``)."""
+
+    def data_json(self) -> Any:
+        """The data decoded as JSON (empty: ``None``)."""
+        return codec.decode(self.data)
+
+
+@dataclass(frozen=True)
+class BindingCall:
+    """An output-binding call a committed turn made."""
+
+    name: str
+    operation: str
+    data: bytes
+    metadata: list[tuple[str, str]]
+    id: str
+    """The id ``binding`` returned."""
+
+    def data_json(self) -> Any:
+        """The data decoded as JSON (empty: ``None``)."""
+        return codec.decode(self.data)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A :func:`wapr_actor.dapr.invoke` call as the actor made it."""
+
+    app_id: str
+    method: str
+    verb: HttpVerb
+    data: bytes
+    content_type: str
+
+
+InvokeHandler = Callable[[Invocation], Union[InvokeReply, bytes]]
+
+
 @dataclass
 class _Durable:
     state: dict[str, bytes]
     reminders: dict[str, _Entry]
     timers: dict[str, _Entry]
+    published: list[Published] = field(default_factory=list)
+    bindings: list[BindingCall] = field(default_factory=list)
+
+
+MAX_DAPR_NAME_LEN = 256
+"""Longest name a building-block call takes, in bytes (the host's limit)."""
+
+MAX_DAPR_DATA = 4 << 20
+"""Most bytes of data one building-block call may carry (4 MiB)."""
+
+_DAPR_NAMES = {
+    "publish": ("the pub/sub name", "the topic"),
+    "invoke": ("the app id", "the method"),
+    "binding": ("the binding name", "the operation"),
+    "secret": ("the secret store", "the key"),
+}
+
+
+def _check_dapr_name(what: str, name: str) -> None:
+    if not name:
+        raise DaprError(DaprErrorKind.BAD_REQUEST, f"{what} is empty")
+    if len(name.encode()) > MAX_DAPR_NAME_LEN:
+        raise DaprError(DaprErrorKind.BAD_REQUEST, f"{what} is longer than {MAX_DAPR_NAME_LEN} bytes")
+
+
+def _describe(kind: str, a: str, b: str) -> str:
+    """A call in the host's words (``publish to pubsub/alerts``)."""
+    return {
+        "publish": f"publish to {a}/{b}",
+        "invoke": f"invoke {a}/{b}",
+        "binding": f"use binding {a} ({b})",
+        "secret": f"read secret {a}/{b}",
+    }[kind]
 
 
 class MockHost:
@@ -79,6 +199,15 @@ class MockHost:
         self.unix_nanos = 0
         self.monotonic = 0
         self.rng = 0
+        self.actor_type = ""
+        self.deny_all = False
+        self.denied: set[tuple[str, str, str]] = set()
+        self.on_invoke: Optional[InvokeHandler] = None
+        self.invocations: list[Invocation] = []
+        self.secrets: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.turns = 0
+        self.turn = 0  # the running turn's number (0: outside a turn)
+        self.effects = 0  # effects made in the running turn
 
     # state
     def state_get(self, key: str) -> Optional[bytes]:
@@ -167,8 +296,88 @@ class MockHost:
         entry = self.durable.timers.get(name)
         return None if entry is None else copy.copy(entry.registration)
 
+    # dapr
+    def _check_dapr(
+        self, kind: str, a: str, b: str, data: bytes = b"", metadata: Optional[list[tuple[str, str]]] = None
+    ) -> None:
+        """Refuses, in the host's order and with its messages, empty or too
+        long names, too much data and bad metadata keys (``bad-request``),
+        then denied calls (``permission-denied``)."""
+        for what, value in zip(_DAPR_NAMES[kind], (a, b)):
+            _check_dapr_name(what, value)
+        if len(data) > MAX_DAPR_DATA:
+            raise DaprError(
+                DaprErrorKind.BAD_REQUEST,
+                f"{len(data)} bytes of data is more than the {MAX_DAPR_DATA} a building-block call may carry",
+            )
+        for key, _ in metadata or []:
+            _check_dapr_name("a metadata key", key)
+        if self.deny_all or (kind, a, b) in self.denied:
+            t = self.actor_type
+            raise DaprError(
+                DaprErrorKind.PERMISSION_DENIED,
+                f"actor type {t} may not {_describe(kind, a, b)}: it is not granted in [actors.{t}.dapr]",
+            )
+
+    def _effect_id(self) -> str:
+        if self.effects >= MAX_EFFECTS_PER_TURN:
+            raise DaprError(
+                DaprErrorKind.BAD_REQUEST,
+                f"a turn may make at most {MAX_EFFECTS_PER_TURN} publish and binding calls",
+            )
+        id = f"{self.turn:032x}-{self.effects}"
+        self.effects += 1
+        return id
+
+    def dapr_publish(
+        self, pubsub: str, topic: str, data: bytes, content_type: str, metadata: list[tuple[str, str]]
+    ) -> str:
+        self._check_dapr("publish", pubsub, topic, data, metadata)
+        if not content_type:
+            content_type = "application/json" if _is_json(data) else "application/octet-stream"
+        id = self._effect_id()
+        self.durable.published.append(Published(pubsub, topic, bytes(data), content_type, list(metadata), id))
+        return id
+
+    def dapr_binding(self, name: str, operation: str, data: bytes, metadata: list[tuple[str, str]]) -> str:
+        self._check_dapr("binding", name, operation, data, metadata)
+        id = self._effect_id()
+        self.durable.bindings.append(BindingCall(name, operation, bytes(data), list(metadata), id))
+        return id
+
+    def dapr_invoke(self, app_id: str, method: str, verb: HttpVerb, data: bytes, content_type: str) -> InvokeReply:
+        self._check_dapr("invoke", app_id, method, data)
+        call = Invocation(app_id, method, verb, bytes(data), content_type)
+        self.invocations.append(call)
+        if self.on_invoke is None:
+            raise DaprError(
+                DaprErrorKind.UNAVAILABLE, f"no invoke handler set in the test host (invoke {app_id}/{method})"
+            )
+        reply = self.on_invoke(call)
+        return InvokeReply(bytes(reply), "") if isinstance(reply, (bytes, bytearray)) else reply
+
+    def dapr_secret(self, store: str, key: str) -> list[tuple[str, str]]:
+        self._check_dapr("secret", store, key)
+        values = self.secrets.get((store, key))
+        if not values:
+            raise DaprError(
+                DaprErrorKind.FAILED,
+                f"no secret {key} in secret store {store} (the test host has what testing.set_secret stored)",
+            )
+        return sorted(values)  # the host hands them over sorted by name
+
     def to_export_error(self, e: ActorError) -> ActorError:
         return e
+
+
+def _is_json(data: bytes) -> bool:
+    if not data:
+        return False
+    try:
+        codec.decode(data)
+        return True
+    except ValueError:
+        return False
 
 
 def _mock() -> MockHost:
@@ -185,12 +394,19 @@ def _turn(f: Callable[[], Any], what: str) -> Any:
         dict(mock.durable.state),
         {k: replace(v) for k, v in mock.durable.reminders.items()},
         {k: replace(v) for k, v in mock.durable.timers.items()},
+        list(mock.durable.published),
+        list(mock.durable.bindings),
     )
+    outer = (mock.turn, mock.effects)
+    mock.turns += 1
+    mock.turn, mock.effects = mock.turns, 0
     try:
         return guarded(what, f)
     except ActorError:
         mock.durable = before
         raise
+    finally:
+        mock.turn, mock.effects = outer
 
 
 class TestActor(Generic[A]):
@@ -202,6 +418,7 @@ class TestActor(Generic[A]):
     def __init__(self, cls: type[A], actor_type: str = "test", actor_id: str = "t1", *, keep: bool = False) -> None:
         if not keep:
             reset()
+        _mock().actor_type = actor_type
         self.ref = ActorRef(actor_type, actor_id)
         self.runtime = Runtime(cls)
         _turn(lambda: self.runtime.activate(self.ref), "activate")
@@ -320,6 +537,66 @@ def on_call(handler: Optional[CallHandler]) -> None:
 
 def set_unix_nanos(unix_nanos: int) -> None:
     _mock().unix_nanos = int(unix_nanos)
+
+
+def published() -> list[Published]:
+    """The events of committed turns (and of calls made outside a turn), in
+    order."""
+    return list(_mock().durable.published)
+
+
+def bindings() -> list[BindingCall]:
+    """The output-binding calls of committed turns (and of calls made
+    outside a turn), in order."""
+    return list(_mock().durable.bindings)
+
+
+def invocations() -> list[Invocation]:
+    """Every ``dapr.invoke`` call made so far, in order, whether or not its
+    turn committed (the host makes it at once)."""
+    return list(_mock().invocations)
+
+
+def on_invoke(handler: Optional[InvokeHandler]) -> None:
+    """Answers ``dapr.invoke`` (after the grant check):
+    ``handler(invocation)`` returns an :class:`~wapr_actor.dapr.InvokeReply`
+    (or bytes: the body, no content type) or raises
+    :class:`~wapr_actor.DaprError`. Without a handler, calls raise
+    ``unavailable``."""
+    _mock().on_invoke = handler
+
+
+def set_secret(store: str, key: str, values: Mapping[str, str]) -> None:
+    """Stores the secret ``key`` of ``store`` with these values, for
+    ``dapr.secret``; no values reads as ``failed``, like one never set."""
+    _mock().secrets[(store, key)] = [(str(k), str(v)) for k, v in values.items()]
+
+
+def deny_publish(pubsub: str, topic: str) -> None:
+    """Denies publishing to ``topic`` of ``pubsub`` (``permission-denied``, as
+    on a host without that grant)."""
+    _mock().denied.add(("publish", pubsub, topic))
+
+
+def deny_invoke(app_id: str, method: str) -> None:
+    """Denies invoking ``method`` of app ``app_id``."""
+    _mock().denied.add(("invoke", app_id, method))
+
+
+def deny_binding(name: str, operation: str) -> None:
+    """Denies ``operation`` of output binding ``name``."""
+    _mock().denied.add(("binding", name, operation))
+
+
+def deny_secret(store: str, key: str) -> None:
+    """Denies reading secret ``key`` of ``store``."""
+    _mock().denied.add(("secret", store, key))
+
+
+def deny_dapr() -> None:
+    """Denies every building-block call, as on a host where the actor type
+    has no grants (the host's default)."""
+    _mock().deny_all = True
 
 
 # --- the host's checks ---------------------------------------------------------

@@ -19,6 +19,22 @@
 //! callback fails is not counted (the host retries it) while a timer tick
 //! always is. Due times, ttls and the clock are not modelled.
 //!
+//! Dapr's building blocks ([`dapr`](crate::dapr)) are faked too. Every call
+//! is granted unless a test denies it ([`deny_publish`], [`deny_invoke`],
+//! [`deny_binding`], [`deny_secret`], [`deny_dapr`]); a denied call fails
+//! with `permission-denied` and the host's message. Events and binding
+//! calls are effects of the turn: [`published`] and [`bindings`] list those
+//! of committed turns, in order, and a failed turn's are dropped with its
+//! state. Each gets an id shaped like the host's (32 hex digits, `-`, its
+//! number in the turn). `invoke` goes to the handler given to
+//! [`on_invoke`] (every call is kept in [`invocations`], failed turn or
+//! not, as the host makes it at once) and `secret` reads what
+//! [`set_secret`] stored. Arguments the host refuses are refused alike, with
+//! its messages (`bad-request`: an empty name or metadata key, one longer
+//! than [`MAX_DAPR_NAME_LEN`], data over [`MAX_DAPR_DATA`], more than
+//! [`MAX_EFFECTS_PER_TURN`] events and binding calls in a turn); the
+//! host's limit on a turn's total bytes is not modelled.
+//!
 //! ```
 //! use wapr_actor::{Actor, ActorRef, Error, Methods, state, testing::TestActor};
 //!
@@ -79,6 +95,7 @@ use std::collections::BTreeMap;
 
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::dapr::{DaprError, DaprErrorKind, HttpVerb, InvokeReply};
 use crate::log::Level;
 use crate::runtime::Live;
 use crate::scheduling::{ReminderRegistration, TimerRegistration};
@@ -86,6 +103,124 @@ use crate::{Actor, ActorRef, Error, codec};
 
 /// Handler for calls to other actors made by the actor under test.
 pub type CallHandler = Box<dyn FnMut(&ActorRef, &str, &[u8]) -> Result<Vec<u8>, Error>>;
+
+/// Handler for the actor's [`dapr::invoke`](crate::dapr::invoke) calls.
+pub type InvokeHandler = Box<dyn FnMut(&Invocation) -> Result<InvokeReply, DaprError>>;
+
+/// Most publish and binding calls one turn may make (the host's limit).
+pub const MAX_EFFECTS_PER_TURN: usize = 1_000;
+
+/// Longest name a building-block call takes (component names, topics, app
+/// ids, methods, operations, keys, metadata keys), in bytes.
+pub const MAX_DAPR_NAME_LEN: usize = 256;
+
+/// Most bytes of data one building-block call may carry (4 MiB).
+pub const MAX_DAPR_DATA: usize = 4 << 20;
+
+/// An event a committed turn published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The pub/sub component.
+    pub pubsub: String,
+    /// The topic.
+    pub topic: String,
+    /// The event's data.
+    pub data: Vec<u8>,
+    /// Its content type: as given, or (given empty) `application/json` when
+    /// the data is JSON, else `application/octet-stream`, as the host
+    /// decides.
+    pub content_type: String,
+    /// Its metadata, in the order given.
+    pub metadata: Vec<(String, String)>,
+    /// The id `publish` returned (the CloudEvent `id`).
+    pub id: String,
+}
+
+impl Published {
+    /// The data decoded as JSON (empty decodes as `null`).
+    ///
+    /// # Errors
+    /// `bad-request` when it is not JSON for `T`.
+    pub fn data_json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        codec::from_json(&self.data)
+    }
+}
+
+/// An output-binding call a committed turn made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingCall {
+    /// The binding.
+    pub name: String,
+    /// The operation.
+    pub operation: String,
+    /// The data.
+    pub data: Vec<u8>,
+    /// The metadata, in the order given.
+    pub metadata: Vec<(String, String)>,
+    /// The id `binding` returned.
+    pub id: String,
+}
+
+impl BindingCall {
+    /// The data decoded as JSON (empty decodes as `null`).
+    ///
+    /// # Errors
+    /// `bad-request` when it is not JSON for `T`.
+    pub fn data_json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        codec::from_json(&self.data)
+    }
+}
+
+/// A [`dapr::invoke`](crate::dapr::invoke) call as the actor made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The called app.
+    pub app_id: String,
+    /// The method.
+    pub method: String,
+    /// The HTTP verb.
+    pub verb: HttpVerb,
+    /// The request body.
+    pub data: Vec<u8>,
+    /// Its content type (empty for none).
+    pub content_type: String,
+}
+
+/// A building-block call a test denies (the pairs of the host's grants).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum DaprCall {
+    Publish { pubsub: String, topic: String },
+    Invoke { app_id: String, method: String },
+    Binding { name: String, operation: String },
+    Secret { store: String, key: String },
+}
+
+impl DaprCall {
+    /// The call in the host's words (`publish to pubsub/alerts`).
+    fn describe(&self) -> String {
+        match self {
+            Self::Publish { pubsub, topic } => format!("publish to {pubsub}/{topic}"),
+            Self::Invoke { app_id, method } => format!("invoke {app_id}/{method}"),
+            Self::Binding { name, operation } => format!("use binding {name} ({operation})"),
+            Self::Secret { store, key } => format!("read secret {store}/{key}"),
+        }
+    }
+}
+
+/// The faked building blocks.
+#[derive(Default)]
+struct MockDapr {
+    deny_all: bool,
+    denied: std::collections::BTreeSet<DaprCall>,
+    on_invoke: Option<InvokeHandler>,
+    invocations: Vec<Invocation>,
+    secrets: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// Numbers the turns, for effect ids (0: outside a turn).
+    turn: u64,
+    turns_begun: u64,
+    /// Effects made in the running turn.
+    effects: usize,
+}
 
 /// A registered reminder and the fires it has left (`None`: unlimited).
 #[derive(Debug, Clone)]
@@ -107,11 +242,16 @@ struct Durable {
     state: BTreeMap<String, Vec<u8>>,
     reminders: BTreeMap<String, MockReminder>,
     timers: BTreeMap<String, MockTimer>,
+    published: Vec<Published>,
+    bindings: Vec<BindingCall>,
 }
 
 #[derive(Default)]
 struct MockHost {
     durable: Durable,
+    /// The type of the actor last activated (for the host's messages).
+    actor_type: String,
+    dapr: MockDapr,
     logs: Vec<(Level, String)>,
     on_call: Option<CallHandler>,
     unix_nanos: u64,
@@ -139,6 +279,7 @@ impl<A: Actor> TestActor<A> {
     /// # Errors
     /// The error returned by [`Actor::activate`].
     pub fn activate(actor_type: &str, actor_id: &str) -> Result<Self, Error> {
+        with_mock(|mock| actor_type.clone_into(&mut mock.actor_type));
         turn(|| Live::activate(ActorRef::new(actor_type, actor_id))).map(|live| Self { live })
     }
 
@@ -273,19 +414,30 @@ fn count_fire<T>(
     }
 }
 
-/// Runs `f` as a turn: if it returns `Err`, the state and the timer and
-/// reminder registrations are restored.
+/// Runs `f` as a turn: if it returns `Err`, the state, the timer and
+/// reminder registrations and the events and binding calls are restored.
 fn turn<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    let before = with_mock(|mock| mock.durable.clone());
+    let (before, outer) = with_mock(|mock| {
+        let outer = (mock.dapr.turn, mock.dapr.effects);
+        mock.dapr.turns_begun += 1;
+        mock.dapr.turn = mock.dapr.turns_begun;
+        mock.dapr.effects = 0;
+        (mock.durable.clone(), outer)
+    });
     let result = f();
-    if result.is_err() {
-        with_mock(|mock| mock.durable = before);
-    }
+    with_mock(|mock| {
+        (mock.dapr.turn, mock.dapr.effects) = outer;
+        if result.is_err() {
+            mock.durable = before;
+        }
+    });
     result
 }
 
 /// Resets the mock host of this thread: no state, no reminders or timers, no
-/// logs, no call handler, clock and randomness back to their start values.
+/// logs, no call handler, no events, binding calls, invocations, secrets,
+/// denials or invoke handler, clock and randomness back to their start
+/// values.
 pub fn reset() {
     with_mock(|mock| *mock = MockHost::default());
 }
@@ -347,6 +499,93 @@ pub fn on_call(handler: impl FnMut(&ActorRef, &str, &[u8]) -> Result<Vec<u8>, Er
     with_mock(|mock| mock.on_call = Some(Box::new(handler)));
 }
 
+/// The events published by committed turns (and by calls made outside a
+/// turn), in order.
+pub fn published() -> Vec<Published> {
+    with_mock(|mock| mock.durable.published.clone())
+}
+
+/// The output-binding calls of committed turns (and of calls made outside
+/// a turn), in order.
+pub fn bindings() -> Vec<BindingCall> {
+    with_mock(|mock| mock.durable.bindings.clone())
+}
+
+/// Every [`dapr::invoke`](crate::dapr::invoke) call made so far, in order,
+/// whether or not its turn committed (the host makes it at once).
+pub fn invocations() -> Vec<Invocation> {
+    with_mock(|mock| mock.dapr.invocations.clone())
+}
+
+/// Answers the actor's [`dapr::invoke`](crate::dapr::invoke) calls with
+/// `handler` (after the grant check). Without a handler, calls fail with
+/// `unavailable`.
+pub fn on_invoke(handler: impl FnMut(&Invocation) -> Result<InvokeReply, DaprError> + 'static) {
+    with_mock(|mock| mock.dapr.on_invoke = Some(Box::new(handler)));
+}
+
+/// Stores the secret `key` of `store` with these values (name, value), for
+/// [`dapr::secret`](crate::dapr::secret); a key without values reads as
+/// `failed`, like one never set.
+pub fn set_secret<K, V>(store: &str, key: &str, values: impl IntoIterator<Item = (K, V)>)
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    let values = values
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    with_mock(|mock| {
+        mock.dapr
+            .secrets
+            .insert((store.to_owned(), key.to_owned()), values)
+    });
+}
+
+/// Denies publishing to `topic` of `pubsub`: such a call fails with
+/// `permission-denied`, as on a host without that grant.
+pub fn deny_publish(pubsub: &str, topic: &str) {
+    deny(DaprCall::Publish {
+        pubsub: pubsub.to_owned(),
+        topic: topic.to_owned(),
+    });
+}
+
+/// Denies invoking `method` of app `app_id` (`permission-denied`).
+pub fn deny_invoke(app_id: &str, method: &str) {
+    deny(DaprCall::Invoke {
+        app_id: app_id.to_owned(),
+        method: method.to_owned(),
+    });
+}
+
+/// Denies `operation` of output binding `name` (`permission-denied`).
+pub fn deny_binding(name: &str, operation: &str) {
+    deny(DaprCall::Binding {
+        name: name.to_owned(),
+        operation: operation.to_owned(),
+    });
+}
+
+/// Denies reading secret `key` of `store` (`permission-denied`).
+pub fn deny_secret(store: &str, key: &str) {
+    deny(DaprCall::Secret {
+        store: store.to_owned(),
+        key: key.to_owned(),
+    });
+}
+
+/// Denies every building-block call, as on a host where the actor type has
+/// no grants (the host's default).
+pub fn deny_dapr() {
+    with_mock(|mock| mock.dapr.deny_all = true);
+}
+
+fn deny(call: DaprCall) {
+    with_mock(|mock| mock.dapr.denied.insert(call));
+}
+
 /// Sets the wall clock (nanoseconds since the Unix epoch). The monotonic
 /// clock starts at 0 and advances 1 µs per reading.
 pub fn set_unix_nanos(unix_nanos: u64) {
@@ -355,7 +594,11 @@ pub fn set_unix_nanos(unix_nanos: u64) {
 
 /// The functions the SDK calls instead of the ABI imports on native targets.
 pub(crate) mod mock {
-    use super::{MockHost, MockReminder, MockTimer, times, with_mock};
+    use super::{
+        BindingCall, DaprCall, DaprError, DaprErrorKind, HttpVerb, Invocation, InvokeReply,
+        MAX_DAPR_DATA, MAX_DAPR_NAME_LEN, MAX_EFFECTS_PER_TURN, MockHost, MockReminder, MockTimer,
+        Published, times, with_mock,
+    };
     use crate::log::Level;
     use crate::scheduling::{ReminderInfo, ReminderRegistration, TimerRegistration};
     use crate::{ActorRef, Error};
@@ -453,6 +696,216 @@ pub(crate) mod mock {
                 .timers
                 .get(name)
                 .map(|t| t.registration.clone())
+        })
+    }
+
+    /// Refuses, in the host's order and with its messages, empty or too
+    /// long names, too much data and bad metadata keys (`bad-request`),
+    /// then ungranted calls (`permission-denied`).
+    fn check_dapr(
+        call: &DaprCall,
+        data: &[u8],
+        metadata: &[(String, String)],
+    ) -> Result<(), DaprError> {
+        let names: [(&str, &str); 2] = match call {
+            DaprCall::Publish { pubsub, topic } => {
+                [("the pub/sub name", pubsub), ("the topic", topic)]
+            }
+            DaprCall::Invoke { app_id, method } => [("the app id", app_id), ("the method", method)],
+            DaprCall::Binding { name, operation } => {
+                [("the binding name", name), ("the operation", operation)]
+            }
+            DaprCall::Secret { store, key } => [("the secret store", store), ("the key", key)],
+        };
+        for (what, name) in names {
+            check_dapr_name(what, name)?;
+        }
+        check_payload(data, metadata)?;
+        with_mock(|mock| {
+            if mock.dapr.deny_all || mock.dapr.denied.contains(call) {
+                let actor_type = &mock.actor_type;
+                return Err(DaprError::new(
+                    DaprErrorKind::PermissionDenied,
+                    format!(
+                        "actor type {actor_type} may not {}: it is not granted in \
+                         [actors.{actor_type}.dapr]",
+                        call.describe()
+                    ),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// A name the host refuses: empty or longer than it takes.
+    fn check_dapr_name(what: &str, name: &str) -> Result<(), DaprError> {
+        if name.is_empty() {
+            return Err(DaprError::new(
+                DaprErrorKind::BadRequest,
+                format!("{what} is empty"),
+            ));
+        }
+        if name.len() > MAX_DAPR_NAME_LEN {
+            return Err(DaprError::new(
+                DaprErrorKind::BadRequest,
+                format!("{what} is longer than {MAX_DAPR_NAME_LEN} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Data and metadata the host refuses: too much data, an empty or too
+    /// long metadata key.
+    fn check_payload(data: &[u8], metadata: &[(String, String)]) -> Result<(), DaprError> {
+        if data.len() > MAX_DAPR_DATA {
+            return Err(DaprError::new(
+                DaprErrorKind::BadRequest,
+                format!(
+                    "{} bytes of data is more than the {MAX_DAPR_DATA} a building-block call \
+                     may carry",
+                    data.len()
+                ),
+            ));
+        }
+        for (key, _) in metadata {
+            check_dapr_name("a metadata key", key)?;
+        }
+        Ok(())
+    }
+
+    /// Counts one effect of the running turn; its id.
+    fn effect_id(mock: &mut MockHost) -> Result<String, DaprError> {
+        if mock.dapr.effects >= MAX_EFFECTS_PER_TURN {
+            return Err(DaprError::new(
+                DaprErrorKind::BadRequest,
+                format!("a turn may make at most {MAX_EFFECTS_PER_TURN} publish and binding calls"),
+            ));
+        }
+        let id = format!("{:032x}-{}", mock.dapr.turn, mock.dapr.effects);
+        mock.dapr.effects += 1;
+        Ok(id)
+    }
+
+    pub fn dapr_publish(
+        pubsub: &str,
+        topic: &str,
+        data: &[u8],
+        content_type: &str,
+        metadata: &[(String, String)],
+    ) -> Result<String, DaprError> {
+        let call = DaprCall::Publish {
+            pubsub: pubsub.to_owned(),
+            topic: topic.to_owned(),
+        };
+        check_dapr(&call, data, metadata)?;
+        let content_type = if !content_type.is_empty() {
+            content_type.to_owned()
+        } else if serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok() {
+            crate::dapr::JSON.to_owned()
+        } else {
+            "application/octet-stream".to_owned()
+        };
+        with_mock(|mock| {
+            let id = effect_id(mock)?;
+            mock.durable.published.push(Published {
+                pubsub: pubsub.to_owned(),
+                topic: topic.to_owned(),
+                data: data.to_vec(),
+                content_type,
+                metadata: metadata.to_vec(),
+                id: id.clone(),
+            });
+            Ok(id)
+        })
+    }
+
+    pub fn dapr_binding(
+        name: &str,
+        operation: &str,
+        data: &[u8],
+        metadata: &[(String, String)],
+    ) -> Result<String, DaprError> {
+        let call = DaprCall::Binding {
+            name: name.to_owned(),
+            operation: operation.to_owned(),
+        };
+        check_dapr(&call, data, metadata)?;
+        with_mock(|mock| {
+            let id = effect_id(mock)?;
+            mock.durable.bindings.push(BindingCall {
+                name: name.to_owned(),
+                operation: operation.to_owned(),
+                data: data.to_vec(),
+                metadata: metadata.to_vec(),
+                id: id.clone(),
+            });
+            Ok(id)
+        })
+    }
+
+    pub fn dapr_invoke(
+        app_id: &str,
+        method: &str,
+        verb: HttpVerb,
+        data: &[u8],
+        content_type: &str,
+    ) -> Result<InvokeReply, DaprError> {
+        let call = DaprCall::Invoke {
+            app_id: app_id.to_owned(),
+            method: method.to_owned(),
+        };
+        check_dapr(&call, data, &[])?;
+        let invocation = Invocation {
+            app_id: app_id.to_owned(),
+            method: method.to_owned(),
+            verb,
+            data: data.to_vec(),
+            content_type: content_type.to_owned(),
+        };
+        // The handler runs outside the borrow so it may use the mock itself.
+        let handler = with_mock(|mock| {
+            mock.dapr.invocations.push(invocation.clone());
+            mock.dapr.on_invoke.take()
+        });
+        let Some(mut handler) = handler else {
+            return Err(DaprError::new(
+                DaprErrorKind::Unavailable,
+                format!("no invoke handler set in the test host (invoke {app_id}/{method})"),
+            ));
+        };
+        let result = handler(&invocation);
+        with_mock(|mock| {
+            mock.dapr.on_invoke.get_or_insert(handler);
+        });
+        result
+    }
+
+    pub fn dapr_secret(store: &str, key: &str) -> Result<Vec<(String, String)>, DaprError> {
+        let call = DaprCall::Secret {
+            store: store.to_owned(),
+            key: key.to_owned(),
+        };
+        check_dapr(&call, &[], &[])?;
+        with_mock(|mock| {
+            mock.dapr
+                .secrets
+                .get(&(store.to_owned(), key.to_owned()))
+                .filter(|values| !values.is_empty())
+                .map(|values| {
+                    // The host hands them over sorted.
+                    let mut values = values.clone();
+                    values.sort();
+                    values
+                })
+                .ok_or_else(|| {
+                    DaprError::new(
+                        DaprErrorKind::Failed,
+                        format!(
+                            "no secret {key} in secret store {store} (the test host has what \
+                             testing::set_secret stored)"
+                        ),
+                    )
+                })
         })
     }
 
@@ -882,6 +1335,262 @@ mod tests {
         ] {
             scheduling::set_timer("ok", &timer).unwrap();
         }
+    }
+
+    /// Publishes, binds, invokes and reads secrets as its payload says;
+    /// fails afterwards when `fail` is set.
+    struct Blocks;
+
+    #[derive(Deserialize)]
+    struct Effects {
+        #[serde(default)]
+        publish: Vec<(String, String, Value)>,
+        #[serde(default)]
+        bind: Vec<(String, String, Value)>,
+        #[serde(default)]
+        invoke: Option<(String, String)>,
+        #[serde(default)]
+        fail: bool,
+    }
+
+    impl Blocks {
+        fn effects(&mut self, e: Effects) -> Result<Vec<String>, Error> {
+            let mut ids = Vec::new();
+            for (pubsub, topic, data) in e.publish {
+                ids.push(crate::dapr::publish_json(&pubsub, &topic, &data)?);
+            }
+            for (name, operation, data) in e.bind {
+                ids.push(
+                    crate::dapr::Binding::json(name, operation, &data)
+                        .metadata("k", "v")
+                        .send()?,
+                );
+            }
+            if let Some((app, method)) = e.invoke {
+                let reply =
+                    crate::dapr::invoke(&app, &method, HttpVerb::Post, b"ping", "text/plain")?;
+                ids.push(reply.text());
+            }
+            state::set("ran", &true)?;
+            if e.fail {
+                return Err(Error::application("effects failed"));
+            }
+            Ok(ids)
+        }
+    }
+
+    impl Actor for Blocks {
+        fn activate(_: ActorRef) -> Result<Self, Error> {
+            Ok(Blocks)
+        }
+
+        fn methods() -> Methods<Self> {
+            Methods::new().method("effects", Self::effects)
+        }
+    }
+
+    fn blocks() -> TestActor<Blocks> {
+        TestActor::activate("blocks", "b1").unwrap()
+    }
+
+    #[test]
+    fn effects_commit_with_the_turn() {
+        let mut b = blocks();
+        let plan = json!({"publish": [["ps", "t", {"n": 1}]], "bind": [["sms", "create", "hi"]], "fail": true});
+        let err = b.invoke_json::<_, Value>("effects", &plan).unwrap_err();
+        assert_eq!(err, Error::application("effects failed"));
+        assert!(published().is_empty(), "a failed turn publishes nothing");
+        assert!(bindings().is_empty(), "a failed turn binds nothing");
+        assert_eq!(state_json("ran"), None);
+
+        let plan = json!({"publish": [["ps", "t", {"n": 1}], ["ps", "u", 2]], "bind": [["sms", "create", "hi"]]});
+        let ids: Vec<String> = b.invoke_json("effects", &plan).unwrap();
+        assert_eq!(ids.len(), 3);
+        let events = published();
+        assert_eq!(
+            events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            ids[..2]
+        );
+        assert_eq!(events[0].topic, "t");
+        assert_eq!(events[0].data_json::<Value>().unwrap(), json!({"n": 1}));
+        assert_eq!(events[0].content_type, "application/json");
+        assert_eq!(events[1].data, b"2");
+        let calls = bindings();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].name.as_str(), calls[0].operation.as_str()),
+            ("sms", "create")
+        );
+        assert_eq!(calls[0].data_json::<String>().unwrap(), "hi");
+        assert_eq!(calls[0].metadata, [("k".to_owned(), "v".to_owned())]);
+        assert_eq!(calls[0].id, ids[2]);
+        // Ids look like the host's and differ between effects and turns.
+        for id in &ids {
+            let (hex, n) = id.split_once('-').unwrap();
+            assert_eq!(hex.len(), 32, "{id}");
+            assert!(n.parse::<usize>().is_ok(), "{id}");
+        }
+        let again: Vec<String> = b
+            .invoke_json("effects", &json!({"publish": [["ps", "t", null]]}))
+            .unwrap();
+        assert!(!ids.contains(&again[0]), "{again:?} {ids:?}");
+    }
+
+    #[test]
+    fn content_types_follow_the_hosts_rule() {
+        crate::dapr::publish("ps", "t", b"{\"a\":1}").unwrap();
+        crate::dapr::publish("ps", "t", b"not json").unwrap();
+        crate::dapr::Publish::new("ps", "t", "x")
+            .content_type("text/plain")
+            .metadata("ttlInSeconds", "60")
+            .send()
+            .unwrap();
+        let events = published();
+        let types: Vec<&str> = events.iter().map(|e| e.content_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["application/json", "application/octet-stream", "text/plain"]
+        );
+        assert_eq!(
+            events[2].metadata,
+            [("ttlInSeconds".to_owned(), "60".to_owned())]
+        );
+    }
+
+    #[test]
+    fn denied_and_malformed_calls_fail_before_anything_is_recorded() {
+        let mut b = blocks();
+        deny_publish("ps", "secret-topic");
+        let err = b
+            .invoke_json::<_, Value>(
+                "effects",
+                &json!({"publish": [["ps", "t", 1], ["ps", "secret-topic", 2]]}),
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Application);
+        assert_eq!(
+            err.message(),
+            "permission-denied: actor type blocks may not publish to ps/secret-topic: \
+             it is not granted in [actors.blocks.dapr]"
+        );
+        assert!(published().is_empty(), "the turn failed: nothing at all");
+
+        let err = crate::dapr::publish("", "t", b"").unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::BadRequest);
+        assert_eq!(err.message(), "the pub/sub name is empty");
+        let err = crate::dapr::publish("ps", &"t".repeat(257), b"").unwrap_err();
+        assert_eq!(err.message(), "the topic is longer than 256 bytes");
+        let err = crate::dapr::Publish::new("ps", "t", vec![b'x'; MAX_DAPR_DATA + 1])
+            .send()
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "4194305 bytes of data is more than the 4194304 a building-block call may carry"
+        );
+        let err = crate::dapr::binding("sms", "create", b"", &[("", "v")]).unwrap_err();
+        assert_eq!(err.message(), "a metadata key is empty");
+        let err = crate::dapr::binding("sms", "", b"", &[]).unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::BadRequest);
+
+        deny_binding("sms", "delete");
+        crate::dapr::binding("sms", "create", b"", &[("a", "b")]).unwrap();
+        let err = crate::dapr::binding("sms", "delete", b"", &[]).unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::PermissionDenied);
+        assert_eq!(bindings().len(), 1);
+
+        deny_dapr();
+        for err in [
+            crate::dapr::publish("ps", "t", b"").unwrap_err(),
+            crate::dapr::binding("sms", "create", b"", &[]).unwrap_err(),
+            crate::dapr::invoke("app", "m", HttpVerb::Get, b"", "").unwrap_err(),
+            crate::dapr::secret("vault", "k").unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), DaprErrorKind::PermissionDenied, "{err}");
+        }
+        reset();
+        crate::dapr::publish("ps", "secret-topic", b"").unwrap();
+    }
+
+    #[test]
+    fn invoke_goes_to_the_handler_and_is_kept_even_when_the_turn_fails() {
+        let mut b = blocks();
+        let err = crate::dapr::invoke("billing", "charge", HttpVerb::Get, b"", "").unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::Unavailable);
+
+        on_invoke(|call| match call.method.as_str() {
+            "echo" => Ok(InvokeReply {
+                data: [b"echo:".as_slice(), &call.data].concat(),
+                content_type: call.content_type.clone(),
+            }),
+            other => Err(DaprError::new(
+                DaprErrorKind::Failed,
+                format!("{other}: 500"),
+            )),
+        });
+        let reply: Vec<String> = b
+            .invoke_json("effects", &json!({"invoke": ["app", "echo"]}))
+            .unwrap();
+        assert_eq!(reply, ["echo:ping"]);
+        let err = b
+            .invoke_json::<_, Value>("effects", &json!({"invoke": ["app", "echo"], "fail": true}))
+            .unwrap_err();
+        assert_eq!(err.message(), "effects failed");
+        let err = b
+            .invoke_json::<_, Value>("effects", &json!({"invoke": ["app", "boom"]}))
+            .unwrap_err();
+        assert_eq!(err.message(), "failed: boom: 500");
+        deny_invoke("app", "echo");
+        let err = crate::dapr::invoke("app", "echo", HttpVerb::Get, b"", "").unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::PermissionDenied);
+
+        let calls = invocations();
+        assert_eq!(calls.len(), 4, "every call that passed the grant check");
+        assert_eq!(calls[1].verb, HttpVerb::Post);
+        assert_eq!(calls[1].data, b"ping");
+        assert_eq!(calls[1].content_type, "text/plain");
+        assert_eq!(calls[2].method, "echo", "the failed turn's call was made");
+    }
+
+    #[test]
+    fn secrets_read_what_the_test_stored() {
+        set_secret("vault", "db", [("user", "u"), ("password", "p")]);
+        let values = crate::dapr::secret("vault", "db").unwrap();
+        assert_eq!(
+            values.into_iter().collect::<Vec<_>>(),
+            [
+                ("password".to_owned(), "p".to_owned()),
+                ("user".to_owned(), "u".to_owned())
+            ]
+        );
+        let err = crate::dapr::secret("vault", "other").unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::Failed);
+        deny_secret("vault", "db");
+        let err = crate::dapr::secret("vault", "db").unwrap_err();
+        assert_eq!(err.kind(), DaprErrorKind::PermissionDenied);
+        assert!(
+            err.message().contains("may not read secret vault/db"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_turn_may_make_at_most_the_hosts_number_of_effects() {
+        let mut b = blocks();
+        let many: Vec<Value> = (0..MAX_EFFECTS_PER_TURN)
+            .map(|i| json!(["ps", "t", i]))
+            .collect();
+        let ids: Vec<String> = b.invoke_json("effects", &json!({"publish": many})).unwrap();
+        assert_eq!(ids.len(), MAX_EFFECTS_PER_TURN);
+        let mut too_many = many.clone();
+        too_many.push(json!(["ps", "t", "one more"]));
+        let err = b
+            .invoke_json::<_, Value>("effects", &json!({"publish": too_many}))
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "bad-request: a turn may make at most 1000 publish and binding calls"
+        );
+        assert_eq!(published().len(), MAX_EFFECTS_PER_TURN);
     }
 
     #[test]

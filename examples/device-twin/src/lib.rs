@@ -1,13 +1,16 @@
 //! Example actor `device-twin`: the digital twin of an IoT device, with the
 //! properties the device reported and the ones an operator desires, and
-//! whether the device is online.
+//! whether the device is online. It publishes an alert when a reported
+//! value leaves its desired range.
 //!
 //! | method      | payload                       | reply                          |
 //! |-------------|-------------------------------|--------------------------------|
 //! | `report`    | merge-patch of reported       | the twin (as `get`)            |
+//! | `telemetry` | a telemetry event's data: `{"deviceId":"d1","temp":21.5,…}` | the twin (as `get`) |
 //! | `desire`    | merge-patch of desired        | the twin (as `get`)            |
 //! | `get`       | ignored                       | the twin                       |
 //! | `delta`     | ignored                       | the delta object               |
+//! | `stats`     | ignored                       | `{"telemetryCount":n,"alertCount":n}` |
 //! | `configure` | `{"offlineAfter":"5m"}`       | the settings `{"offlineAfter":"5m"}` |
 //!
 //! The twin is `{"reported":{...},"desired":{...},"delta":{...},"version":n,
@@ -33,9 +36,33 @@
 //! settings. A new window re-arms the reminder of an online twin, counted
 //! from its last report.
 //!
+//! **Telemetry.** `telemetry` takes the data of an event of the device's
+//! telemetry topic (delivered by a subscription whose actor id is
+//! `/deviceId`): a JSON object whose `deviceId`, if present, must be this
+//! twin's id (else `bad-request`), and whose other members are applied as a
+//! `report`. Each applied event adds one to `telemetryCount` (`stats`).
+//!
+//! **Desired ranges and alerts.** A desired value that is an object with a
+//! numeric `min`, a numeric `max` or both, and nothing else, is a *range*
+//! (`{"temp":{"min":18,"max":24}}`, bounds inclusive): the delta lists it
+//! unless the reported value is a number inside it. When a `report` or
+//! `telemetry` turns a reported value into a number outside its desired
+//! range (it was absent, not a number, or inside before), the twin
+//! publishes one event to topic `alerts` of pub/sub `pubsub`:
+//! `{"deviceId":"d1","property":"temp","value":30.5,"min":18,"max":24,
+//! "at":"<RFC 3339>"}` (`min`/`max` `null` when open, `at` the host's clock
+//! at the report). Further reports while it stays outside publish nothing;
+//! one that brings it back inside re-arms the alert. A `desire` that moves
+//! the range publishes nothing. The event is sent when the turn commits; if
+//! the host refuses it (the type needs the grant `publish = [{ pubsub =
+//! "pubsub", topic = "alerts" }]`), the report fails as a whole (kind
+//! `application`, `permission-denied: …`) and changes nothing. Each alert
+//! adds one to `alertCount`.
+//!
 //! State keys: `reported` and `desired` (JSON objects), `version` (integer),
 //! `status` (string), `last-report` (integer, nanoseconds since the Unix
-//! epoch), `config` (`{"offlineAfter":"5m"}`). Reminder: `offline`.
+//! epoch), `config` (`{"offlineAfter":"5m"}`), `telemetry-count` and
+//! `alert-count` (integers). Reminder: `offline`.
 
 pub mod twin;
 
@@ -45,7 +72,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use wapr_actor::scheduling::{self, Reminder};
-use wapr_actor::{Actor, ActorRef, Error, Methods, clock, state};
+use wapr_actor::{Actor, ActorRef, Error, Methods, clock, dapr, state};
 
 /// State key of the reported properties.
 const REPORTED: &str = "reported";
@@ -63,6 +90,14 @@ const CONFIG: &str = "config";
 const OFFLINE_REMINDER: &str = "offline";
 /// The offline window when none is configured.
 const DEFAULT_WINDOW: &str = "5m";
+/// State key counting applied telemetry events.
+const TELEMETRY_COUNT: &str = "telemetry-count";
+/// State key counting published alerts.
+const ALERT_COUNT: &str = "alert-count";
+/// The pub/sub component alerts go to.
+pub const ALERTS_PUBSUB: &str = "pubsub";
+/// The topic alerts go to.
+pub const ALERTS_TOPIC: &str = "alerts";
 
 /// Whether the device is reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -112,6 +147,29 @@ struct Configure {
     offline_after: Option<String>,
 }
 
+/// A document of properties (reported or desired).
+type Document = Map<String, Value>;
+
+/// The reply of `stats`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stats {
+    telemetry_count: u64,
+    alert_count: u64,
+}
+
+/// An alert: a reported value left its desired range.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Alert<'a> {
+    device_id: &'a str,
+    property: &'a str,
+    value: &'a Value,
+    min: Option<serde_json::Number>,
+    max: Option<serde_json::Number>,
+    at: String,
+}
+
 /// Data of the `offline` reminder: the report it was armed for.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,16 +179,68 @@ struct Armed {
 
 /// The device-twin actor; the documents live in state.
 #[derive(Debug)]
-pub struct DeviceTwin;
+pub struct DeviceTwin {
+    /// The device's id (the actor id).
+    id: String,
+}
 
 impl DeviceTwin {
     fn report(&mut self, patch: Value) -> Result<View, Error> {
-        apply(REPORTED, "report", &patch)?;
+        self.apply_report("report", &patch)?;
+        view()
+    }
+
+    fn telemetry(&mut self, event: Value) -> Result<View, Error> {
+        let Value::Object(mut patch) = event else {
+            return Err(Error::bad_request(
+                "`telemetry` expects a JSON object (a telemetry event's data)",
+            ));
+        };
+        match patch.remove("deviceId") {
+            None => {}
+            Some(Value::String(id)) if id == self.id => {}
+            Some(other) => {
+                return Err(Error::bad_request(format!(
+                    "telemetry of device {other} reached the twin of `{}`",
+                    self.id
+                )));
+            }
+        }
+        self.apply_report("telemetry", &Value::Object(patch))?;
+        bump(TELEMETRY_COUNT)?;
+        view()
+    }
+
+    /// Applies a report: merges `patch` into the reported document, marks
+    /// the twin online, re-arms `offline` and publishes an alert for every
+    /// value that left its desired range.
+    fn apply_report(&self, method: &str, patch: &Value) -> Result<(), Error> {
+        let (before, after) = apply(REPORTED, method, patch)?;
         let now = clock::now_unix_nanos();
+        let desired = load(DESIRED)?;
+        for (property, range) in twin::crossings(&desired, &before, &after) {
+            let value = &after[&property];
+            let alert = Alert {
+                device_id: &self.id,
+                property: &property,
+                value,
+                min: range.min,
+                max: range.max,
+                at: clock::format_rfc3339(now),
+            };
+            dapr::publish_json(ALERTS_PUBSUB, ALERTS_TOPIC, &alert)?;
+            bump(ALERT_COUNT)?;
+        }
         state::set(LAST_REPORT, &now)?;
         state::set(STATUS, &Status::Online)?;
-        arm(now, now, window()?)?;
-        view()
+        arm(now, now, window()?)
+    }
+
+    fn stats(&mut self, _: IgnoredAny) -> Result<Stats, Error> {
+        Ok(Stats {
+            telemetry_count: state::get_or_default(TELEMETRY_COUNT)?,
+            alert_count: state::get_or_default(ALERT_COUNT)?,
+        })
     }
 
     fn desire(&mut self, patch: Value) -> Result<View, Error> {
@@ -189,8 +299,8 @@ fn window() -> Result<Duration, Error> {
 }
 
 /// Merges `patch` into the document under `key`; bumps the version if the
-/// document changed.
-fn apply(key: &str, method: &str, patch: &Value) -> Result<(), Error> {
+/// document changed. The document before and after.
+fn apply(key: &str, method: &str, patch: &Value) -> Result<(Document, Document), Error> {
     let Value::Object(patch) = patch else {
         return Err(Error::bad_request(format!(
             "`{method}` expects a JSON object of properties"
@@ -201,10 +311,15 @@ fn apply(key: &str, method: &str, patch: &Value) -> Result<(), Error> {
     twin::merge_object(&mut after, patch);
     if after != before {
         state::set(key, &after)?;
-        let version = state::get_or_default::<u64>(VERSION)?.saturating_add(1);
-        state::set(VERSION, &version)?;
+        bump(VERSION)?;
     }
-    Ok(())
+    Ok((before, after))
+}
+
+/// Adds one to the counter under `key`.
+fn bump(key: &str) -> Result<(), Error> {
+    let n = state::get_or_default::<u64>(key)?.saturating_add(1);
+    state::set(key, &n)
 }
 
 fn load(key: &str) -> Result<Map<String, Value>, Error> {
@@ -225,16 +340,20 @@ fn view() -> Result<View, Error> {
 }
 
 impl Actor for DeviceTwin {
-    fn activate(_self_ref: ActorRef) -> Result<Self, Error> {
-        Ok(DeviceTwin)
+    fn activate(self_ref: ActorRef) -> Result<Self, Error> {
+        Ok(DeviceTwin {
+            id: self_ref.actor_id,
+        })
     }
 
     fn methods() -> Methods<Self> {
         Methods::new()
             .method("report", Self::report)
+            .method("telemetry", Self::telemetry)
             .method("desire", Self::desire)
             .method("get", Self::get)
             .method("delta", Self::delta)
+            .method("stats", Self::stats)
             .method("configure", Self::configure)
     }
 
@@ -452,5 +571,165 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::BadRequest, "{payload}: {err}");
         }
         assert!(testing::state_keys().is_empty());
+    }
+
+    fn alerts() -> Vec<Value> {
+        testing::published()
+            .iter()
+            .map(|event| {
+                assert_eq!(
+                    (event.pubsub.as_str(), event.topic.as_str()),
+                    (ALERTS_PUBSUB, ALERTS_TOPIC)
+                );
+                assert_eq!(event.content_type, "application/json");
+                event.data_json().unwrap()
+            })
+            .collect()
+    }
+
+    fn stats(d: &mut TestActor<DeviceTwin>) -> Value {
+        d.invoke_json("stats", &()).unwrap()
+    }
+
+    #[test]
+    fn an_alert_is_published_when_a_value_leaves_its_range() {
+        let mut d = device();
+        testing::set_unix_nanos(T0);
+        d.invoke_json::<_, Value>("desire", &json!({"temp": {"min": 18, "max": 24}}))
+            .unwrap();
+        let v: Value = d.invoke_json("report", &json!({"temp": 21})).unwrap();
+        assert_eq!(v["delta"], json!({}), "a number inside meets the range");
+        assert!(alerts().is_empty());
+
+        let v: Value = d.invoke_json("report", &json!({"temp": 30.5})).unwrap();
+        assert_eq!(v["delta"], json!({"temp": {"min": 18, "max": 24}}));
+        assert_eq!(
+            alerts(),
+            [
+                json!({"deviceId": "dev-1", "property": "temp", "value": 30.5,
+                    "min": 18, "max": 24, "at": "2024-05-01T00:00:00Z"})
+            ]
+        );
+        // Still outside, or outside on the other side: no new alert.
+        d.invoke_json::<_, Value>("report", &json!({"temp": 31}))
+            .unwrap();
+        d.invoke_json::<_, Value>("report", &json!({})).unwrap();
+        d.invoke_json::<_, Value>("report", &json!({"temp": 10}))
+            .unwrap();
+        assert_eq!(alerts().len(), 1);
+        // Back inside, then out again: a second alert.
+        d.invoke_json::<_, Value>("report", &json!({"temp": 20}))
+            .unwrap();
+        testing::set_unix_nanos(T0 + SECOND);
+        d.invoke_json::<_, Value>("report", &json!({"temp": 17}))
+            .unwrap();
+        let all = alerts();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1]["value"], json!(17));
+        assert_eq!(all[1]["at"], json!("2024-05-01T00:00:01Z"));
+        assert_eq!(stats(&mut d), json!({"telemetryCount": 0, "alertCount": 2}));
+
+        // A desire that moves the range publishes nothing; open bounds are null.
+        d.invoke_json::<_, Value>("desire", &json!({"temp": {"max": 15}, "hum": {"max": 60}}))
+            .unwrap();
+        assert_eq!(alerts().len(), 2);
+        d.invoke_json::<_, Value>("report", &json!({"hum": 75, "temp": null}))
+            .unwrap();
+        let all = alerts();
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            (&all[2]["property"], &all[2]["min"], &all[2]["max"]),
+            (&json!("hum"), &Value::Null, &json!(60))
+        );
+    }
+
+    #[test]
+    fn a_failed_report_publishes_nothing() {
+        let mut d = device();
+        d.invoke_json::<_, Value>("desire", &json!({"a": {"max": 1}, "b": {"max": 1}}))
+            .unwrap();
+        // Two alerts in one turn; the second is refused, so the turn fails
+        // and the first is dropped with it.
+        testing::deny_publish(ALERTS_PUBSUB, ALERTS_TOPIC);
+        let err = d
+            .invoke_json::<_, Value>("report", &json!({"a": 5, "b": 5}))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Application);
+        assert!(
+            err.message().starts_with(
+                "permission-denied: actor type device-twin may not publish to pubsub/alerts"
+            ),
+            "{err}"
+        );
+        assert!(testing::published().is_empty());
+        assert_eq!(
+            testing::state_json(REPORTED),
+            None,
+            "the report changed nothing"
+        );
+        assert_eq!(stats(&mut d)["alertCount"], json!(0));
+    }
+
+    #[test]
+    fn a_turn_that_fails_after_publishing_sends_nothing() {
+        let mut d = device();
+        d.invoke_json::<_, Value>("desire", &json!({"temp": {"max": 1}}))
+            .unwrap();
+        // Settings that no longer parse make the report fail after its
+        // alert was published (when it re-arms `offline`).
+        testing::set_state_json(CONFIG, &json!({"offlineAfter": "soon"}));
+        let err = d
+            .invoke_json::<_, Value>("report", &json!({"temp": 5}))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+        assert!(
+            testing::published().is_empty(),
+            "the failed turn's alert is dropped"
+        );
+        assert_eq!(stats(&mut d)["alertCount"], json!(0));
+        assert_eq!(testing::state_json(REPORTED), None);
+
+        testing::set_state_json(CONFIG, &json!({"offlineAfter": "5m"}));
+        d.invoke_json::<_, Value>("report", &json!({"temp": 5}))
+            .unwrap();
+        assert_eq!(alerts().len(), 1);
+    }
+
+    #[test]
+    fn telemetry_is_applied_as_a_report_and_counted() {
+        let mut d = device();
+        testing::set_unix_nanos(T0);
+        d.invoke_json::<_, Value>("desire", &json!({"temperature": {"min": 0, "max": 40}}))
+            .unwrap();
+        let v: Value = d
+            .invoke_json(
+                "telemetry",
+                &json!({"deviceId": "dev-1", "temperature": 21.5, "battery": 0.9}),
+            )
+            .unwrap();
+        assert_eq!(v["reported"], json!({"temperature": 21.5, "battery": 0.9}));
+        assert_eq!(v["status"], json!("online"));
+        assert_eq!(v["lastReport"], json!("2024-05-01T00:00:00Z"));
+        assert!(offline_reminder().is_some(), "telemetry re-arms `offline`");
+        d.invoke_json::<_, Value>("telemetry", &json!({"temperature": 45}))
+            .unwrap();
+        assert_eq!(alerts().len(), 1, "telemetry crossing the range alerts");
+        assert_eq!(stats(&mut d), json!({"telemetryCount": 2, "alertCount": 1}));
+
+        // Telemetry of another device, or not an object: refused, not counted.
+        for payload in [
+            json!({"deviceId": "dev-2", "temperature": 1}),
+            json!({"deviceId": 7}),
+            json!([1]),
+        ] {
+            let err = d
+                .invoke_json::<_, Value>("telemetry", &payload)
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadRequest, "{payload}: {err}");
+        }
+        let v: Value = d.invoke_json("get", &()).unwrap();
+        assert_eq!(v["reported"]["temperature"], json!(45));
+        assert_eq!(stats(&mut d)["telemetryCount"], json!(2));
+        assert_eq!(testing::state_json(TELEMETRY_COUNT), Some(json!(2)));
     }
 }

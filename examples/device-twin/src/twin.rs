@@ -1,9 +1,9 @@
-//! JSON merge-patch, the desired/reported delta and the offline window's
-//! duration format, free of any host calls.
+//! JSON merge-patch, the desired/reported delta, desired ranges and the
+//! offline window's duration format, free of any host calls.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 /// The shortest offline window accepted.
 pub const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -100,12 +100,88 @@ pub fn merge_object(target: &mut Map<String, Value>, patch: &Map<String, Value>)
 
 /// The desired properties that the device has not reported yet: every
 /// top-level key of `desired` whose value differs from the reported one (or
-/// is not reported at all), with its desired value.
+/// is not reported at all), with its desired value. A desired [`Range`] is
+/// met by a reported number inside it.
 pub fn delta(desired: &Map<String, Value>, reported: &Map<String, Value>) -> Map<String, Value> {
     desired
         .iter()
-        .filter(|(key, want)| !reported.get(*key).is_some_and(|have| same(have, want)))
+        .filter(|(key, want)| !reported.get(*key).is_some_and(|have| meets(have, want)))
         .map(|(key, want)| (key.clone(), want.clone()))
+        .collect()
+}
+
+/// Whether the reported value `have` meets the desired value `want`: equal
+/// (see [`same`]), or a number inside `want` when that is a [`Range`].
+pub fn meets(have: &Value, want: &Value) -> bool {
+    same(have, want) || Range::of(want).is_some_and(|range| range.contains(have) == Some(true))
+}
+
+/// A desired range: a desired value that is an object with a numeric `min`,
+/// a numeric `max`, or both, and nothing else (`{"min":18,"max":24}`).
+/// Bounds are inclusive; a missing bound is open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Range {
+    /// The lowest value inside, if bounded below.
+    pub min: Option<Number>,
+    /// The highest value inside, if bounded above.
+    pub max: Option<Number>,
+}
+
+impl Range {
+    /// The range `desired` describes, if it is one.
+    pub fn of(desired: &Value) -> Option<Self> {
+        let Value::Object(members) = desired else {
+            return None;
+        };
+        let bound = |name: &str| match members.get(name) {
+            None => Some(None),
+            Some(Value::Number(n)) => Some(Some(n.clone())),
+            Some(_) => None,
+        };
+        let range = Self {
+            min: bound("min")?,
+            max: bound("max")?,
+        };
+        let known = members.keys().all(|key| key == "min" || key == "max");
+        (known && !members.is_empty()).then_some(range)
+    }
+
+    /// Whether `value` is inside; `None` when it is not a number.
+    pub fn contains(&self, value: &Value) -> Option<bool> {
+        let value = value.as_f64()?;
+        let above_min = self
+            .min
+            .as_ref()
+            .and_then(Number::as_f64)
+            .is_none_or(|min| value >= min);
+        let below_max = self
+            .max
+            .as_ref()
+            .and_then(Number::as_f64)
+            .is_none_or(|max| value <= max);
+        Some(above_min && below_max)
+    }
+
+    /// Whether `value` is a number outside the range.
+    pub fn excludes(&self, value: Option<&Value>) -> bool {
+        value.and_then(|v| self.contains(v)) == Some(false)
+    }
+}
+
+/// The desired ranges that a change of the reported properties from
+/// `before` to `after` left: each range property whose reported value is a
+/// number outside its range now and was not before (absent, not a number,
+/// or inside), in key order, with the range.
+pub fn crossings(
+    desired: &Map<String, Value>,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Vec<(String, Range)> {
+    desired
+        .iter()
+        .filter_map(|(key, want)| Range::of(want).map(|range| (key, range)))
+        .filter(|(key, range)| range.excludes(after.get(*key)) && !range.excludes(before.get(*key)))
+        .map(|(key, range)| (key.clone(), range))
         .collect()
 }
 
@@ -200,6 +276,92 @@ mod tests {
         );
         assert!(delta(&Map::new(), &reported).is_empty());
         assert_eq!(delta(&desired, &Map::new()), desired);
+    }
+
+    #[test]
+    fn ranges_are_objects_of_numeric_bounds_only() {
+        let range = |v: Value| Range::of(&v);
+        assert_eq!(
+            range(json!({"min": 18, "max": 24.5})),
+            Some(Range {
+                min: Some(18.into()),
+                max: Number::from_f64(24.5)
+            })
+        );
+        assert_eq!(
+            range(json!({"max": 0})),
+            Some(Range {
+                min: None,
+                max: Some(0.into())
+            })
+        );
+        for not_a_range in [
+            json!({}),
+            json!({"min": "18"}),
+            json!({"min": 1, "unit": "C"}),
+            json!({"min": null}),
+            json!(18),
+            json!([18, 24]),
+        ] {
+            assert_eq!(range(not_a_range.clone()), None, "{not_a_range}");
+        }
+        let r = range(json!({"min": 18, "max": 24})).unwrap();
+        assert_eq!(r.contains(&json!(18)), Some(true), "inclusive");
+        assert_eq!(r.contains(&json!(24.0)), Some(true));
+        assert_eq!(r.contains(&json!(24.01)), Some(false));
+        assert_eq!(r.contains(&json!(-3)), Some(false));
+        assert_eq!(r.contains(&json!("20")), None);
+        assert!(r.excludes(Some(&json!(30))));
+        assert!(!r.excludes(None) && !r.excludes(Some(&json!("hot"))));
+        let open = range(json!({"min": 0})).unwrap();
+        assert_eq!(open.contains(&json!(1e300)), Some(true));
+    }
+
+    #[test]
+    fn a_range_is_met_by_a_number_inside_it() {
+        let desired = object(json!({"temp": {"min": 18, "max": 24}, "mode": "eco"}));
+        let inside = object(json!({"temp": 21, "mode": "eco"}));
+        assert!(delta(&desired, &inside).is_empty());
+        let outside = object(json!({"temp": 25, "mode": "eco"}));
+        assert_eq!(
+            Value::Object(delta(&desired, &outside)),
+            json!({"temp": {"min": 18, "max": 24}})
+        );
+    }
+
+    #[test]
+    fn crossings_are_entries_into_the_outside() {
+        let desired =
+            object(json!({"temp": {"min": 18, "max": 24}, "hum": {"max": 60}, "fw": "1"}));
+        let cross = |before: Value, after: Value| -> Vec<String> {
+            crossings(&desired, &object(before), &object(after))
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect()
+        };
+        assert_eq!(
+            cross(json!({}), json!({"temp": 30, "hum": 61})),
+            ["hum", "temp"]
+        );
+        assert_eq!(cross(json!({"temp": 20}), json!({"temp": 17.5})), ["temp"]);
+        assert_eq!(cross(json!({"temp": "n/a"}), json!({"temp": 30})), ["temp"]);
+        assert!(
+            cross(json!({"temp": 30}), json!({"temp": 31})).is_empty(),
+            "still out"
+        );
+        assert!(
+            cross(json!({"temp": 30}), json!({"temp": 20})).is_empty(),
+            "back in"
+        );
+        assert!(
+            cross(json!({"temp": 20}), json!({"temp": "hot"})).is_empty(),
+            "not a number"
+        );
+        assert!(
+            cross(json!({"fw": "0"}), json!({"fw": "2"})).is_empty(),
+            "not a range"
+        );
+        assert!(cross(json!({"temp": 30}), json!({})).is_empty(), "removed");
     }
 
     #[test]

@@ -25,6 +25,11 @@
 //! | `delete-timer`  | `{"name":"t","fail":bool}`                           | cancels it; as `delete-reminder`                    |
 //! | `get-timer`     | `{"name":"t"}`                                       | `{"dueTime","period","ttl","callback","data"}` or `null` |
 //! | `fires`         | ignored                                              | the list under the state key `fires` (`[]` if none) |
+//! | `fire-times`    | `["bench-1", …]`                                     | when each `bench-` reminder or timer last ran (Unix nanoseconds), `null` for one that has not |
+//! | `publish`       | `{"pubsub":"p","topic":"t","data":<json>,"contentType":"","metadata":{"k":"v"},"count":n,"fail":bool,"tolerate":bool}` | publishes `count` events (default 1); `{"ids":["…", …]}` |
+//! | `binding`       | `{"name":"b","operation":"o","data":<json>,"metadata":{"k":"v"},"fail":bool,"tolerate":bool}` | calls the output binding; `{"id":"…"}` |
+//! | `invoke`        | `{"appId":"a","method":"m","verb":"post","data":<json>,"contentType":"","tolerate":bool}` | calls the app's method; `{"data":"<reply body>","contentType":"…"}` |
+//! | `secret`        | `{"store":"s","key":"k","tolerate":bool}`            | the secret's values as a JSON object `{"name":"value", …}` |
 //!
 //! Every activation increments the state key `activations` and every
 //! deactivation increments `deactivations` (JSON integers).
@@ -54,6 +59,27 @@
 //! reminder's failure policy applies. A timer with a non-empty `callback`
 //! then runs that method with the data as payload, reply discarded (as the
 //! SDK's default `on_timer` does): `"callback":"trap"` makes the fire trap.
+//!
+//! **Dapr's building blocks.** `publish`, `binding`, `invoke` and `secret`
+//! make one call of the `dapr` import each (`publish`: `count` calls).
+//! Event and binding data are the compact JSON bytes of `data` (absent:
+//! `null`); with `count` above 1, event `i` (from 0) carries
+//! `{"i":i,"data":<data>}` instead. `invoke` sends the JSON bytes of `data`,
+//! or an empty body when `data` is absent; its `verb` is one of `get`,
+//! `head`, `post`, `put`, `delete`, `connect`, `options`, `trace`, `patch`
+//! in any case (absent: `post`), and the reply's body is shown as lossy
+//! UTF-8. `contentType` is passed as given (absent: empty, the host's
+//! default) and `metadata` in key order. With `"fail":true`, `publish` and
+//! `binding` make their calls and then, if they succeeded, fail the turn
+//! (`application` "deliberate failure"), so a test can check that a failed
+//! turn sends nothing. A call the host refuses (`dapr-error`) fails the
+//! turn with an `application` error whose message is `"<kind>: <message>"`
+//! (e.g. `permission-denied: actor type testbed may not …`); with
+//! `"tolerate":true` the method instead replies
+//! `{"error":{"kind":"<kind>","message":"<message>"}}` and the turn commits
+//! normally (with the events and binding calls made before the error).
+//! Payloads that do not decode (a missing `pubsub`, an unknown verb) are
+//! `bad-request`, never tolerated.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -62,6 +88,9 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use std::collections::BTreeMap;
+
+use wapr_actor::dapr::{self, DaprError, HttpVerb, Publish};
 use wapr_actor::scheduling::{
     self, FailurePolicy, MissedTicks, Reminder, ReminderInfo, Timer, TimerRegistration,
 };
@@ -189,6 +218,70 @@ struct Named {
     name: String,
     #[serde(default)]
     fail: bool,
+}
+
+/// Payload of `publish`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublishReq {
+    pubsub: String,
+    topic: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    content_type: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default = "one")]
+    count: u32,
+    #[serde(default)]
+    fail: bool,
+    #[serde(default)]
+    tolerate: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Payload of `binding`.
+#[derive(Debug, Deserialize)]
+struct BindingReq {
+    name: String,
+    operation: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    fail: bool,
+    #[serde(default)]
+    tolerate: bool,
+}
+
+/// Payload of `invoke`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InvokeReq {
+    app_id: String,
+    method: String,
+    #[serde(default)]
+    verb: Option<String>,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    content_type: String,
+    #[serde(default)]
+    tolerate: bool,
+}
+
+/// Payload of `secret`.
+#[derive(Debug, Deserialize)]
+struct SecretReq {
+    store: String,
+    key: String,
+    #[serde(default)]
+    tolerate: bool,
 }
 
 /// A reminder as `get-reminder` and `list-reminders` show it.
@@ -471,6 +564,85 @@ impl Testbed {
     }
 }
 
+/// Dapr's building blocks.
+impl Testbed {
+    fn publish(&mut self, req: PublishReq) -> Result<Value, Error> {
+        let mut ids = Vec::new();
+        for i in 0..req.count {
+            let data = if req.count > 1 {
+                serde_json::json!({"i": i, "data": req.data})
+            } else {
+                req.data.clone()
+            };
+            let mut event = Publish::new(&*req.pubsub, &*req.topic, to_bytes(&data)?)
+                .content_type(&*req.content_type);
+            for (key, value) in &req.metadata {
+                event = event.metadata(key, value);
+            }
+            match event.send() {
+                Ok(id) => ids.push(id),
+                Err(err) => return dapr_reply(Err(err), req.tolerate),
+            }
+        }
+        if req.fail {
+            return Err(deliberate());
+        }
+        Ok(serde_json::json!({"ids": ids}))
+    }
+
+    fn binding(&mut self, req: BindingReq) -> Result<Value, Error> {
+        let metadata: Vec<(&str, &str)> = req
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let outcome = dapr::binding(&req.name, &req.operation, &to_bytes(&req.data)?, &metadata);
+        if req.fail && outcome.is_ok() {
+            return Err(deliberate());
+        }
+        dapr_reply(
+            outcome.map(|id| serde_json::json!({"id": id})),
+            req.tolerate,
+        )
+    }
+
+    fn invoke(&mut self, req: InvokeReq) -> Result<Value, Error> {
+        let verb: HttpVerb = req.verb.as_deref().unwrap_or("post").parse()?;
+        let data = match &req.data {
+            Some(data) => to_bytes(data)?,
+            None => Vec::new(),
+        };
+        let outcome = dapr::invoke(&req.app_id, &req.method, verb, &data, &req.content_type).map(
+            |reply| serde_json::json!({"data": reply.text(), "contentType": reply.content_type}),
+        );
+        dapr_reply(outcome, req.tolerate)
+    }
+
+    fn secret(&mut self, req: SecretReq) -> Result<Value, Error> {
+        let outcome = dapr::secret(&req.store, &req.key)
+            .map(|values| Value::Object(values.into_iter().map(|(k, v)| (k, v.into())).collect()));
+        dapr_reply(outcome, req.tolerate)
+    }
+}
+
+/// Compact JSON bytes of `value`.
+fn to_bytes(value: &Value) -> Result<Vec<u8>, Error> {
+    wapr_actor::to_json(value)
+}
+
+/// The reply of a building-block method: the value; a refusal fails the turn
+/// (`application`, `"<kind>: <message>"`) or, with `tolerate`, is the reply
+/// `{"error":{"kind","message"}}`.
+fn dapr_reply(outcome: Result<Value, DaprError>, tolerate: bool) -> Result<Value, Error> {
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(err) if tolerate => Ok(serde_json::json!({
+            "error": {"kind": err.kind().as_str(), "message": err.message()}
+        })),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Makes the call of `call` (and `put-then-call`): the callee's reply bytes,
 /// or its error unchanged.
 fn forward(call: Call) -> Result<Vec<u8>, Error> {
@@ -571,6 +743,10 @@ impl Actor for Testbed {
             .method("get-timer", Self::get_timer)
             .method("fires", Self::fires)
             .method("fire-times", Self::fire_times)
+            .method("publish", Self::publish)
+            .method("binding", Self::binding)
+            .method("invoke", Self::invoke)
+            .method("secret", Self::secret)
     }
 
     fn on_reminder(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
@@ -975,5 +1151,229 @@ mod tests {
         let panic = catch_unwind(AssertUnwindSafe(|| t.fire_timer_with("t", "trap", b"")))
             .expect_err("the callback must panic");
         assert_eq!(panic.downcast_ref::<&str>(), Some(&"deliberate trap"));
+    }
+
+    #[test]
+    fn publish_sends_count_events_when_the_turn_commits() {
+        let mut t = testbed();
+        let reply: Value = t
+            .invoke_json(
+                "publish",
+                &json!({"pubsub": "pubsub", "topic": "alerts", "data": {"level": 3}}),
+            )
+            .unwrap();
+        let events = testing::published();
+        assert_eq!(events.len(), 1);
+        assert_eq!(reply, json!({"ids": [events[0].id]}));
+        assert_eq!(
+            (events[0].pubsub.as_str(), events[0].topic.as_str()),
+            ("pubsub", "alerts")
+        );
+        assert_eq!(events[0].data, br#"{"level":3}"#);
+        assert_eq!(events[0].content_type, "application/json");
+        assert!(events[0].metadata.is_empty());
+
+        let reply: Value = t
+            .invoke_json(
+                "publish",
+                &json!({"pubsub": "p", "topic": "t", "data": "x", "count": 3,
+                        "contentType": "text/plain", "metadata": {"b": "2", "a": "1"}}),
+            )
+            .unwrap();
+        let events = &testing::published()[1..];
+        assert_eq!(events.len(), 3);
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(reply, json!({"ids": ids}));
+        for (i, event) in events.iter().enumerate() {
+            assert_eq!(
+                event.data_json::<Value>().unwrap(),
+                json!({"i": i, "data": "x"})
+            );
+            assert_eq!(event.content_type, "text/plain");
+            assert_eq!(
+                event.metadata,
+                [("a".into(), "1".into()), ("b".into(), "2".into())]
+            );
+        }
+
+        let reply: Value = t
+            .invoke_json("publish", &json!({"pubsub": "p", "topic": "t", "count": 0}))
+            .unwrap();
+        assert_eq!(reply, json!({"ids": []}));
+        let reply: Value = t
+            .invoke_json("publish", &json!({"pubsub": "p", "topic": "t"}))
+            .unwrap();
+        assert_eq!(reply["ids"].as_array().map(Vec::len), Some(1));
+        assert_eq!(testing::published()[4].data, b"null", "absent data is null");
+    }
+
+    #[test]
+    fn a_failing_turn_publishes_and_binds_nothing() {
+        let mut t = testbed();
+        let err = t
+            .invoke_json::<_, Value>(
+                "publish",
+                &json!({"pubsub": "p", "topic": "t", "count": 2, "fail": true}),
+            )
+            .unwrap_err();
+        assert_eq!(err, deliberate());
+        let err = t
+            .invoke_json::<_, Value>(
+                "binding",
+                &json!({"name": "sms", "operation": "create", "fail": true}),
+            )
+            .unwrap_err();
+        assert_eq!(err, deliberate());
+        assert!(testing::published().is_empty());
+        assert!(testing::bindings().is_empty());
+    }
+
+    #[test]
+    fn binding_calls_the_output_binding() {
+        let mut t = testbed();
+        let reply: Value = t
+            .invoke_json(
+                "binding",
+                &json!({"name": "sms", "operation": "create", "data": {"to": "+1"},
+                        "metadata": {"toNumber": "+1"}}),
+            )
+            .unwrap();
+        let calls = testing::bindings();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(reply, json!({"id": calls[0].id}));
+        assert_eq!(
+            (calls[0].name.as_str(), calls[0].operation.as_str()),
+            ("sms", "create")
+        );
+        assert_eq!(calls[0].data, br#"{"to":"+1"}"#);
+        assert_eq!(calls[0].metadata, [("toNumber".into(), "+1".into())]);
+    }
+
+    #[test]
+    fn invoke_shows_the_reply() {
+        testing::on_invoke(|call| {
+            Ok(wapr_actor::dapr::InvokeReply {
+                data: [
+                    format!("{} {}/{} ", call.verb, call.app_id, call.method).as_bytes(),
+                    &call.data,
+                    b"\xff",
+                ]
+                .concat(),
+                content_type: format!("text/plain; got={}", call.content_type),
+            })
+        });
+        let mut t = testbed();
+        let reply: Value = t
+            .invoke_json(
+                "invoke",
+                &json!({"appId": "billing", "method": "charge", "verb": "PUT",
+                        "data": {"cents": 5}, "contentType": "application/json"}),
+            )
+            .unwrap();
+        assert_eq!(
+            reply,
+            json!({"data": "put billing/charge {\"cents\":5}\u{fffd}",
+                   "contentType": "text/plain; got=application/json"})
+        );
+        let reply: Value = t
+            .invoke_json("invoke", &json!({"appId": "a", "method": "m"}))
+            .unwrap();
+        assert_eq!(
+            reply["data"],
+            json!("post a/m \u{fffd}"),
+            "no data: empty body"
+        );
+        let calls = testing::invocations();
+        assert_eq!(calls[1].data, b"");
+        assert_eq!(calls[1].content_type, "");
+
+        let err = t
+            .invoke_json::<_, Value>(
+                "invoke",
+                &json!({"appId": "a", "method": "m", "verb": "fetch"}),
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadRequest);
+    }
+
+    #[test]
+    fn secret_shows_the_values() {
+        testing::set_secret("vault", "db", [("user", "u"), ("password", "p")]);
+        let mut t = testbed();
+        let values: Value = t
+            .invoke_json("secret", &json!({"store": "vault", "key": "db"}))
+            .unwrap();
+        assert_eq!(values, json!({"user": "u", "password": "p"}));
+    }
+
+    #[test]
+    fn refusals_fail_the_turn_or_are_tolerated() {
+        testing::deny_dapr();
+        let mut t = testbed();
+        let calls = [
+            (
+                "publish",
+                json!({"pubsub": "p", "topic": "t"}),
+                "publish to p/t",
+            ),
+            (
+                "binding",
+                json!({"name": "sms", "operation": "create"}),
+                "use binding sms (create)",
+            ),
+            ("invoke", json!({"appId": "a", "method": "m"}), "invoke a/m"),
+            (
+                "secret",
+                json!({"store": "s", "key": "k"}),
+                "read secret s/k",
+            ),
+        ];
+        for (method, payload, what) in calls {
+            let message = format!(
+                "actor type testbed may not {what}: it is not granted in [actors.testbed.dapr]"
+            );
+            let mut with_put = payload.clone();
+            let err = t.invoke_json::<_, Value>(method, &payload).unwrap_err();
+            assert_eq!(
+                err,
+                Error::application(format!("permission-denied: {message}")),
+                "{method}"
+            );
+            with_put["tolerate"] = json!(true);
+            let reply: Value = t.invoke_json(method, &with_put).unwrap();
+            assert_eq!(
+                reply,
+                json!({"error": {"kind": "permission-denied", "message": message}}),
+                "{method}"
+            );
+        }
+        assert!(testing::published().is_empty() && testing::bindings().is_empty());
+    }
+
+    #[test]
+    fn a_tolerated_refusal_keeps_the_events_before_it() {
+        let mut t = testbed();
+        // The host takes at most 1000 publish and binding calls per turn:
+        // the 1001st is refused, the turn commits with the 1000 before it.
+        let reply: Value = t
+            .invoke_json(
+                "publish",
+                &json!({"pubsub": "p", "topic": "t", "count": 1001, "tolerate": true}),
+            )
+            .unwrap();
+        assert_eq!(reply["error"]["kind"], json!("bad-request"), "{reply}");
+        assert_eq!(testing::published().len(), 1000);
+        let err = t
+            .invoke_json::<_, Value>(
+                "publish",
+                &json!({"pubsub": "p", "topic": "t", "count": 1001}),
+            )
+            .unwrap_err();
+        assert!(err.message().starts_with("bad-request: "), "{err}");
+        assert_eq!(
+            testing::published().len(),
+            1000,
+            "the failed turn added none"
+        );
     }
 }

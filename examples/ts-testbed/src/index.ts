@@ -14,6 +14,20 @@
  * | `env`        | `"NAME"`            | `{"ok":"value"}`, or `{"ok":null}` when unset                |
  * | `env-all`    | ignored             | `{"ok":[["k","v"],...]}`                                     |
  * | `connect`    | `"IP:PORT"`         | outcome of a TCP connection (IPv4, or `[IPv6]:PORT`): `null` |
+ * | `publish`    | `{"pubsub","topic","data","contentType","metadata","count","fail","tolerate"}` | publishes `count` events (default 1); `{"ids":[…]}` |
+ * | `binding`    | `{"name","operation","data","metadata","fail","tolerate"}` | calls the output binding; `{"id":"…"}` |
+ * | `invoke`     | `{"appId","method","verb","data","contentType","tolerate"}` | calls the app; `{"data":"<body as text>","contentType":"…"}` |
+ * | `secret`     | `{"store","key","tolerate"}` | the secret's values as a JSON object |
+ *
+ * The four Dapr methods follow the contract of the Rust testbed
+ * (examples/testbed/src/lib.rs): event and binding data are the compact
+ * JSON of `data` (absent: `null`; with `count` above 1, event i carries
+ * `{"i":i,"data":<data>}`); `invoke` sends the JSON of `data` or an empty
+ * body, with `verb` (any case, default `post`); `contentType` is passed as
+ * given (absent: empty); `fail` makes the calls and then fails the turn
+ * (`application` "deliberate failure"); a refused call fails the turn with
+ * `application` "<kind>: <message>", or with `tolerate` replies
+ * `{"error":{"kind","message"}}` and the turn commits.
  *
  * An *outcome* is `{"ok":<value>}` on success or
  * `{"error":"<what failed>","kind":"<WASI error-code>"}`, the shape of
@@ -45,7 +59,7 @@
  * engine imports) and the binding workaround of `NETWORK_CLASS`.
  */
 
-import { Actor, PayloadError, exportActor, expect, state } from "@wapr/actor";
+import { Actor, ActorError, DaprError, PayloadError, dapr, exportActor, expect, json, state } from "@wapr/actor";
 import { getEnvironment } from "wasi:cli/environment@0.2.12";
 import { getDirectories } from "wasi:filesystem/preopens@0.2.12";
 import type { Descriptor } from "wasi:filesystem/types@0.2.12";
@@ -59,6 +73,31 @@ const N = "n";
 const CHUNK = 1 << 20;
 /** How much of a file `read-file` shows. */
 const SHOWN_BYTES = 4096;
+
+/** The HTTP verbs `invoke` takes. */
+const VERBS: readonly dapr.HttpVerb[] = ["get", "head", "post", "put", "delete", "connect", "options", "trace", "patch"];
+
+/** Members every Dapr method reads. */
+function daprArgs(p: Record<string, unknown>) {
+  const metadata = expect.optional(p.metadata, expect.object) ?? {};
+  return {
+    contentType: expect.optional(p.contentType, expect.string) ?? "",
+    metadata: Object.entries(metadata).map(([k, v]) => [k, expect.string(v)] as [string, string]),
+    fail: expect.optional(p.fail, expect.boolean) ?? false,
+    tolerate: expect.optional(p.tolerate, expect.boolean) ?? false,
+  };
+}
+
+/** Runs a Dapr call: its reply; a refusal fails the turn (as `application`
+ * "<kind>: <message>") or, with `tolerate`, is the reply. */
+function tolerating(tolerate: boolean, f: () => unknown): unknown {
+  try {
+    return f();
+  } catch (e) {
+    if (tolerate && e instanceof DaprError) return { error: { kind: e.kind, message: e.message } };
+    throw e;
+  }
+}
 
 /** What `alloc-bomb` holds on to, so that nothing it allocates can be collected. */
 let hoard: Uint8Array[] = [];
@@ -303,6 +342,60 @@ class Testbed extends Actor {
     const text = expect.string(payload);
     const remote = socketAddress(text);
     return outcome(() => connectTcp(remote, text));
+  }
+
+  publish(payload: unknown): unknown {
+    const p = expect.object(payload);
+    const pubsub = expect.string(p.pubsub);
+    const topic = expect.string(p.topic);
+    const count = expect.optional(p.count, expect.safeInteger) ?? 1;
+    const data = p.data === undefined ? null : p.data;
+    const { contentType, metadata, fail, tolerate } = daprArgs(p);
+    return tolerating(tolerate, () => {
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const body = json.toJson(count > 1 ? { i, data } : data);
+        ids.push(dapr.publish(pubsub, topic, body, { contentType, metadata }));
+      }
+      if (fail) throw ActorError.application("deliberate failure");
+      return { ids };
+    });
+  }
+
+  binding(payload: unknown): unknown {
+    const p = expect.object(payload);
+    const name = expect.string(p.name);
+    const operation = expect.string(p.operation);
+    const data = json.toJson(p.data === undefined ? null : p.data);
+    const { metadata, fail, tolerate } = daprArgs(p);
+    return tolerating(tolerate, () => {
+      const id = dapr.binding(name, operation, data, metadata);
+      if (fail) throw ActorError.application("deliberate failure");
+      return { id };
+    });
+  }
+
+  invoke(payload: unknown): unknown {
+    const p = expect.object(payload);
+    const appId = expect.string(p.appId);
+    const method = expect.string(p.method);
+    const verbName = expect.optional(p.verb, expect.string) ?? "post";
+    const verb = VERBS.find((v) => v === verbName.toLowerCase());
+    if (verb === undefined) throw ActorError.badRequest(`unknown HTTP verb ${JSON.stringify(verbName)}`);
+    const body = p.data === undefined ? new Uint8Array(0) : json.toJson(p.data);
+    const { contentType, tolerate } = daprArgs(p);
+    return tolerating(tolerate, () => {
+      const reply = dapr.invoke(appId, method, verb, body, contentType);
+      return { data: reply.text(), contentType: reply.contentType };
+    });
+  }
+
+  secret(payload: unknown): unknown {
+    const p = expect.object(payload);
+    const store = expect.string(p.store);
+    const key = expect.string(p.key);
+    const { tolerate } = daprArgs(p);
+    return tolerating(tolerate, () => dapr.secret(store, key));
   }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Built for `wasm32-wasip2` (`cargo run -p xtask -- build-actors` writes
 //! `target/actors/wasi-probe.wasm`), where std reaches the outside world
-//! through WASI 0.2 imports; the wapr side is the usual `wapr:actor@0.2.0`
+//! through WASI 0.2 imports; the wapr side is the usual `wapr:actor@0.2.1`
 //! ABI through the SDK. Every method reports what happened as JSON and never
 //! panics: an I/O failure is a successful reply describing it.
 //!

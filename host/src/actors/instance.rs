@@ -15,16 +15,19 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use bytes::Bytes;
 
 use crate::actor_key::ActorKey;
+use crate::blocks::NodeBlocks;
 use crate::call::{ActorCaller, CallChain, FireRequest};
 use crate::config::TypeLimits;
 use crate::error::CallError;
+use crate::outbox::dispatch::Outbox;
+use crate::outbox::{EffectsSavepoint, TurnEffects};
 use crate::reminders::spec::{ReminderInfo, ScheduleOp, TimerInfo};
 use crate::state::turn::ActorState;
 use crate::state::{BoxFuture, StateKeys, StateStore};
 
 /// One activation's view of its state (committed cache plus the running
-/// turn's buffered writes) and the timer and reminder changes the running
-/// turn asked for. Shared by the instance's host imports and the turn that
+/// turn's buffered writes), the timer and reminder changes and the effects
+/// (`publish`, `binding`) the running turn asked for. Shared by the instance's host imports and the turn that
 /// commits them; each lock is held for one operation only.
 #[derive(Debug, Clone, Default)]
 pub struct SharedState(Arc<TurnBuffers>);
@@ -33,6 +36,7 @@ pub struct SharedState(Arc<TurnBuffers>);
 struct TurnBuffers {
     state: Mutex<ActorState>,
     schedule: Mutex<Vec<ScheduleOp>>,
+    effects: Mutex<TurnEffects>,
 }
 
 impl SharedState {
@@ -54,10 +58,19 @@ impl SharedState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Locks the running turn's effects.
+    pub fn effects(&self) -> MutexGuard<'_, TurnEffects> {
+        self.0
+            .effects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Drops everything the running turn buffered (it failed).
     pub fn discard_turn(&self) {
         self.lock().discard();
         self.schedule().clear();
+        self.effects().discard();
     }
 
     /// Marks where the running turn's buffers stand (before a nested,
@@ -66,6 +79,7 @@ impl SharedState {
         TurnSavepoint {
             state: self.lock().savepoint(),
             schedule: self.schedule().len(),
+            effects: self.effects().savepoint(),
         }
     }
 
@@ -73,6 +87,7 @@ impl SharedState {
     pub fn rollback(&self, savepoint: TurnSavepoint) {
         self.lock().rollback(savepoint.state);
         self.schedule().truncate(savepoint.schedule);
+        self.effects().rollback(savepoint.effects);
     }
 }
 
@@ -81,6 +96,7 @@ impl SharedState {
 pub struct TurnSavepoint {
     state: crate::state::turn::Savepoint,
     schedule: usize,
+    effects: EffectsSavepoint,
 }
 
 /// What a turn's timer and reminder imports reach: the node's timers and
@@ -108,8 +124,9 @@ pub trait Scheduling: Send + Sync {
     fn get_timer(&self, actor: &ActorKey, name: &str) -> Option<TimerInfo>;
 }
 
-/// What every actor of a node shares: the state store, the key layout and
-/// the way to reach other actors.
+/// What every actor of a node shares: the state store, the key layout, the
+/// way to reach other actors, and the node's scheduling, building blocks and
+/// outbox once the node has set them up.
 pub struct ActorServices {
     /// Where state lives.
     pub store: Arc<dyn StateStore>,
@@ -120,6 +137,12 @@ pub struct ActorServices {
     pub caller: Weak<dyn ActorCaller>,
     /// The node's timers and reminders, once the node has set them up.
     pub scheduling: OnceLock<Arc<dyn Scheduling>>,
+    /// Dapr's building blocks, as each type is granted them; unset: every
+    /// call is refused.
+    pub blocks: OnceLock<Arc<NodeBlocks>>,
+    /// Where committed turns release their effects; unset: a turn with
+    /// effects fails (nothing could send them).
+    pub outbox: OnceLock<Arc<Outbox>>,
 }
 
 /// Which export a turn runs.

@@ -245,6 +245,8 @@ fn fixture_with(types: &[(&str, PoolClass)], caps: LiveCaps) -> Fixture {
         keys: StateKeys::new("app"),
         caller,
         scheduling: std::sync::OnceLock::new(),
+        blocks: std::sync::OnceLock::new(),
+        outbox: std::sync::OnceLock::new(),
     });
     Fixture {
         runtime: Arc::new(ActorRuntime::new(factories, services, caps)),

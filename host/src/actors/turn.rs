@@ -9,6 +9,9 @@
 //!   any) with its reply, then commits every write as one transaction
 //!   fenced by the versions this activation saw; the reply leaves only
 //!   after the store acknowledged (a reply means durable);
+//! - the turn's effects (`publish`, `binding`) are written as outbox records
+//!   in that same transaction and released to the outbox only once it
+//!   committed (see `outbox/`);
 //! - a failed turn discards its writes; a fatal failure (trap, deadline,
 //!   memory, interruption) or a fencing conflict (a newer activation wrote)
 //!   drops the instance.
@@ -16,12 +19,16 @@
 //! Nothing here holds a lock across an `.await`: the state lock is taken
 //! for each step and released before the store is awaited.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::instance::{ActorServices, Export, GuestFailure, Instance, SharedState};
 use crate::actor_key::ActorKey;
 use crate::call::{CallChain, RequestId};
 use crate::error::CallError;
+use crate::outbox::dispatch::Outbox;
+use crate::outbox::{Effect, OutboxRecord, now_unix_ms};
 use crate::state::ledger::{LEDGER_KEY, Ledger, Replay};
 use crate::state::{Etag, Expect, StateError, Transaction, Versioned, WriteOp};
 
@@ -109,6 +116,9 @@ pub async fn run(
     chain: &CallChain,
     request_id: Option<&RequestId>,
 ) -> TurnOutcome {
+    if let Some(id) = request_id {
+        target.state.effects().begin(id.as_str());
+    }
     let reply = match instance.run(export, chain) {
         Ok(reply) => reply,
         Err(failure) => {
@@ -178,7 +188,9 @@ async fn record_in_ledger(
 ) -> Result<(), CallError> {
     // Timer and reminder changes are effects too: a retry must not apply
     // them again (re-registering restarts a schedule).
-    let effects = target.state.lock().has_pending() || !target.state.schedule().is_empty();
+    let effects = target.state.lock().has_pending()
+        || !target.state.schedule().is_empty()
+        || !target.state.effects().is_empty();
     if !effects {
         return Ok(());
     }
@@ -193,25 +205,46 @@ async fn record_in_ledger(
     Ok(())
 }
 
-/// Commits the turn's writes, then hands back the reply.
+/// Commits the turn's writes and the outbox records of its effects in one
+/// transaction, releases the effects to the outbox, then hands back the
+/// reply.
 async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
     let key = target.key;
+    let effects = target.state.effects().take();
     let prepared =
         target
             .state
             .lock()
             .prepare_commit(&target.services.keys, key.actor_type(), key.actor_id());
-    let Some(prepared) = prepared else {
+    let (records, mut transaction) = match outbox_records(target, effects) {
+        Ok(records) => (records, prepared.as_ref().map(|p| p.transaction.clone())),
+        Err(err) => {
+            target.state.lock().invalidate();
+            return TurnOutcome::kept(Err(err));
+        }
+    };
+    if let Some((outbox, records)) = &records {
+        let txn = transaction.get_or_insert_with(|| Transaction {
+            partition: target
+                .services
+                .keys
+                .partition(key.actor_type(), key.actor_id()),
+            ops: Vec::with_capacity(records.len()),
+        });
+        txn.ops
+            .extend(records.iter().map(|r| outbox.keys().insert(r)));
+    }
+    let Some(transaction) = transaction else {
         return TurnOutcome::kept(Ok(reply));
     };
-    match target
-        .services
-        .store
-        .commit(prepared.transaction.clone())
-        .await
-    {
+    match target.services.store.commit(transaction).await {
         Ok(etags) => {
-            target.state.lock().apply_committed(prepared, etags);
+            if let Some(prepared) = prepared {
+                target.state.lock().apply_committed(prepared, etags);
+            }
+            if let Some((outbox, records)) = records {
+                outbox.release(records);
+            }
             TurnOutcome::kept(Ok(reply))
         }
         Err(source) => {
@@ -228,6 +261,31 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
             }
         }
     }
+}
+
+/// The outbox records of a turn's effects, with the outbox that will send
+/// them; `None` when the turn made none.
+type Released = Option<(Arc<Outbox>, Vec<OutboxRecord>)>;
+
+fn outbox_records(
+    target: &TurnScope<'_>,
+    effects: Vec<(String, Effect)>,
+) -> Result<Released, CallError> {
+    if effects.is_empty() {
+        return Ok(None);
+    }
+    let Some(outbox) = target.services.outbox.get() else {
+        return Err(CallError::Host {
+            actor: target.key.clone(),
+            message: "the turn published or used a binding, but this node has no outbox".into(),
+        });
+    };
+    let now = now_unix_ms();
+    let records = effects
+        .into_iter()
+        .map(|(id, effect)| OutboxRecord::new(target.key, id, effect, now))
+        .collect();
+    Ok(Some((Arc::clone(outbox), records)))
 }
 
 /// One write of Dapr's actor state transaction API: the key, the new value

@@ -5,9 +5,6 @@
 //! committed; or a bulk delivery, answered `{"statuses": […]}` per entry).
 //! See [`crate::events`] and `docs/spec/pubsub-app-protocol.md` §2–4.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,13 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::task::JoinSet;
 
 use super::ApiState;
-use crate::actor_key::ActorKey;
-use crate::call::CallRequest;
-use crate::events::{BulkEntry, DeliveryStatus, EventRoute, bulk_entries, status_of};
-use crate::router::Router;
+use crate::events::deliver::{deliver_batch, deliver_one};
+use crate::events::{BulkEntry, DeliveryStatus, EventRoute, bulk_entries};
 
 /// `GET /dapr/subscribe`: Dapr's programmatic subscriptions.
 pub(super) async fn subscribe(State(api): State<ApiState>) -> Response {
@@ -70,25 +64,7 @@ pub(super) async fn deliver(
     if let Some(entries) = bulk_entries(&event) {
         return deliver_bulk(&api, route, entries).await;
     }
-    let call = match route.call_for_event(&event) {
-        Ok(call) => call,
-        Err(reason) => {
-            tracing::warn!(%pubsub, %topic, %reason, "dropping an undeliverable event");
-            return answer(DeliveryStatus::Drop);
-        }
-    };
-    answer(run(&api.router, call).await)
-}
-
-/// Runs one event's call and gives its delivery status.
-async fn run(router: &Router, call: CallRequest) -> DeliveryStatus {
-    let actor = call.target.clone();
-    let result = router.call(call).await;
-    let status = status_of(&result);
-    if let Err(err) = &result {
-        tracing::debug!(%actor, error = %err, ?status, "event delivery failed");
-    }
-    status
+    answer(deliver_one(&api.router, route, &event).await)
 }
 
 #[derive(Serialize)]
@@ -107,52 +83,12 @@ struct BulkAnswer {
 /// their order; different actors run side by side. Every entry gets a
 /// status, in the entries' order.
 async fn deliver_bulk(api: &ApiState, route: &EventRoute, entries: Vec<BulkEntry>) -> Response {
-    let mut statuses: Vec<Option<DeliveryStatus>> = vec![None; entries.len()];
-    let mut by_actor: HashMap<ActorKey, Vec<(usize, CallRequest)>> = HashMap::new();
-    for (i, (entry_id, event)) in entries.iter().enumerate() {
-        match event
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|e| route.call_for_event(e))
-        {
-            Ok(call) => by_actor
-                .entry(call.target.clone())
-                .or_default()
-                .push((i, call)),
-            Err(reason) => {
-                tracing::warn!(%entry_id, %reason, "dropping an undeliverable event of a bulk delivery");
-                statuses[i] = Some(DeliveryStatus::Drop);
-            }
-        }
-    }
-    let mut running = JoinSet::new();
-    for (_, calls) in by_actor {
-        let router = Arc::clone(&api.router);
-        running.spawn(async move {
-            let mut done = Vec::with_capacity(calls.len());
-            for (i, call) in calls {
-                done.push((i, run(&router, call).await));
-            }
-            done
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        match done {
-            Ok(done) => {
-                for (i, status) in done {
-                    statuses[i] = Some(status);
-                }
-            }
-            Err(err) => tracing::error!(error = %err, "a bulk delivery task failed"),
-        }
-    }
-    let statuses = entries
+    let (ids, events): (Vec<String>, Vec<Result<Value, String>>) = entries.into_iter().unzip();
+    let statuses = deliver_batch(&api.router, route, &events).await;
+    let statuses = ids
         .into_iter()
         .zip(statuses)
-        .map(|((entry_id, _), status)| EntryStatus {
-            entry_id,
-            status: status.unwrap_or(DeliveryStatus::Retry),
-        })
+        .map(|(entry_id, status)| EntryStatus { entry_id, status })
         .collect();
     (StatusCode::OK, Json(BulkAnswer { statuses })).into_response()
 }

@@ -119,8 +119,33 @@ pub enum BlockError {
     },
 }
 
+/// One of Dapr's building blocks, as actors reach them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// Pub/sub publishing.
+    Publish,
+    /// Service invocation.
+    Invoke,
+    /// Output bindings.
+    Binding,
+    /// Secret stores.
+    Secret,
+}
+
 /// Dapr's building blocks, as a node offers them to its actors.
 pub trait BuildingBlocks: Send + Sync {
+    /// Whether this implementation can do `block` at all (wapr's built-in
+    /// broker only publishes); a call of a block it lacks fails at once.
+    fn offers(&self, block: Block) -> bool {
+        let _ = block;
+        true
+    }
+
+    /// Why `block` is not offered, for the guest's error.
+    fn missing(&self, block: Block) -> String {
+        format!("{block:?} is not available on this node")
+    }
+
     /// Publishes `event`.
     fn publish(&self, event: Publish, timeout: Duration) -> BoxFuture<'_, Result<(), BlockError>>;
     /// Calls another app's method and waits for its answer.
@@ -164,7 +189,11 @@ impl Granted {
         }
     }
 
-    fn check(&self, call: &DaprCall<'_>) -> Result<(), BlockError> {
+    /// `Ok` if `call` is granted, else the refusal (logged).
+    ///
+    /// # Errors
+    /// [`BlockError::Denied`].
+    pub fn check(&self, call: &DaprCall<'_>) -> Result<(), BlockError> {
         self.grants.check_call(&self.actor_type, call).map_err(|denied| {
             tracing::warn!(actor_type = %self.actor_type, %call, "building-block call refused: not granted");
             BlockError::Denied(denied)
@@ -173,6 +202,14 @@ impl Granted {
 }
 
 impl BuildingBlocks for Granted {
+    fn offers(&self, block: Block) -> bool {
+        self.inner.offers(block)
+    }
+
+    fn missing(&self, block: Block) -> String {
+        self.inner.missing(block)
+    }
+
     fn publish(&self, event: Publish, timeout: Duration) -> BoxFuture<'_, Result<(), BlockError>> {
         let checked = self.check(&DaprCall::Publish {
             pubsub: &event.pubsub,
@@ -216,6 +253,37 @@ impl BuildingBlocks for Granted {
             key: &key,
         });
         gate(checked, || self.inner.secret(store, key, timeout))
+    }
+}
+
+/// The building blocks of a node: one [`Granted`] per hosted actor type.
+pub struct NodeBlocks {
+    types: HashMap<String, Granted>,
+}
+
+impl NodeBlocks {
+    /// `inner` as each type of `grants` may use it.
+    pub fn new<'a>(
+        inner: &Arc<dyn BuildingBlocks>,
+        grants: impl IntoIterator<Item = (&'a str, &'a DaprGrants)>,
+    ) -> Self {
+        Self {
+            types: grants
+                .into_iter()
+                .map(|(name, g)| {
+                    (
+                        name.to_string(),
+                        Granted::new(Arc::clone(inner), name, g.clone()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The building blocks as type `actor_type` may use them (`None`: a
+    /// type the node does not host, which may use nothing).
+    pub fn for_type(&self, actor_type: &str) -> Option<&Granted> {
+        self.types.get(actor_type)
     }
 }
 

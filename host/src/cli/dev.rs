@@ -65,6 +65,11 @@ pub struct DevArgs {
     /// jobs in the nodes' state store.
     #[arg(long, default_value_t = crate::scheduler::DEFAULT_SCHEDULER_PORT)]
     pub scheduler_port: u16,
+    /// A node config file every node reads (per-type settings such as
+    /// `[actors.<type>.dapr]` grants and `[[actors.<type>.subscriptions]]`;
+    /// the components come from `--actors-dir`, so `wasm` may be left out).
+    #[arg(long, env = "WAPR_DEV_CONFIG")]
+    pub config: Option<PathBuf>,
     /// How long to wait for every node to get the table (the first start
     /// compiles the JavaScript and Python guests: tens of seconds).
     #[arg(long, default_value = "180s", value_parser = humantime::parse_duration)]
@@ -98,6 +103,10 @@ impl DevArgs {
     /// table.
     pub async fn start(self) -> anyhow::Result<DevCluster> {
         let components = find_components(&self.actors_dir)?;
+        let node_config = match &self.config {
+            Some(path) => Some(check_dev_config(path, &components)?),
+            None => None,
+        };
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
         let mut stop_servers = Vec::new();
@@ -211,9 +220,12 @@ impl DevArgs {
                     .arg("--actor")
                     .arg(format!("{name}={}", path.display()));
             }
+            match &node_config {
+                Some(path) => command.env("WAPR_CONFIG", path),
+                None => command.env_remove("WAPR_CONFIG"),
+            };
             command
                 .env(EXIT_WITH_PARENT_ENV, "1")
-                .env_remove("WAPR_CONFIG")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
@@ -396,6 +408,22 @@ impl DevCluster {
         }
         self.scheduler.stop().await;
     }
+}
+
+/// Checks the nodes' config file: it parses, and every type it configures
+/// without a component has one in the actors directory. Returns its
+/// absolute path.
+fn check_dev_config(path: &Path, components: &[(String, PathBuf)]) -> anyhow::Result<PathBuf> {
+    let config = crate::config::NodeConfig::from_file(path)?;
+    for (name, t) in &config.actors {
+        if t.wasm.as_os_str().is_empty() && !components.iter().any(|(c, _)| c == name) {
+            anyhow::bail!(
+                "{} configures actor type {name}, but there is no {name}.wasm in the actors directory (and no `wasm` for it)",
+                path.display()
+            );
+        }
+    }
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
 /// Creates (or checks) the shared store the nodes will open, so a bad

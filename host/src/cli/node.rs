@@ -100,8 +100,14 @@ impl NodeArgs {
             Some(path) => NodeConfig::from_file(path)?,
             None => NodeConfig::default(),
         };
+        // A type the file configures keeps its settings; the flag gives
+        // its component.
         for (name, path) in self.actors {
-            config.actors.insert(name, ActorTypeConfig::from_wasm(path));
+            config
+                .actors
+                .entry(name)
+                .and_modify(|t| t.wasm.clone_from(&path))
+                .or_insert_with(|| ActorTypeConfig::from_wasm(path));
         }
         let from_file = self.config.is_some();
         if let Some(v) = self.app_id {

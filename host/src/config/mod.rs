@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod class;
 mod dapr;
+mod pubsub;
 mod subscriptions;
 mod wasi;
 
@@ -24,6 +25,7 @@ pub use dapr::{
     BindingGrant, DaprCall, DaprGrants, Denied, InvokeGrant, MAX_GRANT_NAME_LEN, SecretGrant,
     TopicGrant,
 };
+pub use pubsub::PubSubConfig;
 pub use subscriptions::{BulkDelivery, IdError, IdFrom, Subscription};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
@@ -349,6 +351,8 @@ pub struct NodeConfig {
     pub scheduler: SchedulerConfig,
     /// Reentrancy of every hosted type, unless the type sets its own.
     pub reentrancy: ReentrancyConfig,
+    /// The built-in broker's redeliveries and the outbox's recovery.
+    pub pubsub: PubSubConfig,
     /// Runtime limits and defaults for every actor type.
     pub limits: Limits,
     /// Actor types hosted by this node, by type name.
@@ -366,6 +370,7 @@ impl Default for NodeConfig {
             cluster: ClusterConfig::default(),
             scheduler: SchedulerConfig::default(),
             reentrancy: ReentrancyConfig::default(),
+            pubsub: PubSubConfig::default(),
             limits: Limits::default(),
             actors: BTreeMap::new(),
         }
@@ -475,7 +480,10 @@ impl Default for ReentrancyConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActorTypeConfig {
-    /// Path of the actor's wasm component (relative paths: to the config file).
+    /// Path of the actor's wasm component (relative paths: to the config
+    /// file). May be left out when `--actor TYPE=PATH` (or `wapr dev`)
+    /// gives it.
+    #[serde(default)]
     pub wasm: PathBuf,
     /// Idle timeout for this type (default: `limits.idle_timeout`).
     #[serde(default, with = "humantime_serde")]
@@ -556,7 +564,7 @@ impl NodeConfig {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for actor in config.actors.values_mut() {
-            if actor.wasm.is_relative() {
+            if actor.wasm.is_relative() && !actor.wasm.as_os_str().is_empty() {
                 actor.wasm = base.join(&actor.wasm);
             }
             if let Some(dir) = &mut actor.wasi.dir
@@ -611,6 +619,9 @@ impl NodeConfig {
         if self.app_id.contains("||") {
             return Err(invalid("app_id", "must not contain '||'"));
         }
+        self.pubsub
+            .check()
+            .map_err(|(field, reason)| invalid(field, reason))?;
         let l = &self.limits;
         if l.max_live_actors == 0 {
             return Err(invalid("limits.max_live_actors", "must be at least 1"));
@@ -701,6 +712,12 @@ impl NodeConfig {
         for (name, t) in &self.actors {
             crate::actor_key::validate_name("actor type", name, crate::actor_key::MAX_TYPE_LEN)
                 .map_err(|e| invalid(format!("actors.{name}"), e.to_string()))?;
+            if t.wasm.as_os_str().is_empty() {
+                return Err(invalid(
+                    format!("actors.{name}.wasm"),
+                    "no component: set `wasm`, or give it with --actor TYPE=PATH.wasm",
+                ));
+            }
             t.wasi
                 .check(name)
                 .map_err(|(field, reason)| invalid(field, reason))?;

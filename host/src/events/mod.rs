@@ -30,6 +30,8 @@ use crate::call::{CallRequest, RequestId};
 use crate::config::{ActorTypeConfig, Subscription};
 use crate::error::{CallError, ErrorKind};
 
+pub mod deliver;
+
 /// The path under which deliveries arrive: `/wapr/v1/events/{pubsub}/{topic}`.
 pub const EVENTS_PATH: &str = "/wapr/v1/events";
 
@@ -156,6 +158,11 @@ impl EventRoutes {
     /// Whether there are no subscriptions.
     pub fn is_empty(&self) -> bool {
         self.by_topic.is_empty()
+    }
+
+    /// Every subscription.
+    pub fn iter(&self) -> impl Iterator<Item = &EventRoute> {
+        self.by_topic.values()
     }
 
     /// Where events of `topic` of `pubsub` go, if anywhere.

@@ -1,5 +1,7 @@
 //! The ABI versions a component may be built for, and the one place that
-//! tells them apart: `wapr:actor@0.2.0` (current; timers and reminders) and
+//! tells them apart: `wapr:actor@0.2.1` (current: timers, reminders and
+//! Dapr's building blocks; components built for 0.2.0 link against it
+//! unchanged, as Wasmtime matches semver-compatible names) and
 //! `wapr:actor@0.1.0` (components built before 0.2 keep loading and running
 //! unchanged; timer and reminder fires reach them as daprd hands fires to an
 //! app, calls of `remind/{name}` and `timer/{name}` with Dapr's JSON body).
@@ -8,7 +10,7 @@ use bytes::Bytes;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 
-use super::bindings::{HANDLER_V0_1, HANDLER_V0_2, v0_1, v0_2};
+use super::bindings::{HANDLER_V0_1, HANDLER_V0_2, HANDLER_V0_2_0, v0_1, v0_2};
 use super::ctx::ActorCtx;
 use crate::actor_key::ActorKey;
 use crate::actors::Export;
@@ -42,11 +44,13 @@ impl AbiPre {
         wasi: bool,
     ) -> Result<Self, String> {
         let ty = component.component_type();
-        if ty.get_export(engine, HANDLER_V0_2).is_some() {
+        if ty.get_export(engine, HANDLER_V0_2).is_some()
+            || ty.get_export(engine, HANDLER_V0_2_0).is_some()
+        {
             let mut linker: Linker<ActorCtx> = Linker::new(engine);
             v0_2::Actor::add_to_linker::<ActorCtx, HasSelf<ActorCtx>>(&mut linker, |ctx| ctx)
                 .map_err(|e| format!("{e:#}"))?;
-            let pre = instantiate_pre(linker, component, wasi, "wapr:actor@0.2.0")?;
+            let pre = instantiate_pre(linker, component, wasi, "wapr:actor@0.2.1")?;
             return v0_2::ActorPre::new(pre)
                 .map(Self::V0_2)
                 .map_err(|e| format!("{e:#}"));

@@ -12,6 +12,7 @@ mod abi;
 mod bindings;
 mod cache;
 mod ctx;
+mod dapr;
 mod engine;
 mod imports;
 mod instance;

@@ -69,10 +69,73 @@ fn the_frozen_components_are_the_ones_built_for_0_1() {
         assert!(contains(&bytes, "wapr:actor/handler@0.1.0"), "{name}");
         assert!(!contains(&bytes, "@0.2.0"), "{name}");
     }
-    // While the examples are built for 0.2.
+    // While the examples are built for 0.2.1.
     let current = std::fs::read(component("testbed")).expect("testbed");
-    assert!(contains(&current, "wapr:actor/handler@0.2.0"));
+    assert!(contains(&current, "wapr:actor/handler@0.2.1"));
     assert!(!contains(&current, "wapr:actor/handler@0.1.0"));
+}
+
+/// The frozen 0.2.0 testbed (`testdata/abi-0.2.0`).
+fn frozen_0_2_0() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/abi-0.2.0/testbed.wasm")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abi_0_2_0_actors_link_against_0_2_1_and_run_unchanged() {
+    let bytes = std::fs::read(frozen_0_2_0()).expect("frozen component");
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        digest, "39b211f35ec370c3fa1506d5f5a11c74d1c000c23fea371e11faa8e25ec9b48a",
+        "testdata/abi-0.2.0/testbed.wasm changed"
+    );
+    assert!(contains(&bytes, "wapr:actor/handler@0.2.0"));
+    assert!(!contains(&bytes, "@0.2.1"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path());
+    cfg.actors.insert(
+        "v020-testbed".into(),
+        ActorTypeConfig::from_wasm(frozen_0_2_0()),
+    );
+    let node = TestNode::with_config(cfg, None).await;
+    assert_eq!(
+        node.ok("v020-testbed", "t", "count", Value::Null).await,
+        json!(1)
+    );
+    node.ok(
+        "v020-testbed",
+        "t",
+        "put",
+        json!({"key": "k", "value": [1]}),
+    )
+    .await;
+    assert_eq!(
+        node.ok("v020-testbed", "t", "read", json!({"key": "k"}))
+            .await,
+        json!([1])
+    );
+    // Its scheduling imports (0.2.0) reach the host's 0.2.1 ones.
+    node.ok(
+        "v020-testbed",
+        "t",
+        "set-timer",
+        json!({"name": "once", "dueTime": "0s", "data": {"x": 1}}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fires = node.ok("v020-testbed", "t", "fires", Value::Null).await;
+        if fires.as_array().is_some_and(|f| !f.is_empty()) {
+            assert_eq!(fires[0]["name"], "once", "{fires}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the timer never fired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

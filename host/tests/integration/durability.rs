@@ -17,7 +17,7 @@ const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
 /// A private redis-server on `port`, files in `dir`; `durable` turns on the
 /// append-only file with an fsync per write, so a restart keeps the data.
-fn start_redis(port: u16, dir: &std::path::Path, durable: bool) -> Proc {
+pub(crate) fn start_redis(port: u16, dir: &std::path::Path, durable: bool) -> Proc {
     let mut command = Command::new("redis-server");
     command
         .args([
@@ -87,7 +87,7 @@ fn node(args: &[&str], http_port: u16, data_dir: &std::path::Path) -> Proc {
     Proc(child)
 }
 
-async fn wait_ready(client: &reqwest::Client, endpoint: &str, members: Option<usize>) {
+pub(crate) async fn wait_ready(client: &reqwest::Client, endpoint: &str, members: Option<usize>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let probe = client

@@ -9,8 +9,10 @@ mod support;
 
 mod abi;
 mod api_errors;
+mod blocks;
 mod cluster;
 mod durability;
+mod effects;
 mod events;
 mod examples;
 mod failures;

@@ -1,9 +1,11 @@
 /**
  * An in-process stand-in for the wapr host, for unit tests under Node.js:
  * the test loader (tools/test-register.mjs) resolves every
- * `wapr:actor/*@0.2.0` import to this module. It keeps the ABI's rules:
- * state and scheduling changes are buffered per turn and committed when the
- * export succeeds, discarded when it throws. Use it through ./index.ts.
+ * `wapr:actor/*@0.2.1` import to this module. It keeps the ABI's rules:
+ * state and scheduling changes, events and binding calls are buffered per
+ * turn and committed when the export succeeds, discarded when it throws.
+ * Dapr's building blocks are granted unless a test denies them; `invoke`
+ * and `secret` answer as the test set up. Use it through ./index.ts.
  */
 
 /** The WIT's error record, as thrown by imports that return `result`. */
@@ -38,11 +40,45 @@ export interface TimerReg {
   data: Uint8Array;
 }
 
+/** An event a turn published (committed with it). */
+export interface PublishedEvent {
+  pubsub: string;
+  topic: string;
+  data: Uint8Array;
+  /** As given, or (given empty) `application/json` when the data is JSON, else `application/octet-stream`, as the host decides. */
+  contentType: string;
+  metadata: [string, string][];
+  /** The id `publish` returned. */
+  id: string;
+}
+
+/** An output-binding call a turn made (committed with it). */
+export interface BindingCall {
+  name: string;
+  operation: string;
+  data: Uint8Array;
+  metadata: [string, string][];
+  /** The id `binding` returned. */
+  id: string;
+}
+
+/** An `invoke` call as the actor made it. */
+export interface Invocation {
+  actor: string;
+  appId: string;
+  method: string;
+  verb: string;
+  data: Uint8Array;
+  contentType: string;
+}
+
 /** One actor's committed data in the mock host. */
 export interface ActorData {
   state: Map<string, Uint8Array>;
   reminders: Map<string, ReminderReg>;
   timers: Map<string, TimerReg>;
+  published: PublishedEvent[];
+  bindings: BindingCall[];
 }
 
 type Change =
@@ -55,7 +91,12 @@ export interface Turn {
   readonly key: string;
   readonly data: ActorData;
   readonly changes: Map<string, Change>;
+  /** Its events and binding calls, in order (created on the first). */
+  effects?: { published: PublishedEvent[]; bindings: BindingCall[]; count: number; seq: number };
 }
+
+/** Most publish and binding calls one turn may make (the host's limit). */
+export const MAX_EFFECTS_PER_TURN = 1000;
 
 /** Everything the mock host knows. */
 export const world = {
@@ -65,12 +106,21 @@ export const world = {
   unixNanos: undefined as bigint | undefined,
   /** Routes `actors.call` (set by the testing module). */
   route: undefined as undefined | ((actorType: string, actorId: string, method: string, payload: Uint8Array) => Uint8Array),
+  /** The faked building blocks (see the testing module's controls). */
+  dapr: {
+    denyAll: false,
+    denied: new Set<string>(),
+    onInvoke: undefined as undefined | ((call: Invocation) => { data: Uint8Array; contentType: string }),
+    invocations: [] as Invocation[],
+    secrets: new Map<string, [string, string][]>(),
+    turns: 0,
+  },
 };
 
 export function dataOf(key: string): ActorData {
   let data = world.actors.get(key);
   if (data === undefined) {
-    data = { state: new Map(), reminders: new Map(), timers: new Map() };
+    data = { state: new Map(), reminders: new Map(), timers: new Map(), published: [], bindings: [] };
     world.actors.set(key, data);
   }
   return data;
@@ -87,6 +137,10 @@ export function commit(t: Turn): void {
     const map = t.data[change.what] as Map<string, unknown>;
     if (change.value === undefined) map.delete(change.key);
     else map.set(change.key, change.value);
+  }
+  if (t.effects !== undefined) {
+    t.data.published.push(...t.effects.published);
+    t.data.bindings.push(...t.effects.bindings);
   }
 }
 
@@ -211,3 +265,121 @@ export function getTimer(name: string): TimerReg | undefined {
   const t = view("timers").get(name);
   return t === undefined ? undefined : { ...t, data: t.data.slice() };
 }
+
+// --- wapr:actor/dapr
+const JSON_TYPE = "application/json";
+
+/** The key of a denial: the call's kind and its exact pair. */
+export function daprCallKey(kind: string, a: string, b: string): string {
+  return JSON.stringify([kind, a, b]);
+}
+
+/** Longest name a building-block call takes, in bytes (the host's limit). */
+export const MAX_DAPR_NAME_LEN = 256;
+/** Most bytes of data one building-block call may carry (the host's limit: 4 MiB). */
+export const MAX_DAPR_DATA = 4 << 20;
+
+function checkDaprName(what: string, name: string): void {
+  if (name === "") throw new HostError("bad-request", `${what} is empty`);
+  if (new TextEncoder().encode(name).length > MAX_DAPR_NAME_LEN) {
+    throw new HostError("bad-request", `${what} is longer than ${MAX_DAPR_NAME_LEN} bytes`);
+  }
+}
+
+/**
+ * Refuses, in the host's order and with its messages, empty or too long
+ * names, too much data and bad metadata keys (`bad-request`), then denied
+ * calls (`permission-denied`).
+ */
+function checkDapr(
+  kind: "publish" | "invoke" | "binding" | "secret",
+  a: string,
+  b: string,
+  data: Uint8Array = new Uint8Array(0),
+  metadata: [string, string][] = [],
+): void {
+  const names = {
+    publish: ["the pub/sub name", "the topic"],
+    invoke: ["the app id", "the method"],
+    binding: ["the binding name", "the operation"],
+    secret: ["the secret store", "the key"],
+  }[kind];
+  checkDaprName(names[0]!, a);
+  checkDaprName(names[1]!, b);
+  if (data.length > MAX_DAPR_DATA) {
+    throw new HostError("bad-request", `${data.length} bytes of data is more than the ${MAX_DAPR_DATA} a building-block call may carry`);
+  }
+  for (const [key] of metadata) checkDaprName("a metadata key", key);
+  if (world.dapr.denyAll || world.dapr.denied.has(daprCallKey(kind, a, b))) {
+    const actorType = turn().key.split("/")[0];
+    const what = {
+      publish: `publish to ${a}/${b}`,
+      invoke: `invoke ${a}/${b}`,
+      binding: `use binding ${a} (${b})`,
+      secret: `read secret ${a}/${b}`,
+    }[kind];
+    throw new HostError(
+      "permission-denied",
+      `actor type ${actorType} may not ${what}: it is not granted in [actors.${actorType}.dapr]`,
+    );
+  }
+}
+
+/** The running turn's effect buffer, counting one more effect; its id. */
+function effect(): { effects: NonNullable<Turn["effects"]>; id: string } {
+  const t = turn();
+  if (t.effects === undefined) {
+    t.effects = { published: [], bindings: [], count: 0, seq: ++world.dapr.turns };
+  }
+  if (t.effects.count >= MAX_EFFECTS_PER_TURN) {
+    throw new HostError("bad-request", `a turn may make at most ${MAX_EFFECTS_PER_TURN} publish and binding calls`);
+  }
+  const id = `${t.effects.seq.toString(16).padStart(32, "0")}-${t.effects.count++}`;
+  return { effects: t.effects, id };
+}
+
+function isJson(data: Uint8Array): boolean {
+  try {
+    JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function publish(pubsub: string, topic: string, data: Uint8Array, contentType: string, metadata: [string, string][]): string {
+  checkDapr("publish", pubsub, topic, data, metadata);
+  const { effects, id } = effect();
+  const type = contentType !== "" ? contentType : isJson(data) ? JSON_TYPE : "application/octet-stream";
+  effects.published.push({ pubsub, topic, data: data.slice(), contentType: type, metadata: metadata.map(([k, v]) => [k, v]), id });
+  return id;
+}
+
+export function binding(name: string, operation: string, data: Uint8Array, metadata: [string, string][]): string {
+  checkDapr("binding", name, operation, data, metadata);
+  const { effects, id } = effect();
+  effects.bindings.push({ name, operation, data: data.slice(), metadata: metadata.map(([k, v]) => [k, v]), id });
+  return id;
+}
+
+export function invoke(appId: string, method: string, verb: string, data: Uint8Array, contentType: string): { data: Uint8Array; contentType: string } {
+  checkDapr("invoke", appId, method, data);
+  const call: Invocation = { actor: turn().key, appId, method, verb, data: data.slice(), contentType };
+  world.dapr.invocations.push(call);
+  const handler = world.dapr.onInvoke;
+  if (handler === undefined) {
+    throw new HostError("unavailable", `no invoke handler set in the test host (invoke ${appId}/${method})`);
+  }
+  return handler(call);
+}
+
+export function secret(store: string, key: string): [string, string][] {
+  checkDapr("secret", store, key);
+  const values = world.dapr.secrets.get(daprCallKey("secret", store, key));
+  if (values === undefined || values.length === 0) {
+    throw new HostError("failed", `no secret ${key} in secret store ${store} (the test host has what testing.setSecret stored)`);
+  }
+  // The host hands them over sorted by name.
+  return values.map(([k, v]) => [k, v] as [string, string]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+

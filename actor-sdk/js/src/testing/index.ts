@@ -7,8 +7,21 @@
  *
  * The test loader (`node --import actor-sdk/js/tools/test-register.mjs`)
  * resolves the host imports to an in-process mock host with the ABI's turn
- * rules: a turn's state and scheduling changes commit when the export
- * succeeds and are discarded when it fails.
+ * rules: a turn's state and scheduling changes, events and binding calls
+ * commit when the export succeeds and are discarded when it fails.
+ *
+ * Dapr's building blocks are granted unless a test denies them
+ * (`testing.denyPublish`, `denyInvoke`, `denyBinding`, `denySecret`,
+ * `denyDapr`; a denied call fails with `permission-denied` and the host's
+ * message). `TestActor.published()` / `bindings()` list the committed
+ * turns' events and binding calls, each with an id shaped like the host's;
+ * `invoke` goes to `testing.onInvoke` (every call is kept in
+ * `testing.invocations()`, failed turn or not) and `secret` reads what
+ * `testing.setSecret` stored. Arguments the host refuses are refused alike,
+ * with its messages (`bad-request`: an empty name or metadata key, one
+ * longer than 256 bytes, data over 4 MiB, more than 1000 events and binding
+ * calls in a turn); the host's limit on a turn's total bytes is not
+ * modelled.
  *
  * ```ts
  * import { testing } from "@wapr/actor/testing";
@@ -20,10 +33,15 @@
  * ```
  */
 
-import { ActorError, type ErrorKind } from "../errors.js";
+import { ActorError, DaprError, type ErrorKind } from "../errors.js";
 import { decode, encode } from "../json.js";
 import type { Handler } from "../actor.js";
-import { commit, dataOf, HostError, world, type ReminderReg, type TimerReg, type Turn } from "./host.js";
+import {
+  commit, daprCallKey, dataOf, HostError, world,
+  type BindingCall, type Invocation, type PublishedEvent, type ReminderReg, type TimerReg, type Turn,
+} from "./host.js";
+
+export type { BindingCall, Invocation, PublishedEvent } from "./host.js";
 
 const live = new Map<string, TestActor>();
 
@@ -170,6 +188,16 @@ export class TestActor {
   timers(): Map<string, TimerReg> {
     return new Map(dataOf(this.key).timers);
   }
+
+  /** The events committed turns published, in order. */
+  published(): PublishedEvent[] {
+    return [...dataOf(this.key).published];
+  }
+
+  /** The output-binding calls committed turns made, in order. */
+  bindings(): BindingCall[] {
+    return [...dataOf(this.key).bindings];
+  }
 }
 
 world.route = (actorType, actorId, method, payload) => {
@@ -228,11 +256,70 @@ export const testing = {
     return thrown;
   },
 
-  /** Forgets every actor, all state, reminders, timers, logs and the fixed clock. */
+  /**
+   * Answers the actors' `dapr.invoke` calls (after the grant check) with
+   * what `handler` returns: `{ data, contentType }` (`data` a string is sent
+   * as UTF-8). A {@link DaprError} it throws reaches the actor as that
+   * error. Without a handler, calls fail with `unavailable`.
+   */
+  onInvoke(handler: (call: Invocation) => { data: Uint8Array | string; contentType?: string }): void {
+    world.dapr.onInvoke = (call) => {
+      let reply: { data: Uint8Array | string; contentType?: string };
+      try {
+        reply = handler(call);
+      } catch (e) {
+        if (e instanceof DaprError) throw new HostError(e.kind, e.message);
+        throw e;
+      }
+      return { data: toBytes(reply.data), contentType: reply.contentType ?? "" };
+    };
+  },
+
+  /** Every `dapr.invoke` call made so far, in order, whether or not its turn committed (the host makes it at once). */
+  invocations(): readonly Invocation[] {
+    return world.dapr.invocations;
+  },
+
+  /** Stores the secret `key` of `store` with these values, for `dapr.secret`; no values reads as `failed`, like one never set. */
+  setSecret(store: string, key: string, values: Record<string, string>): void {
+    world.dapr.secrets.set(daprCallKey("secret", store, key), Object.entries(values));
+  },
+
+  /** Denies publishing to `topic` of `pubsub` (`permission-denied`, as on a host without that grant). */
+  denyPublish(pubsub: string, topic: string): void {
+    world.dapr.denied.add(daprCallKey("publish", pubsub, topic));
+  },
+
+  /** Denies invoking `method` of app `appId`. */
+  denyInvoke(appId: string, method: string): void {
+    world.dapr.denied.add(daprCallKey("invoke", appId, method));
+  },
+
+  /** Denies `operation` of output binding `name`. */
+  denyBinding(name: string, operation: string): void {
+    world.dapr.denied.add(daprCallKey("binding", name, operation));
+  },
+
+  /** Denies reading secret `key` of `store`. */
+  denySecret(store: string, key: string): void {
+    world.dapr.denied.add(daprCallKey("secret", store, key));
+  },
+
+  /** Denies every building-block call, as on a host where the actor type has no grants (the host's default). */
+  denyDapr(): void {
+    world.dapr.denyAll = true;
+  },
+
+  /** Forgets every actor, all state, reminders, timers, events, binding calls, logs, the fixed clock and the building blocks' set-up. */
   reset(): void {
     live.clear();
     world.actors.clear();
     world.logs.length = 0;
     world.unixNanos = undefined;
+    world.dapr.denyAll = false;
+    world.dapr.denied.clear();
+    world.dapr.onInvoke = undefined;
+    world.dapr.invocations.length = 0;
+    world.dapr.secrets.clear();
   },
 };

@@ -1,4 +1,4 @@
-declare module 'wapr:actor/clock@0.2.0' {
+declare module 'wapr:actor/clock@0.2.1' {
   /**
    * Wall-clock time in nanoseconds since the Unix epoch.
    */

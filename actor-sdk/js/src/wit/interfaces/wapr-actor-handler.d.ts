@@ -1,5 +1,5 @@
 /// <reference path="./wapr-actor-types.d.ts" />
-declare module 'wapr:actor/handler@0.2.0' {
+declare module 'wapr:actor/handler@0.2.1' {
   /**
    * Called once when the actor is activated, before its first turn.
    * `self-ref` is the actor's own address. State may be read and written.
@@ -23,6 +23,6 @@ declare module 'wapr:actor/handler@0.2.0' {
    * `err` is logged; the timer goes on.
    */
   export function onTimer(name: string, callback: string, data: Uint8Array): void;
-  export type ActorRef = import('wapr:actor/types@0.2.0').ActorRef;
-  export type Error = import('wapr:actor/types@0.2.0').Error;
+  export type ActorRef = import('wapr:actor/types@0.2.1').ActorRef;
+  export type Error = import('wapr:actor/types@0.2.1').Error;
 }

@@ -1,4 +1,4 @@
-declare module 'wapr:actor/log@0.2.0' {
+declare module 'wapr:actor/log@0.2.1' {
   /**
    * Writes one log line.
    */

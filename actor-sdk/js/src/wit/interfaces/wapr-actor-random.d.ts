@@ -1,4 +1,4 @@
-declare module 'wapr:actor/random@0.2.0' {
+declare module 'wapr:actor/random@0.2.1' {
   /**
    * Returns `len` random bytes (at most 65536).
    */

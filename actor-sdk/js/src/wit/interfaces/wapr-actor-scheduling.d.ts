@@ -1,5 +1,5 @@
 /// <reference path="./wapr-actor-types.d.ts" />
-declare module 'wapr:actor/scheduling@0.2.0' {
+declare module 'wapr:actor/scheduling@0.2.1' {
   /**
    * Registers `name`, replacing any reminder of that name, when the turn
    * commits. Malformed times are refused here.
@@ -30,7 +30,7 @@ declare module 'wapr:actor/scheduling@0.2.0' {
    * The timer `name`, if this node holds it.
    */
   export function getTimer(name: string): Timer | undefined;
-  export type Error = import('wapr:actor/types@0.2.0').Error;
+  export type Error = import('wapr:actor/types@0.2.1').Error;
   /**
    * Constant retries of a failed tick.
    */

@@ -1,4 +1,4 @@
-declare module 'wapr:actor/state@0.2.0' {
+declare module 'wapr:actor/state@0.2.1' {
   /**
    * Reads a key: the turn's own latest write if any, else the committed value.
    */

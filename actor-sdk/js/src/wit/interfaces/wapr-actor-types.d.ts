@@ -1,4 +1,4 @@
-declare module 'wapr:actor/types@0.2.0' {
+declare module 'wapr:actor/types@0.2.1' {
   /**
    * The address of an actor: its type and its id.
    */

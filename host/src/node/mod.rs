@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod effects;
+
 use crate::actors::{LiveCaps, spawn_idle_reaper};
 use crate::api::{ApiState, http_app};
 use crate::call::ActorCaller;
@@ -54,6 +56,10 @@ pub enum NodeError {
     /// invalid, or the embedded one cannot use this state store).
     #[error("cannot set up reminders: {0}")]
     Scheduler(String),
+    /// Dapr's building blocks could not be set up (the sidecar's address is
+    /// invalid, or the built-in broker cannot be reached).
+    #[error("cannot set up Dapr's building blocks: {0}")]
+    Blocks(String),
     /// The HTTP port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -87,6 +93,7 @@ struct SchedulingParts {
 pub struct RunningNode {
     router: Arc<Router>,
     scheduling: SchedulingParts,
+    effects: effects::EffectParts,
     http_addr: SocketAddr,
     config: NodeConfig,
     stop_http: Option<oneshot::Sender<()>>,
@@ -188,6 +195,7 @@ impl RunningNode {
                 .unwrap_or(usize::MAX),
             events: Arc::new(crate::events::EventRoutes::from_config(&config.actors)),
         };
+        let effects = effects::start_effects(&config, &router, &store, &api.events).await?;
 
         let addr = SocketAddr::new(config.http.listen, config.http.port);
         let listener = TcpListener::bind(addr)
@@ -223,6 +231,7 @@ impl RunningNode {
         Ok(Self {
             router,
             scheduling,
+            effects,
             http_addr,
             config,
             stop_http: Some(stop_http),
@@ -294,6 +303,7 @@ impl RunningNode {
             self.server.abort();
         }
         self.reaper.abort();
+        self.effects.stop_consumers();
         if let Some(stop) = self.scheduling.stop_timers.take() {
             let _ = stop.send(());
         }
@@ -301,6 +311,11 @@ impl RunningNode {
             task.abort();
         }
         self.router.runtime().shutdown_actors(timeout).await;
+        // What the last turns released is sent before the store closes
+        // (whatever is not stays in the outbox for the sweep).
+        self.effects
+            .stop(self.router.runtime().services(), timeout)
+            .await;
         if let Some(engine) = self.scheduling.engine.take() {
             engine.stop().await;
         }

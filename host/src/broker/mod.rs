@@ -1,0 +1,270 @@
+//! wapr's built-in pub/sub broker, for one machine without a Dapr sidecar
+//! (`wapr dev`, a standalone node): actors publish to it and the node's
+//! subscriptions consume from it, through the same outbox and the same
+//! delivery path ([`crate::events::deliver`]) as under `dapr run`.
+//!
+//! Two logs keep the messages ([`Broker`]):
+//!
+//! - [`redis::RedisStreams`] when the node's state is in Redis: Redis
+//!   Streams **in the layout of Dapr's `pubsub.redis` component** (the
+//!   stream key is the topic; each entry has the fields `data`, the
+//!   CloudEvent as daprd builds it, and `metadata`, the publish metadata as
+//!   JSON; the consumer group is the app id), so a daprd app on the same
+//!   Redis can subscribe to what a wapr actor publishes, and the other way
+//!   round (`docs/spec/pubsub-app-protocol.md` §5).
+//! - [`log::StoreLog`] otherwise: a durable log kept in the node's own
+//!   state store (embedded, shared LMDB or memory), one consumer per topic
+//!   at a time (a lease in the store), acked entries deleted.
+//!
+//! What differs from going through Dapr is listed in `docs/dapr-interop.md`:
+//! no component files (any pub/sub name is accepted; with Redis Streams two
+//! names share one stream per topic, as two `pubsub.redis` components on
+//! one Redis would), no CEL routing rules, no `rawPayload`, no TTL expiry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::blocks::{
+    BindingCall, BindingReply, Block, BlockError, BuildingBlocks, Invoke, InvokeReply, Publish,
+};
+use crate::outbox::CLOUDEVENT_ID_METADATA;
+use crate::state::BoxFuture;
+
+pub mod consume;
+pub mod log;
+pub mod redis;
+
+/// One message read from a topic.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The log's id for it (what [`Broker::ack`] takes).
+    pub id: String,
+    /// The message: the CloudEvent JSON.
+    pub data: Bytes,
+}
+
+/// Why the broker failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{broker} broker: {message}")]
+pub struct BrokerError {
+    /// Which broker.
+    pub broker: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A log of messages per topic with one consumer group (the app).
+pub trait Broker: Send + Sync {
+    /// Short name for logs.
+    fn name(&self) -> &'static str;
+
+    /// Appends `data` (a CloudEvent) to `topic` of `pubsub`.
+    fn append<'a>(
+        &'a self,
+        pubsub: &'a str,
+        topic: &'a str,
+        data: Bytes,
+        metadata: &'a HashMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Up to `max` messages of `topic` for this node to deliver, waiting
+    /// at most `wait` for the first: new ones, and ones delivered before
+    /// but not acked for long enough to be redelivered.
+    fn read<'a>(
+        &'a self,
+        pubsub: &'a str,
+        topic: &'a str,
+        max: usize,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<Message>, BrokerError>>;
+
+    /// Marks messages as done (delivered, or dropped for good).
+    fn ack<'a>(
+        &'a self,
+        pubsub: &'a str,
+        topic: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Asks for `ids` to be read again no sooner than `after` (their
+    /// delivery said `RETRY`).
+    fn retry_later<'a>(
+        &'a self,
+        pubsub: &'a str,
+        topic: &'a str,
+        ids: &'a [String],
+        after: Duration,
+    ) -> BoxFuture<'a, Result<(), BrokerError>>;
+}
+
+/// The CloudEvent envelope daprd wraps published data in
+/// (`NewCloudEventsEnvelope`, `docs/spec/pubsub-app-protocol.md` §2 and
+/// §6): `id` from `cloudevent.id` (the outbox sets it) else a new UUID,
+/// `source` the app id, `type` `com.dapr.event.sent`, `specversion` 1.0,
+/// `datacontenttype`, the data as JSON when it is JSON, as a string when it
+/// is text, else `data_base64`; `topic`, `pubsubname`, `time`, and empty
+/// trace fields. `cloudevent.source`/`type` override theirs too.
+pub fn envelope(app_id: &str, event: &Publish) -> Bytes {
+    let meta = |key: &str| {
+        event
+            .metadata
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
+    };
+    let content_type = if event.content_type.is_empty() {
+        "text/plain".to_string()
+    } else {
+        event.content_type.clone()
+    };
+    let mut fields = Map::new();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json" || essence.ends_with("+json");
+    match (is_json, std::str::from_utf8(&event.data)) {
+        (true, Ok(_)) if serde_json::from_slice::<Value>(&event.data).is_ok() => {
+            let data: Value = serde_json::from_slice(&event.data).unwrap_or(Value::Null);
+            fields.insert("data".into(), data);
+        }
+        (false, Ok(text)) if essence.starts_with("text/") || essence.is_empty() => {
+            fields.insert("data".into(), Value::String(text.to_string()));
+        }
+        _ => {
+            use base64::Engine as _;
+            fields.insert(
+                "data_base64".into(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&event.data)),
+            );
+        }
+    }
+    let id = meta(CLOUDEVENT_ID_METADATA).unwrap_or_else(uuid_v4);
+    let source = meta("cloudevent.source").unwrap_or_else(|| app_id.to_string());
+    let kind = meta("cloudevent.type").unwrap_or_else(|| "com.dapr.event.sent".to_string());
+    let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    for (key, value) in [
+        ("datacontenttype", content_type),
+        ("id", id),
+        ("pubsubname", event.pubsub.clone()),
+        ("source", source),
+        ("specversion", "1.0".to_string()),
+        ("time", time),
+        ("topic", event.topic.clone()),
+        ("traceid", String::new()),
+        ("traceparent", String::new()),
+        ("tracestate", String::new()),
+        ("type", kind),
+    ] {
+        fields.insert(key.into(), Value::String(value));
+    }
+    Bytes::from(Value::Object(fields).to_string())
+}
+
+/// The publish metadata as the `metadata` field of a stream entry: JSON
+/// with sorted keys.
+pub fn metadata_json(metadata: &HashMap<String, String>) -> String {
+    let sorted: BTreeMap<&String, &String> = metadata.iter().collect();
+    serde_json::to_string(&sorted).unwrap_or_else(|_| "{}".into())
+}
+
+fn uuid_v4() -> String {
+    let bytes: [u8; 16] = rand::random();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// The building blocks of a node without a sidecar: `publish` goes to the
+/// built-in broker; invocation, bindings and secrets need a Dapr sidecar.
+pub struct LocalPubSub {
+    broker: Arc<dyn Broker>,
+    app_id: String,
+}
+
+impl LocalPubSub {
+    /// Publishing as app `app_id` to `broker`.
+    pub fn new(broker: Arc<dyn Broker>, app_id: &str) -> Self {
+        Self {
+            broker,
+            app_id: app_id.to_string(),
+        }
+    }
+}
+
+fn no_sidecar<T: Send + 'static>(what: String) -> BoxFuture<'static, Result<T, BlockError>> {
+    Box::pin(std::future::ready(Err(BlockError::Unavailable {
+        what,
+        message: "no Dapr sidecar (run the node under `dapr run`, or set DAPR_GRPC_PORT)".into(),
+    })))
+}
+
+impl BuildingBlocks for LocalPubSub {
+    fn offers(&self, block: Block) -> bool {
+        block == Block::Publish
+    }
+
+    fn missing(&self, block: Block) -> String {
+        let what = match block {
+            Block::Publish => "publishing",
+            Block::Invoke => "service invocation",
+            Block::Binding => "output bindings",
+            Block::Secret => "secrets",
+        };
+        format!(
+            "{what} needs a Dapr sidecar and this node has none (run it under `dapr run`, or set DAPR_GRPC_PORT); without one only publishing works, through wapr's built-in broker"
+        )
+    }
+
+    fn publish(&self, event: Publish, timeout: Duration) -> BoxFuture<'_, Result<(), BlockError>> {
+        Box::pin(async move {
+            let what = format!("publish to {}/{}", event.pubsub, event.topic);
+            let data = envelope(&self.app_id, &event);
+            let append = self
+                .broker
+                .append(&event.pubsub, &event.topic, data, &event.metadata);
+            match tokio::time::timeout(timeout, append).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(err)) => Err(BlockError::Unavailable {
+                    what,
+                    message: err.to_string(),
+                }),
+                Err(_) => Err(BlockError::Timeout {
+                    what,
+                    after: timeout,
+                }),
+            }
+        })
+    }
+
+    fn invoke(&self, call: Invoke, _: Duration) -> BoxFuture<'_, Result<InvokeReply, BlockError>> {
+        no_sidecar(format!("invoke {}/{}", call.app_id, call.method))
+    }
+
+    fn binding(
+        &self,
+        call: BindingCall,
+        _: Duration,
+    ) -> BoxFuture<'_, Result<BindingReply, BlockError>> {
+        no_sidecar(format!("binding {} ({})", call.name, call.operation))
+    }
+
+    fn secret(
+        &self,
+        store: String,
+        key: String,
+        _: Duration,
+    ) -> BoxFuture<'_, Result<HashMap<String, String>, BlockError>> {
+        no_sidecar(format!("secret {store}/{key}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;
