@@ -97,11 +97,17 @@ pub enum ErrorCode {
     /// `ERR_NOT_SUPPORTED_STATE_OPERATION` (400): a transaction operation
     /// other than `upsert` and `delete`.
     NotSupportedStateOperation,
+    /// `ERR_PUBSUB_EMPTY` (404): a publish without a pub/sub name.
+    PubsubEmpty,
+    /// `ERR_TOPIC_EMPTY` (404): a publish without a topic.
+    TopicEmpty,
+    /// `ERR_PUBSUB_PUBLISH_MESSAGE` (500): the broker did not take the event.
+    PubsubPublishMessage,
 }
 
 impl ErrorCode {
     /// Every code, for lookups by name.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 22] = [
         Self::MalformedRequest,
         Self::BadRequest,
         Self::NotFound,
@@ -121,6 +127,9 @@ impl ErrorCode {
         Self::ActorReminderAlreadyExists,
         Self::ActorTimerCreate,
         Self::NotSupportedStateOperation,
+        Self::PubsubEmpty,
+        Self::TopicEmpty,
+        Self::PubsubPublishMessage,
     ];
 
     /// The code as daprd spells it.
@@ -145,6 +154,9 @@ impl ErrorCode {
             Self::ActorReminderAlreadyExists => "ERR_ACTOR_REMINDER_ALREADY_EXISTS",
             Self::ActorTimerCreate => "ERR_ACTOR_TIMER_CREATE",
             Self::NotSupportedStateOperation => "ERR_NOT_SUPPORTED_STATE_OPERATION",
+            Self::PubsubEmpty => "ERR_PUBSUB_EMPTY",
+            Self::TopicEmpty => "ERR_TOPIC_EMPTY",
+            Self::PubsubPublishMessage => "ERR_PUBSUB_PUBLISH_MESSAGE",
         }
     }
 

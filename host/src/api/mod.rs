@@ -9,6 +9,7 @@ mod actors;
 mod error;
 mod events;
 mod meta;
+mod publish;
 mod scheduling;
 
 use std::sync::Arc;
@@ -79,6 +80,10 @@ pub fn http_app(state: ApiState) -> HttpRouter {
         )
         .route("/wapr/v1/reminders", get(scheduling::list))
         .route("/dapr/subscribe", get(events::subscribe))
+        .route(
+            "/v1.0/publish/{pubsub}/{*topic}",
+            post(publish::publish).put(publish::publish),
+        )
         .route("/wapr/v1/events/{pubsub}/{topic}", post(events::deliver))
         .route("/v1.0/healthz", get(meta::healthz))
         .route("/v1.0/healthz/outbound", get(meta::healthz))

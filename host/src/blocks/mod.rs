@@ -258,6 +258,7 @@ impl BuildingBlocks for Granted {
 
 /// The building blocks of a node: one [`Granted`] per hosted actor type.
 pub struct NodeBlocks {
+    inner: Arc<dyn BuildingBlocks>,
     types: HashMap<String, Granted>,
 }
 
@@ -268,6 +269,7 @@ impl NodeBlocks {
         grants: impl IntoIterator<Item = (&'a str, &'a DaprGrants)>,
     ) -> Self {
         Self {
+            inner: Arc::clone(inner),
             types: grants
                 .into_iter()
                 .map(|(name, g)| {
@@ -278,6 +280,12 @@ impl NodeBlocks {
                 })
                 .collect(),
         }
+    }
+
+    /// The node's building blocks themselves, ungated (for the app's own
+    /// API, such as Dapr's publish route).
+    pub fn shared(&self) -> &Arc<dyn BuildingBlocks> {
+        &self.inner
     }
 
     /// The building blocks as type `actor_type` may use them (`None`: a

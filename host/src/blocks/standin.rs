@@ -106,6 +106,7 @@ pub struct StandIn {
     secrets: Arc<Secrets>,
     api_token: Option<String>,
     delay: Option<Duration>,
+    journal: Option<Arc<Mutex<std::fs::File>>>,
 }
 
 impl std::fmt::Debug for StandIn {
@@ -149,6 +150,15 @@ impl StandIn {
         self
     }
 
+    /// Also appends every recorded request to `file`, one JSON object per
+    /// line (`{"rpc":"PublishEvent",…}`), for `wapr state-server
+    /// --record-blocks`.
+    #[must_use]
+    pub fn with_journal(mut self, file: std::fs::File) -> Self {
+        self.journal = Some(Arc::new(Mutex::new(file)));
+        self
+    }
+
     /// Delays every building-block call by `delay`.
     #[must_use]
     pub fn with_delay(mut self, delay: Duration) -> Self {
@@ -167,6 +177,8 @@ impl StandIn {
     /// The tonic service.
     pub fn into_service(self) -> DaprServer<Self> {
         DaprServer::new(self)
+            .max_decoding_message_size(crate::sidecar::MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(crate::sidecar::MAX_MESSAGE_SIZE)
     }
 
     /// Checks the token, waits the delay, records what `record` makes of
@@ -190,6 +202,16 @@ impl StandIn {
             tokio::time::sleep(delay).await;
         }
         let recorded = record(token);
+        if let Some(journal) = &self.journal {
+            use std::io::Write as _;
+            let line = serde_json::to_string(&recorded).unwrap_or_default();
+            let mut file = journal
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(err) = writeln!(file, "{line}") {
+                tracing::warn!(error = %err, "cannot append to the building-block journal");
+            }
+        }
         match self.records.lock() {
             Ok(mut records) => records.push(recorded),
             Err(poisoned) => poisoned.into_inner().push(recorded),

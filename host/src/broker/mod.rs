@@ -121,6 +121,17 @@ pub fn envelope(app_id: &str, event: &Publish) -> Bytes {
     } else {
         event.content_type.clone()
     };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/cloudevents+json"
+        && let Ok(Value::Object(given)) = serde_json::from_slice::<Value>(&event.data)
+    {
+        return cloud_event_as_given(app_id, event, given);
+    }
     let mut fields = Map::new();
     let essence = content_type
         .split(';')
@@ -164,6 +175,32 @@ pub fn envelope(app_id: &str, event: &Publish) -> Bytes {
     ] {
         fields.insert(key.into(), Value::String(value));
     }
+    Bytes::from(Value::Object(fields).to_string())
+}
+
+/// A CloudEvent the publisher built itself (`application/cloudevents+json`):
+/// kept as given, its routing fields set, and the required attributes it
+/// lacks filled in as daprd fills them (the `cloudevent.*` overrides do not
+/// apply to it).
+fn cloud_event_as_given(app_id: &str, event: &Publish, mut fields: Map<String, Value>) -> Bytes {
+    let defaults = [
+        ("id", uuid_v4()),
+        ("source", app_id.to_string()),
+        ("type", "com.dapr.event.sent".to_string()),
+        ("specversion", "1.0".to_string()),
+        ("datacontenttype", "application/json".to_string()),
+    ];
+    for (key, value) in defaults {
+        if fields
+            .get(key)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            fields.insert(key.into(), Value::String(value));
+        }
+    }
+    fields.insert("pubsubname".into(), Value::String(event.pubsub.clone()));
+    fields.insert("topic".into(), Value::String(event.topic.clone()));
     Bytes::from(Value::Object(fields).to_string())
 }
 

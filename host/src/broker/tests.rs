@@ -113,3 +113,27 @@ async fn the_store_log_delivers_in_order_acks_delete_and_retries_wait() {
         .expect("read");
     assert!(none.is_empty());
 }
+
+#[test]
+fn a_cloud_event_published_as_such_is_kept() {
+    let given = br#"{"id":"mine","source":"sensors","specversion":"1.0","type":"reading","subject":"d7","data":{"t":1}}"#;
+    let mut e = event(b"", "application/cloudevents+json");
+    e.data = Bytes::from_static(given);
+    let ce = parsed(&envelope("app", &e));
+    assert_eq!(
+        ce["id"], "mine",
+        "cloudevent.id does not override a given event"
+    );
+    assert_eq!(ce["source"], "sensors");
+    assert_eq!(ce["type"], "reading");
+    assert_eq!(ce["subject"], "d7");
+    assert_eq!(ce["data"], serde_json::json!({"t": 1}));
+    assert_eq!(ce["topic"], "alerts");
+    assert_eq!(ce["pubsubname"], "pubsub");
+    let mut bare = event(b"", "application/cloudevents+json");
+    bare.data = Bytes::from_static(br#"{"data":5}"#);
+    let ce = parsed(&envelope("app", &bare));
+    assert_eq!(ce["source"], "app");
+    assert_eq!(ce["specversion"], "1.0");
+    assert_eq!(ce["id"].as_str().map(str::len), Some(36));
+}

@@ -74,6 +74,13 @@ pub struct StateServerArgs {
     /// The state component name clients use (`--state dapr:NAME`).
     #[arg(long, default_value = crate::config::DEFAULT_DAPR_STORE)]
     pub store: String,
+    /// Also stand in for the sidecar's building blocks (`PublishEvent`,
+    /// `InvokeService`, `InvokeBinding`, `GetSecret`): record each request
+    /// as a JSON line in this file and answer it (invocations and bindings
+    /// echo their data; secrets are not found). For trying actors that use
+    /// Dapr's building blocks without daprd.
+    #[arg(long)]
+    pub record_blocks: Option<PathBuf>,
 }
 
 impl StateServerArgs {
@@ -91,7 +98,31 @@ impl StateServerArgs {
             listener.local_addr().unwrap_or(addr)
         );
         let server = DaprStateServer::new(Arc::clone(&store) as Arc<dyn StateStore>, self.store);
-        crate::state::serve::serve(listener, server, super::shutdown_signal()).await?;
+        match &self.record_blocks {
+            None => crate::state::serve::serve(listener, server, super::shutdown_signal()).await?,
+            Some(path) => {
+                let journal = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                println!(
+                    "wapr state-server: recording building-block requests in {}",
+                    path.display()
+                );
+                let standin = crate::blocks::standin::StandIn::new()
+                    .with_state(server)
+                    .with_journal(journal);
+                tonic::transport::Server::builder()
+                    .add_service(standin.into_service())
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::TcpListenerStream::new(listener),
+                        super::shutdown_signal(),
+                    )
+                    .await
+                    .context("the state server failed")?;
+            }
+        }
         store.close().await?;
         Ok(())
     }

@@ -30,7 +30,8 @@ pub struct PubSubConfig {
     /// milliseconds; the sweep is for nodes that died first).
     #[serde(with = "humantime_serde")]
     pub outbox_grace: Duration,
-    /// How often the recovery sweep runs.
+    /// How often the recovery sweep runs (it backs off to once a minute
+    /// while it finds nothing, and comes back to this when it sends).
     #[serde(with = "humantime_serde")]
     pub outbox_sweep: Duration,
 }

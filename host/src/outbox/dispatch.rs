@@ -9,7 +9,8 @@
 //! record it gives up on stays in the store for the recovery sweep.
 //!
 //! The **recovery sweep** runs on every node at start and then every
-//! [`OutboxSettings::sweep_every`]: it lists the outbox and sends each
+//! [`OutboxSettings::sweep_every`] (backing off to [`MAX_SWEEP_PAUSE`]
+//! while it finds nothing): it lists the outbox and sends each
 //! record older than [`OutboxSettings::grace`] (so not one its own node is
 //! still sending), after claiming it with a fenced write so that two
 //! sweeping nodes do not both send it. A store that cannot list keys (the
@@ -27,6 +28,9 @@ use tokio::task::JoinSet;
 use super::{Effect, OutboxKeys, OutboxRecord, now_unix_ms};
 use crate::blocks::{BlockError, BuildingBlocks};
 use crate::state::{Expect, ScanCursor, StateError, StateStore, Transaction, WriteOp};
+
+/// The longest pause between two recovery sweeps that found nothing.
+pub const MAX_SWEEP_PAUSE: Duration = Duration::from_secs(60);
 
 /// Most records the dispatcher handles in one round.
 pub const BATCH: usize = 512;
@@ -278,8 +282,13 @@ impl Sender {
         self.keys.prefix().trim_end_matches("||").to_string()
     }
 
-    /// The recovery sweep, forever.
+    /// The recovery sweep, forever. A sweep that finds nothing to send
+    /// doubles the pause before the next one, up to [`MAX_SWEEP_PAUSE`]
+    /// (listing the outbox is a scan: on Redis, of the whole keyspace);
+    /// one that sends something goes back to `sweep_every`.
     async fn sweep(self: Arc<Self>) {
+        let base = self.settings.sweep_every;
+        let mut pause = base;
         loop {
             match self.sweep_once().await {
                 Ok(sent) if sent > 0 => {
@@ -287,8 +296,9 @@ impl Sender {
                         sent,
                         "outbox sweep sent effects left by an earlier turn's node"
                     );
+                    pause = base;
                 }
-                Ok(_) => {}
+                Ok(_) => pause = pause.saturating_mul(2).min(MAX_SWEEP_PAUSE.max(base)),
                 Err(StateError::Unsupported { store, .. }) => {
                     tracing::warn!(
                         store,
@@ -298,7 +308,7 @@ impl Sender {
                 }
                 Err(err) => tracing::warn!(error = %err, "outbox sweep failed; trying again later"),
             }
-            tokio::time::sleep(self.settings.sweep_every).await;
+            tokio::time::sleep(pause).await;
         }
     }
 

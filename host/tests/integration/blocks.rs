@@ -33,12 +33,16 @@ async fn serve(standin: StandIn) -> u16 {
 }
 
 fn start_node(dir: &Path, http: u16, sidecar: u16) -> Proc {
+    start_node_on(dir, http, sidecar, "embedded")
+}
+
+fn start_node_on(dir: &Path, http: u16, sidecar: u16, state: &str) -> Proc {
     let config = dir.join("node.toml");
     std::fs::write(
         &config,
         format!(
             r#"app_id = "twins"
-state = "embedded"
+state = "{state}"
 
 [actors.testbed]
 wasm = "{wasm}"
@@ -243,4 +247,57 @@ async fn an_actor_reaches_the_sidecar_building_blocks_as_granted() {
     assert_eq!(status, 200, "the node keeps serving");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(standin.records().len(), 4, "denied calls sent nothing");
+}
+
+/// `wapr state-server --record-blocks`: the stand-in as a process, serving
+/// the node's state and journaling its building-block requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_server_stands_in_for_the_sidecar_and_journals_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let journal = dir.path().join("blocks.jsonl");
+    let _server = Proc(
+        Command::new(WAPR)
+            .args(["state-server", "--port", &port.to_string(), "--data-dir"])
+            .arg(dir.path().join("server"))
+            .arg("--record-blocks")
+            .arg(&journal)
+            .env("WAPR_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn wapr state-server"),
+    );
+    let http = free_port();
+    let endpoint = format!("http://127.0.0.1:{http}");
+    let client = client();
+    let _node = start_node_on(dir.path(), http, port, "dapr");
+    wait_ready(&client, &endpoint, None).await;
+    let (status, reply) = call(
+        &client,
+        &endpoint,
+        "publish",
+        json!({"pubsub": "pubsub", "topic": "alerts", "data": {"temp": 40}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let id = reply["ids"][0].as_str().expect("id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line: Value = loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break serde_json::from_str(line).expect("a JSON line");
+        }
+        assert!(Instant::now() < deadline, "nothing journaled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(line["rpc"], "PublishEvent", "{line}");
+    assert_eq!(line["pubsub_name"], "pubsub");
+    assert_eq!(line["topic"], "alerts");
+    assert_eq!(line["metadata"]["cloudevent.id"], id);
+    assert_eq!(line["api_token"], TOKEN);
+    // State goes through the same server (Dapr's state API).
+    let (status, counted) = call(&client, &endpoint, "count", Value::Null).await;
+    assert_eq!((status, counted), (200, json!(1)));
+    let (status, read) = call(&client, &endpoint, "read", json!({"key": "n"})).await;
+    assert_eq!((status, read), (200, json!(1)));
 }

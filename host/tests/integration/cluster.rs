@@ -52,10 +52,16 @@ struct Dev {
 }
 
 fn start_dev(nodes: u16) -> Dev {
+    start_dev_with(nodes, &[])
+}
+
+/// A `wapr dev` cluster with extra arguments.
+fn start_dev_with(nodes: u16, extra: &[&str]) -> Dev {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = free_port_run(nodes);
     let mut child = Command::new(WAPR)
         .args(["dev", "--nodes", &nodes.to_string()])
+        .args(extra)
         .args(["--placement-port", "0", "--scheduler-port", "0"])
         .args(["--http-port", &base.to_string()])
         .arg("--data-dir")
@@ -710,5 +716,88 @@ async fn garbage_on_the_placement_stream_leaves_the_cluster_serving() {
         .await
         .expect("still serving");
         assert_eq!(got.trim(), "3");
+    }
+}
+
+/// The demo's events: `wapr dev --config examples/dev.toml`, telemetry
+/// published over Dapr's publish API to any node goes through the built-in
+/// broker (the log in the nodes' shared store, consumed by one node at a
+/// time) to the device twins' owners; a twin publishes an alert each time a
+/// reading leaves its desired range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_cluster_delivers_telemetry_to_device_twins_which_publish_alerts() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/dev.toml");
+    let dev = start_dev_with(3, &["--config", config]);
+    let client = client();
+    let devices = 40usize;
+    for d in 0..devices {
+        let response = client
+            .post(format!(
+                "{}/v1.0/actors/device-twin/dev-{d}/method/desire",
+                dev.endpoints[d % 3]
+            ))
+            .body(r#"{"temp":{"min":18,"max":24}}"#)
+            .send()
+            .await
+            .expect("desire");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    // Readings in and out of range; the test knows the crossings.
+    let mut sent: HashMap<String, (u64, u64, bool)> = HashMap::new();
+    for i in 0..400usize {
+        let device = format!("dev-{}", (i * 7) % devices);
+        let temp = if (i / 3) % 4 == 0 { 30 } else { 20 };
+        let entry = sent.entry(device.clone()).or_default();
+        entry.0 += 1;
+        let outside = temp > 24;
+        if outside && !entry.2 {
+            entry.1 += 1;
+        }
+        entry.2 = outside;
+        let response = client
+            .post(format!(
+                "{}/v1.0/publish/pubsub/telemetry",
+                dev.endpoints[i % 3]
+            ))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"deviceId":"{device}","temp":{temp}}}"#))
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(
+            response.status().as_u16(),
+            204,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (device, (events, alerts, _)) in &sent {
+        loop {
+            let stats: Value = client
+                .post(format!(
+                    "{}/v1.0/actors/device-twin/{device}/method/stats",
+                    dev.endpoints[0]
+                ))
+                .send()
+                .await
+                .expect("stats")
+                .json()
+                .await
+                .expect("stats JSON");
+            if stats["telemetryCount"] == *events {
+                assert_eq!(stats["alertCount"], *alerts, "{device}: {stats}");
+                break;
+            }
+            assert!(
+                stats["telemetryCount"].as_u64().unwrap_or(0) < *events,
+                "{device}: applied twice: {stats}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{device}: {stats}, want {events}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
