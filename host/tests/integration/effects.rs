@@ -23,8 +23,8 @@ const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 const APP: &str = "effects";
 
 /// A config: testbed may publish to `pubsub/alerts` (and nothing else);
-/// `telemetry` events go to testbed `count`, the actor id at `/device` in
-/// the data.
+/// `telemetry` events go to the device twin named by the data's
+/// `deviceId` (method `telemetry`), which may publish alerts.
 fn write_config(dir: &Path, redis_url: &str) -> std::path::PathBuf {
     let path = dir.join("node.toml");
     let toml = format!(
@@ -43,13 +43,20 @@ wasm = "{wasm}"
 [actors.testbed.dapr]
 publish = [{{ pubsub = "pubsub", topic = "alerts" }}]
 
-[[actors.testbed.subscriptions]]
+[actors.device-twin]
+wasm = "{twin}"
+
+[actors.device-twin.dapr]
+publish = [{{ pubsub = "pubsub", topic = "alerts" }}]
+
+[[actors.device-twin.subscriptions]]
 pubsub = "pubsub"
 topic = "telemetry"
-id = {{ data = "/device" }}
-method = "count"
+id = {{ data = "/deviceId" }}
+method = "telemetry"
 "#,
-        wasm = component("testbed").display()
+        wasm = component("testbed").display(),
+        twin = component("device-twin").display()
     );
     std::fs::write(&path, toml).expect("config");
     path
@@ -448,7 +455,7 @@ async fn events_published_under_kill_9_arrive_once_by_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn telemetry_reaches_its_actors_once_each_across_a_kill_9() {
+async fn telemetry_reaches_its_device_twins_once_each_across_a_kill_9() {
     let mut rig = Rig::new();
     let (client, endpoint, http) = (rig.client.clone(), rig.endpoint.clone(), rig.http);
     let (config, data_dir) = (rig.config.clone(), rig.data_dir.clone());
@@ -468,7 +475,7 @@ async fn telemetry_reaches_its_actors_once_each_across_a_kill_9() {
             "id": format!("t-{i}"), "source": "sensors", "type": "com.dapr.event.sent",
             "specversion": "1.0", "datacontenttype": "application/json",
             "pubsubname": "pubsub", "topic": "telemetry",
-            "data": {"device": device, "temperature": i % 40},
+            "data": {"deviceId": device, "temp": i % 40},
         });
         pipe.cmd("XADD")
             .arg("telemetry")
@@ -542,12 +549,23 @@ async fn telemetry_reaches_its_actors_once_each_across_a_kill_9() {
     );
 }
 
-/// Testbed `read` of `n` (what `count` increments) for `device`.
+/// How many telemetry events the twin of `device` applied (`stats`).
 async fn count_of(client: &reqwest::Client, endpoint: &str, device: &str) -> u64 {
-    let reply = call(client, endpoint, device, "read", &json!({"key": "n"}), None)
-        .await
-        .unwrap_or(Value::Null);
-    reply.as_u64().unwrap_or(0)
+    let reply = client
+        .post(format!(
+            "{endpoint}/v1.0/actors/device-twin/{device}/method/stats"
+        ))
+        .send()
+        .await;
+    match reply {
+        Ok(response) => response
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|stats| stats["telemetryCount"].as_u64())
+            .unwrap_or(0),
+        Err(_) => 0,
+    }
 }
 
 /// The counts of the first `n` devices, summed.
