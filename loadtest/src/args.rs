@@ -44,6 +44,11 @@ pub enum Scenario {
     /// due in the same instant, and fire lateness at a steady rate (the
     /// `testbed` actor).
     Reminders(RemindersArgs),
+    /// Events into actors on one node the tool starts (its built-in
+    /// broker): events delivered per second from publishing actors to
+    /// subscribed ones, end-to-end latency at a fixed rate, and what an
+    /// event costs a committing turn (the `testbed` actor).
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -98,10 +103,11 @@ pub struct CommonArgs {
     /// nodes' own hash ring from the placement table (wapr nodes only).
     #[arg(long, default_value = "round-robin", value_parser = ["round-robin", "owner"])]
     pub route: String,
-    /// State of the clusters that single-id-contention, churn and resident
-    /// start: `state-server` (a `wapr state-server`, like `wapr dev`), or
-    /// any `wapr node --state` value (`shared:DIR`, `redis://…`, `memory`
-    /// for resident).
+    /// State of the clusters that single-id-contention, churn, resident,
+    /// reminders and events start: `state-server` (a `wapr state-server`,
+    /// like `wapr dev`), or any `wapr node --state` value (`shared:DIR`,
+    /// `redis://…`, `memory` for resident, `embedded` for reminders and
+    /// events).
     #[arg(long)]
     pub state: Option<String>,
     /// A peer's report measured on this machine (the Ray peer's JSON from
@@ -237,6 +243,40 @@ pub struct RemindersArgs {
     pub fire_timeout: Duration,
 }
 
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Events of the throughput phase. --quick: 5000.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Events per publish call in the throughput phase (at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub fanout: u32,
+    /// Receivers of each of the first two phases (ids `0..N`, then
+    /// `N..2N`); also the actors of the outbox-cost phase. --quick: 100.
+    #[arg(long, default_value_t = 1_000)]
+    pub actors: u64,
+    /// Publish (and outbox-cost) calls in flight.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: u32,
+    /// Events per second of the latency phase (calls of 10 events).
+    /// --quick: 1000.
+    #[arg(long, default_value_t = 5_000.0)]
+    pub rate: f64,
+    /// Length of the latency phase (0s: skip it). --quick: 2s.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub steady: Duration,
+    /// Length of each outbox-cost run, `put` then `publish` + `put` (0s:
+    /// skip the phase). --quick: 1s.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub cost_duration: Duration,
+    /// How long a phase's events may take to be delivered after its last
+    /// publish call.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub deliver_timeout: Duration,
+}
+
 fn is_default(matches: Option<&ArgMatches>, id: &str) -> bool {
     matches.is_none_or(|m| m.value_source(id) != Some(ValueSource::CommandLine))
 }
@@ -254,6 +294,9 @@ pub fn apply_quick(scenario: &mut Scenario, matches: Option<&ArgMatches>) {
         }
         Scenario::Reminders(r) if is_default(matches, "actor_type") => {
             r.common.actor_type = "testbed".into();
+        }
+        Scenario::Events(e) if is_default(matches, "actor_type") => {
+            e.common.actor_type = "testbed".into();
         }
         _ => {}
     }
@@ -306,6 +349,23 @@ pub fn apply_quick(scenario: &mut Scenario, matches: Option<&ArgMatches>) {
             }
             if is_default(matches, "steady") {
                 r.steady = Duration::from_secs(2);
+            }
+        }
+        Scenario::Events(e) if e.common.quick => {
+            if is_default(matches, "events") {
+                e.events = 5_000;
+            }
+            if is_default(matches, "actors") {
+                e.actors = 100;
+            }
+            if is_default(matches, "rate") {
+                e.rate = 1_000.0;
+            }
+            if is_default(matches, "steady") {
+                e.steady = Duration::from_secs(2);
+            }
+            if is_default(matches, "cost_duration") {
+                e.cost_duration = Duration::from_secs(1);
             }
         }
         Scenario::Churn(c) if c.common.quick => {

@@ -11,6 +11,7 @@ pub mod churn;
 pub mod client;
 pub mod contention;
 pub mod error;
+pub mod events;
 pub mod hop;
 pub mod nodes;
 pub mod peer;

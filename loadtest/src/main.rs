@@ -18,6 +18,7 @@ use args::{Cli, CommonArgs, Scenario, apply_quick};
 use wapr_loadtest::churn::{self, ChurnConfig};
 use wapr_loadtest::client::build_client;
 use wapr_loadtest::contention::{self, ContentionConfig};
+use wapr_loadtest::events::{self, EventsConfig, EventsTopology};
 use wapr_loadtest::hop::{self, HopConfig};
 use wapr_loadtest::nodes::{ClusterOptions, ProcessCluster, StateChoice, components_in};
 use wapr_loadtest::progress::Progress;
@@ -133,6 +134,7 @@ impl Scenario {
             Scenario::Resident(_) => "resident",
             Scenario::Churn(_) => "churn",
             Scenario::Reminders(_) => "reminders",
+            Scenario::Events(_) => "events",
         }
     }
 
@@ -145,13 +147,15 @@ impl Scenario {
             Scenario::Resident(r) => &r.common,
             Scenario::Churn(c) => &c.common,
             Scenario::Reminders(r) => &r.common,
+            Scenario::Events(e) => &e.common,
         }
     }
 
     /// Scenarios that need a cluster the tool controls process by process.
     fn needs_process_cluster(&self) -> bool {
         match self {
-            Scenario::SingleIdContention(_) | Scenario::Churn(_) => true,
+            // Events: the node's config names the run's topics.
+            Scenario::SingleIdContention(_) | Scenario::Churn(_) | Scenario::Events(_) => true,
             Scenario::Resident(r) => r.common.target.is_none(),
             Scenario::Reminders(r) => r.common.target.is_none(),
             _ => false,
@@ -173,6 +177,7 @@ fn wapr_binary(common: &CommonArgs) -> anyhow::Result<PathBuf> {
 async fn start_process_cluster(
     scenario: &Scenario,
     report_dir: &std::path::Path,
+    topology: Option<&EventsTopology>,
 ) -> anyhow::Result<ProcessCluster> {
     let common = scenario.common();
     let actors_dir = common
@@ -180,28 +185,47 @@ async fn start_process_cluster(
         .clone()
         .unwrap_or_else(spawn::default_actors_dir);
     let resident = matches!(scenario, Scenario::Resident(_));
-    let reminders = matches!(scenario, Scenario::Reminders(_));
+    // One standalone node with the embedded store unless told otherwise.
+    let single = matches!(scenario, Scenario::Reminders(_) | Scenario::Events(_));
     let state = match common.state.as_deref() {
         None if resident => StateChoice::Given("memory".into()),
-        None if reminders => StateChoice::Given("embedded".into()),
+        None if single => StateChoice::Given("embedded".into()),
         None | Some("state-server") => StateChoice::StateServer,
         Some(other) => StateChoice::Given(other.to_string()),
     };
+    let actors = components_in(&actors_dir)?;
     let mut node_args = Vec::new();
     if let Scenario::Resident(r) = scenario {
         let cap = r.actors.saturating_add(1_000).min(u64::from(u32::MAX));
         node_args = vec!["--max-live-actors".to_string(), cap.to_string()];
     }
+    if let Some(topology) = topology {
+        let wasm = actors
+            .iter()
+            .find(|(name, _)| *name == common.actor_type)
+            .map(|(_, path)| std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
+            .with_context(|| {
+                format!(
+                    "no {}.wasm in {} (build the example actors: scripts/setup.sh)",
+                    common.actor_type,
+                    actors_dir.display()
+                )
+            })?;
+        let path = report_dir.join("node.toml");
+        std::fs::write(&path, topology.node_config(&common.actor_type, &wasm))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        node_args = vec!["--config".to_string(), path.to_string_lossy().into_owned()];
+    }
     let options = ClusterOptions {
         wapr: wapr_binary(common)?,
-        actors: components_in(&actors_dir)?,
-        nodes: if resident || reminders {
+        actors,
+        nodes: if resident || single {
             1
         } else {
             common.spawn_nodes.unwrap_or(3)
         },
         state,
-        standalone: resident || reminders,
+        standalone: resident || single,
         node_args,
         log_file: report_dir.join("wapr.log"),
         ready_timeout: Duration::from_secs(120),
@@ -237,7 +261,21 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
         wapr_loadtest::peer::load_peer(path)?;
     }
     if scenario.needs_process_cluster() && common.target.is_some() {
-        anyhow::bail!("{name} starts its own cluster (it kills or adds nodes): drop --target");
+        anyhow::bail!(
+            "{name} starts its own cluster (it kills, adds or configures its nodes): drop --target"
+        );
+    }
+    if let Scenario::Events(_) = &scenario
+        && common
+            .state
+            .as_deref()
+            .is_some_and(|s| s == "state-server" || s.starts_with("dapr"))
+    {
+        // Those nodes would publish to a sidecar (the state server's
+        // stand-in), not into their built-in broker.
+        anyhow::bail!(
+            "events measures the built-in broker: --state embedded (default), memory, shared:DIR or redis://…"
+        );
     }
     if let Scenario::Resident(_) = &scenario
         && common.target.is_some()
@@ -260,11 +298,12 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("cannot create {}", report_dir.display()))?;
 
+    let topology = matches!(scenario, Scenario::Events(_)).then(EventsTopology::fresh);
     let mut cluster: Option<Spawned> = None;
     let targets = if let Some(targets) = given_targets {
         targets
     } else if scenario.needs_process_cluster() {
-        let procs = start_process_cluster(&scenario, &report_dir).await?;
+        let procs = start_process_cluster(&scenario, &report_dir, topology.as_ref()).await?;
         let targets = procs.targets();
         cluster = Some(Spawned::Procs(procs));
         targets
@@ -301,7 +340,14 @@ async fn run(scenario: Scenario) -> anyhow::Result<ExitCode> {
     } else {
         anyhow::bail!("no target: give --target or --spawn-nodes");
     };
-    let result = load(&scenario, &targets, cluster.as_mut(), &report_dir).await;
+    let result = load(
+        &scenario,
+        &targets,
+        cluster.as_mut(),
+        &report_dir,
+        topology.as_ref(),
+    )
+    .await;
     if let Some(cluster) = cluster {
         cluster.shutdown().await;
     }
@@ -344,6 +390,7 @@ async fn run_scenario(
     scenario: &Scenario,
     env: &RunEnv,
     cluster: Option<&mut Spawned>,
+    topology: Option<&EventsTopology>,
     start: Instant,
     parameters: &mut BTreeMap<String, serde_json::Value>,
     notes: &mut Vec<String>,
@@ -582,6 +629,53 @@ async fn run_scenario(
                 sections: vec![findings.section()],
             }
         }
+        Scenario::Events(e) => {
+            let topology = topology.context("events: the node's topics are unknown")?;
+            let state = common.state.as_deref().unwrap_or("embedded").to_string();
+            let cfg = EventsConfig {
+                events: e.events,
+                fanout: e.fanout,
+                actors: e.actors,
+                concurrency: e.concurrency,
+                rate: e.rate,
+                steady: e.steady,
+                cost_duration: e.cost_duration,
+                actor_type: common.actor_type.clone(),
+                deliver_timeout: e.deliver_timeout,
+                state: state.clone(),
+            };
+            parameters.insert("actor_type".to_string(), json!(cfg.actor_type));
+            parameters.insert("events".to_string(), json!(e.events));
+            parameters.insert("fanout".to_string(), json!(e.fanout));
+            parameters.insert("actors".to_string(), json!(e.actors));
+            parameters.insert("concurrency".to_string(), json!(e.concurrency));
+            parameters.insert("rate".to_string(), json!(e.rate));
+            parameters.insert("steady".to_string(), duration_param(e.steady));
+            parameters.insert("cost_duration".to_string(), duration_param(e.cost_duration));
+            parameters.insert("state".to_string(), json!(state));
+            parameters.insert("topology".to_string(), json!(topology));
+            notes.push(
+                "Requests are the publish calls (throughput, latency) and the outbox-cost calls; \
+                 deliveries are read from the receivers afterwards. The node's config is \
+                 node.toml in the report directory."
+                    .into(),
+            );
+            let (findings, outcome) = events::run(&cfg, env, topology).await?;
+            let missing = findings.throughput.deliveries.missing
+                + findings
+                    .latency
+                    .as_ref()
+                    .map_or(0, |l| l.deliveries.missing);
+            if missing > 0 {
+                notes.push(format!(
+                    "{missing} event(s) were not delivered within --deliver-timeout: see the section."
+                ));
+            }
+            ScenarioOutput {
+                outcome,
+                sections: vec![findings.section()],
+            }
+        }
     })
 }
 
@@ -591,6 +685,7 @@ async fn load(
     targets: &[Target],
     mut cluster: Option<&mut Spawned>,
     report_dir: &std::path::Path,
+    topology: Option<&EventsTopology>,
 ) -> anyhow::Result<Report> {
     let name = scenario.name();
     let common = scenario.common();
@@ -701,6 +796,7 @@ async fn load(
         scenario,
         &env,
         cluster.as_deref_mut(),
+        topology,
         start,
         &mut parameters,
         &mut notes,

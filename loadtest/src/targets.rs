@@ -22,6 +22,16 @@ pub const REMINDER_FIRES_PER_S: f64 = 50_000.0;
 /// Reminder fire lateness p99 at 10 000 fires/s, ms (issue 10).
 pub const REMINDER_LATENESS_P99_MS: f64 = 5.0;
 
+/// Events delivered per second into actors on one node, built-in broker
+/// with the embedded store's log (issue 12).
+pub const EVENTS_DELIVERED_PER_S: f64 = 30_000.0;
+/// End-to-end event latency p99 (publish call → delivered turn) at 5 000
+/// events/s, ms (issue 12).
+pub const EVENTS_P99_MS: f64 = 10.0;
+/// What publishing one event costs a committing turn, % of its throughput
+/// and of its p50 (issue 12).
+pub const OUTBOX_COST_PCT: f64 = 15.0;
+
 /// One target and how the run did against it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetCheck {
@@ -210,6 +220,54 @@ pub fn checks(report: &Report) -> (Vec<TargetCheck>, Vec<String>) {
                 }
                 if d["steady_rate"].as_f64() != Some(10_000.0) {
                     notes.push("the lateness target is at 10 000 fires/s".into());
+                }
+            }
+        }
+        "events" => {
+            if let Some(d) = section_data(report, "Events into actors") {
+                checks.push(TargetCheck::new(
+                    "events delivered/s",
+                    d["throughput"]["delivered_per_s"].as_f64().unwrap_or(0.0),
+                    EVENTS_DELIVERED_PER_S,
+                    "events/s",
+                    false,
+                ));
+                if let Some(p99) = d["latency"]["deliveries"]["latency"]["p99_ms"].as_f64() {
+                    checks.push(TargetCheck::new(
+                        "event latency p99 (publish → delivered turn)",
+                        p99,
+                        EVENTS_P99_MS,
+                        "ms",
+                        true,
+                    ));
+                }
+                for (metric, key) in [
+                    ("outbox cost, throughput", "throughput_cost_pct"),
+                    ("outbox cost, p50", "p50_cost_pct"),
+                ] {
+                    if let Some(cost) = d["cost"][key].as_f64() {
+                        checks.push(TargetCheck::new(metric, cost, OUTBOX_COST_PCT, "%", true));
+                    }
+                }
+                let missing = d["throughput"]["deliveries"]["missing"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    + d["latency"]["deliveries"]["missing"].as_u64().unwrap_or(0);
+                checks.push(TargetCheck::new(
+                    "events never delivered",
+                    missing as f64,
+                    0.0,
+                    "",
+                    true,
+                ));
+                if d["broker"].as_str() != Some("store log") {
+                    notes.push("the delivered/s target is for the embedded store's log".into());
+                }
+                if d["throughput"]["events"].as_u64().unwrap_or(0) < 100_000 {
+                    notes.push("the delivered/s target is for 100 000 events".into());
+                }
+                if d["latency"].is_object() && d["latency"]["rate"].as_f64() != Some(5_000.0) {
+                    notes.push("the latency target is at 5 000 events/s".into());
                 }
             }
         }

@@ -118,3 +118,40 @@ fn reminders_fire_every_registered_reminder_once() {
     let targets = section(&run.json, "Against wapr's targets");
     assert_eq!(targets["checks"][0]["target"], 50_000.0, "{targets:#}");
 }
+
+#[test]
+fn events_are_delivered_once_each_into_their_actors() {
+    let run = run_loadtest(&["events", "--quick", "--no-progress"]);
+    let e = section(&run.json, "Events into actors");
+    assert_eq!(e["broker"], "store log", "{e:#}");
+    // --quick: 5 000 events in calls of 100 over 100 receivers.
+    let t = &e["throughput"];
+    assert_eq!(u(&t["calls"]["sent"]), 50, "{e:#}");
+    assert_eq!(u(&t["calls"]["failed"]), 0, "{e:#}");
+    assert_eq!(u(&t["deliveries"]["expected"]), 5_000, "{e:#}");
+    assert_eq!(u(&t["deliveries"]["delivered"]), 5_000, "{e:#}");
+    assert_eq!(u(&t["deliveries"]["missing"]), 0, "{e:#}");
+    assert_eq!(u(&t["deliveries"]["extra"]), 0, "{e:#}");
+    assert!(t["delivered_per_s"].as_f64().unwrap() > 0.0, "{e:#}");
+    // --quick: 1 000 events/s for 2 s, every one's latency read back.
+    let l = &e["latency"];
+    assert_eq!(u(&l["calls"]["failed"]), 0, "{e:#}");
+    assert_eq!(u(&l["deliveries"]["delivered"]), 2_000, "{e:#}");
+    assert_eq!(u(&l["deliveries"]["extra"]), 0, "{e:#}");
+    assert_eq!(u(&l["deliveries"]["latency"]["count"]), 2_000, "{e:#}");
+    // Both outbox-cost runs made calls, and the cost is computed.
+    for run in ["put", "publish"] {
+        let c = &e["cost"][run]["calls"];
+        assert!(u(&c["sent"]) > 0 && u(&c["failed"]) == 0, "{run}: {e:#}");
+    }
+    assert!(e["cost"]["throughput_cost_pct"].is_number(), "{e:#}");
+    let targets = section(&run.json, "Against wapr's targets");
+    assert_eq!(targets["checks"][0]["target"], 30_000.0, "{targets:#}");
+    let never = targets["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "events never delivered")
+        .expect("the delivery check");
+    assert_eq!(never["measured"], 0.0, "{targets:#}");
+}

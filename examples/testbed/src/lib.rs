@@ -26,10 +26,11 @@
 //! | `get-timer`     | `{"name":"t"}`                                       | `{"dueTime","period","ttl","callback","data"}` or `null` |
 //! | `fires`         | ignored                                              | the list under the state key `fires` (`[]` if none) |
 //! | `fire-times`    | `["bench-1", …]`                                     | when each `bench-` reminder or timer last ran (Unix nanoseconds), `null` for one that has not |
-//! | `publish`       | `{"pubsub":"p","topic":"t","data":<json>,"contentType":"","metadata":{"k":"v"},"count":n,"fail":bool,"tolerate":bool}` | publishes `count` events (default 1); `{"ids":["…", …]}` |
+//! | `publish`       | `{"pubsub":"p","topic":"t","data":<json>,"contentType":"","metadata":{"k":"v"},"count":n,"first":n,"put":{"key":"k","value":<json>},"fail":bool,"tolerate":bool}` | with `put`, first stores `value` under `k` (as `put`); then publishes `count` events (default 1); `{"ids":["…", …]}` |
 //! | `binding`       | `{"name":"b","operation":"o","data":<json>,"metadata":{"k":"v"},"fail":bool,"tolerate":bool}` | calls the output binding; `{"id":"…"}` |
 //! | `invoke`        | `{"appId":"a","method":"m","verb":"post","data":<json>,"contentType":"","tolerate":bool}` | calls the app's method; `{"data":"<reply body>","contentType":"…"}` |
 //! | `secret`        | `{"store":"s","key":"k","tolerate":bool}`            | the secret's values as a JSON object `{"name":"value", …}` |
+//! | `arrive`        | an event's data (JSON)                               | records the event's delivery (see below); `null`   |
 //!
 //! Every activation increments the state key `activations` and every
 //! deactivation increments `deactivations` (JSON integers).
@@ -64,7 +65,10 @@
 //! make one call of the `dapr` import each (`publish`: `count` calls).
 //! Event and binding data are the compact JSON bytes of `data` (absent:
 //! `null`); with `count` above 1, event `i` (from 0) carries
-//! `{"i":i,"data":<data>}` instead. `invoke` sends the JSON bytes of `data`,
+//! `{"i":first+i,"data":<data>}` instead (`first` absent: 0). `publish`
+//! with `put` writes like `put` before its first event, in the same turn
+//! (so a benchmark can compare a committing turn with and without an
+//! event). `invoke` sends the JSON bytes of `data`,
 //! or an empty body when `data` is absent; its `verb` is one of `get`,
 //! `head`, `post`, `put`, `delete`, `connect`, `options`, `trace`, `patch`
 //! in any case (absent: `post`), and the reply's body is shown as lossy
@@ -80,6 +84,15 @@
 //! normally (with the events and binding calls made before the error).
 //! Payloads that do not decode (a missing `pubsub`, an unknown verb) are
 //! `bad-request`, never tolerated.
+//!
+//! **Events into actors** (`wapr-loadtest events`). `arrive` is the method
+//! a subscription delivers to: it reads `sentAtNanos` (wall-clock Unix
+//! nanoseconds, a u64) from the payload, at `/data/sentAtNanos` (an event
+//! of a `publish` with `count` above 1) or else at `/sentAtNanos`, appends
+//! `now − sentAtNanos` in microseconds (0 if the clock reads earlier) to
+//! the JSON list under the state key `arrivals`, and increments `n` as
+//! `count` does. A payload without a valid `sentAtNanos` (or not JSON)
+//! is still counted and appends nothing.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -104,6 +117,8 @@ const DEACTIVATIONS: &str = "deactivations";
 const COUNT: &str = "n";
 /// Size of one `alloc-bomb` chunk.
 const CHUNK: usize = 1 << 20;
+/// State key of `arrive`'s latencies (µs).
+const ARRIVALS: &str = "arrivals";
 /// State key of the list of fires.
 const FIRES: &str = "fires";
 /// Reminders and timers whose name starts with this only record when they
@@ -234,6 +249,10 @@ struct PublishReq {
     metadata: BTreeMap<String, String>,
     #[serde(default = "one")]
     count: u32,
+    #[serde(default)]
+    first: u64,
+    #[serde(default)]
+    put: Option<Put>,
     #[serde(default)]
     fail: bool,
     #[serde(default)]
@@ -567,10 +586,13 @@ impl Testbed {
 /// Dapr's building blocks.
 impl Testbed {
     fn publish(&mut self, req: PublishReq) -> Result<Value, Error> {
+        if let Some(put) = &req.put {
+            state::set(&put.key, &put.value)?;
+        }
         let mut ids = Vec::new();
         for i in 0..req.count {
             let data = if req.count > 1 {
-                serde_json::json!({"i": i, "data": req.data})
+                serde_json::json!({"i": req.first.saturating_add(u64::from(i)), "data": req.data})
             } else {
                 req.data.clone()
             };
@@ -622,6 +644,27 @@ impl Testbed {
         let outcome = dapr::secret(&req.store, &req.key)
             .map(|values| Value::Object(values.into_iter().map(|(k, v)| (k, v.into())).collect()));
         dapr_reply(outcome, req.tolerate)
+    }
+}
+
+/// Events into actors.
+impl Testbed {
+    /// Records one delivered event: its latency from `sentAtNanos` (µs)
+    /// under `arrivals`, and one more under `n`.
+    fn arrive(&mut self, req: &Request<'_>) -> Result<Vec<u8>, Error> {
+        let data: Value = serde_json::from_slice(req.payload()).unwrap_or(Value::Null);
+        let sent = data
+            .pointer("/data/sentAtNanos")
+            .or_else(|| data.pointer("/sentAtNanos"))
+            .and_then(Value::as_u64);
+        if let Some(sent) = sent {
+            let micros = clock::now_unix_nanos().saturating_sub(sent) / 1_000;
+            let mut arrivals: Vec<u64> = state::get_or_default(ARRIVALS)?;
+            arrivals.push(micros);
+            state::set(ARRIVALS, &arrivals)?;
+        }
+        bump(COUNT)?;
+        Ok(b"null".to_vec())
     }
 }
 
@@ -747,6 +790,7 @@ impl Actor for Testbed {
             .method("binding", Self::binding)
             .method("invoke", Self::invoke)
             .method("secret", Self::secret)
+            .raw("arrive", Self::arrive)
     }
 
     fn on_reminder(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
@@ -1205,6 +1249,79 @@ mod tests {
             .unwrap();
         assert_eq!(reply["ids"].as_array().map(Vec::len), Some(1));
         assert_eq!(testing::published()[4].data, b"null", "absent data is null");
+    }
+
+    #[test]
+    fn publish_numbers_events_from_first_and_puts_first() {
+        let mut t = testbed();
+        t.invoke_json::<_, Value>(
+            "publish",
+            &json!({"pubsub": "p", "topic": "t", "data": {"x": 1}, "count": 3, "first": 40,
+                    "put": {"key": "k", "value": {"v": [1, 2]}}}),
+        )
+        .unwrap();
+        let numbers: Vec<Value> = testing::published()
+            .iter()
+            .map(|e| e.data_json::<Value>().unwrap())
+            .collect();
+        assert_eq!(
+            numbers,
+            [
+                json!({"i": 40, "data": {"x": 1}}),
+                json!({"i": 41, "data": {"x": 1}}),
+                json!({"i": 42, "data": {"x": 1}}),
+            ]
+        );
+        // Stored exactly as `put` stores it.
+        let by_put = testing::state_bytes("k").unwrap();
+        t.invoke_json::<_, Value>("put", &json!({"key": "k2", "value": {"v": [1, 2]}}))
+            .unwrap();
+        assert_eq!(by_put, testing::state_bytes("k2").unwrap());
+
+        // One event: the data alone, `first` has no effect.
+        t.invoke_json::<_, Value>(
+            "publish",
+            &json!({"pubsub": "p", "topic": "t", "data": 7, "first": 9,
+                    "put": {"key": "k", "value": 8}}),
+        )
+        .unwrap();
+        assert_eq!(testing::published()[3].data, b"7");
+        assert_eq!(testing::state_json("k"), Some(json!(8)));
+
+        // A failing turn keeps neither the write nor the events.
+        let err = t
+            .invoke_json::<_, Value>(
+                "publish",
+                &json!({"pubsub": "p", "topic": "t", "fail": true,
+                        "put": {"key": "k", "value": 9}}),
+            )
+            .unwrap_err();
+        assert_eq!(err, deliberate());
+        assert_eq!(testing::state_json("k"), Some(json!(8)));
+        assert_eq!(testing::published().len(), 4);
+    }
+
+    #[test]
+    fn arrive_records_latency_and_counts() {
+        let mut t = testbed();
+        testing::set_unix_nanos(10_000_000);
+        let payloads: [&[u8]; 7] = [
+            br#"{"sentAtNanos":7000000}"#,                // 3 ms ago
+            br#"{"i":5,"data":{"sentAtNanos":9999999}}"#, // 1 ns ago: 0 µs
+            br#"{"sentAtNanos":12000000}"#,               // in the future: 0
+            br#"{"i":6,"data":{"other":1}}"#,             // no sentAtNanos
+            br#"{"sentAtNanos":"7000000"}"#,              // not a u64
+            b"not json",
+            b"",
+        ];
+        for payload in payloads {
+            assert_eq!(t.invoke("arrive", payload).unwrap(), b"null");
+        }
+        assert_eq!(testing::state_json("arrivals"), Some(json!([3000, 0, 0])));
+        assert_eq!(testing::state_json("n"), Some(json!(7)));
+        // `n` is `count`'s counter.
+        let n: u64 = t.invoke_json("count", &()).unwrap();
+        assert_eq!(n, 8);
     }
 
     #[test]

@@ -223,7 +223,8 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
             return TurnOutcome::kept(Err(err));
         }
     };
-    if let Some((outbox, records)) = &records {
+    let mut inlined = false;
+    let records = records.map(|(outbox, records)| {
         let txn = transaction.get_or_insert_with(|| Transaction {
             partition: target
                 .services
@@ -231,9 +232,30 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
                 .partition(key.actor_type(), key.actor_id()),
             ops: Vec::with_capacity(records.len()),
         });
-        txn.ops
-            .extend(records.iter().map(|r| outbox.keys().insert(r)));
-    }
+        // Events for a log in this same store are written into it here;
+        // everything else becomes an outbox record, sent after the commit.
+        let mut released = Vec::with_capacity(records.len());
+        for (n, record) in records.into_iter().enumerate() {
+            let entry = outbox
+                .inline()
+                .zip(record.to_effect())
+                .and_then(|(log, effect)| match effect {
+                    Effect::Publish(event) => log.entry(&record.id, &event, n),
+                    Effect::Binding(_) => None,
+                });
+            match entry {
+                Some(op) => {
+                    txn.ops.push(op);
+                    inlined = true;
+                }
+                None => {
+                    txn.ops.push(outbox.keys().insert(&record));
+                    released.push(record);
+                }
+            }
+        }
+        (outbox, released)
+    });
     let Some(transaction) = transaction else {
         return TurnOutcome::kept(Ok(reply));
     };
@@ -243,6 +265,9 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
                 target.state.lock().apply_committed(prepared, etags);
             }
             if let Some((outbox, records)) = records {
+                if inlined && let Some(log) = outbox.inline() {
+                    log.committed();
+                }
                 outbox.release(records);
             }
             TurnOutcome::kept(Ok(reply))

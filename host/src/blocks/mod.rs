@@ -148,6 +148,23 @@ pub trait BuildingBlocks: Send + Sync {
 
     /// Publishes `event`.
     fn publish(&self, event: Publish, timeout: Duration) -> BoxFuture<'_, Result<(), BlockError>>;
+
+    /// Publishes `events` in their order (each within `timeout`); on an
+    /// error, the ones before it may have been published. One by one unless
+    /// an implementation can do better (the built-in broker appends a
+    /// batch in one write).
+    fn publish_many(
+        &self,
+        events: Vec<Publish>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), BlockError>> {
+        Box::pin(async move {
+            for event in events {
+                self.publish(event, timeout).await?;
+            }
+            Ok(())
+        })
+    }
     /// Calls another app's method and waits for its answer.
     fn invoke(
         &self,

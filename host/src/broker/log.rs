@@ -200,6 +200,35 @@ impl StoreLog {
     }
 }
 
+impl StoreLog {
+    /// The key of entry `n` of a batch appended at `nanos` with `salt`:
+    /// ordered by time, then by position.
+    fn entry_key(&self, pubsub: &str, topic: &str, nanos: u128, salt: u64) -> String {
+        format!(
+            "{}{nanos:020}-{salt:016x}",
+            self.topic_prefix(pubsub, topic)
+        )
+    }
+
+    /// Wakes readers after entries were written by someone else's commit.
+    pub fn notify_appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// The write that appends `data` to `topic` of `pubsub` as entry `n`
+    /// of a batch (for a turn that writes its events itself).
+    pub fn entry_op(&self, pubsub: &str, topic: &str, data: Bytes, n: usize) -> WriteOp {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        WriteOp {
+            key: self.entry_key(pubsub, topic, nanos + n as u128, rand::random::<u64>()),
+            value: Some(data),
+            expect: Expect::Absent,
+        }
+    }
+}
+
 impl Broker for StoreLog {
     fn name(&self) -> &'static str {
         NAME
@@ -212,25 +241,37 @@ impl Broker for StoreLog {
         data: Bytes,
         _metadata: &'a HashMap<String, String>,
     ) -> BoxFuture<'a, Result<(), BrokerError>> {
+        self.append_many(pubsub, topic, vec![(data, HashMap::new())])
+    }
+
+    fn append_many<'a>(
+        &'a self,
+        pubsub: &'a str,
+        topic: &'a str,
+        items: Vec<(Bytes, HashMap<String, String>)>,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
         Box::pin(async move {
+            if items.is_empty() {
+                return Ok(());
+            }
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos());
-            let key = format!(
-                "{}{nanos:020}-{:016x}",
-                self.topic_prefix(pubsub, topic),
-                rand::random::<u64>()
-            );
-            let write = Transaction {
-                partition: self
-                    .topic_prefix(pubsub, topic)
-                    .trim_end_matches("||")
-                    .to_string(),
-                ops: vec![WriteOp {
-                    key,
+            let prefix = self.topic_prefix(pubsub, topic);
+            let salt = rand::random::<u64>();
+            let ops = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, (data, _))| WriteOp {
+                    // One nanosecond apart: the batch keeps its order.
+                    key: self.entry_key(pubsub, topic, nanos + i as u128, salt),
                     value: Some(data),
                     expect: Expect::Absent,
-                }],
+                })
+                .collect();
+            let write = Transaction {
+                partition: prefix.trim_end_matches("||").to_string(),
+                ops,
             };
             self.store.commit(write).await.map_err(|e| failed(&e))?;
             self.appended.notify_waiters();

@@ -32,7 +32,8 @@ use crate::blocks::{
     BindingCall, BindingReply, Block, BlockError, BuildingBlocks, Invoke, InvokeReply, Publish,
 };
 use crate::outbox::CLOUDEVENT_ID_METADATA;
-use crate::state::BoxFuture;
+use crate::outbox::dispatch::InlineLog;
+use crate::state::{BoxFuture, WriteOp};
 
 pub mod consume;
 pub mod log;
@@ -70,6 +71,24 @@ pub trait Broker: Send + Sync {
         data: Bytes,
         metadata: &'a HashMap<String, String>,
     ) -> BoxFuture<'a, Result<(), BrokerError>>;
+
+    /// Appends `items` (CloudEvents with their metadata) to `topic` of
+    /// `pubsub`, in order, in as few writes as the log allows: all or none
+    /// for the store log, pipelined for Redis Streams. One by one unless
+    /// the log does better.
+    fn append_many<'a>(
+        &'a self,
+        pubsub: &'a str,
+        topic: &'a str,
+        items: Vec<(Bytes, HashMap<String, String>)>,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+        Box::pin(async move {
+            for (data, metadata) in items {
+                self.append(pubsub, topic, data, &metadata).await?;
+            }
+            Ok(())
+        })
+    }
 
     /// Up to `max` messages of `topic` for this node to deliver, waiting
     /// at most `wait` for the first: new ones, and ones delivered before
@@ -219,6 +238,38 @@ fn uuid_v4() -> String {
         .to_string()
 }
 
+/// The events of a turn written straight into the store log, in the
+/// turn's own commit (see [`InlineLog`]).
+pub struct InlineStoreLog {
+    log: Arc<log::StoreLog>,
+    app_id: String,
+}
+
+impl InlineStoreLog {
+    /// Writes into `log` as app `app_id`.
+    pub fn new(log: Arc<log::StoreLog>, app_id: &str) -> Self {
+        Self {
+            log,
+            app_id: app_id.to_string(),
+        }
+    }
+}
+
+impl InlineLog for InlineStoreLog {
+    fn entry(&self, id: &str, event: &Publish, n: usize) -> Option<WriteOp> {
+        let mut event = event.clone();
+        event
+            .metadata
+            .insert(CLOUDEVENT_ID_METADATA.to_string(), id.to_string());
+        let data = envelope(&self.app_id, &event);
+        Some(self.log.entry_op(&event.pubsub, &event.topic, data, n))
+    }
+
+    fn committed(&self) {
+        self.log.notify_appended();
+    }
+}
+
 /// The building blocks of a node without a sidecar: `publish` goes to the
 /// built-in broker; invocation, bindings and secrets need a Dapr sidecar.
 pub struct LocalPubSub {
@@ -278,6 +329,49 @@ impl BuildingBlocks for LocalPubSub {
                     after: timeout,
                 }),
             }
+        })
+    }
+
+    fn publish_many(
+        &self,
+        events: Vec<Publish>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<(), BlockError>> {
+        Box::pin(async move {
+            // Runs of one topic, in order: each run is one append.
+            type Run = (String, String, Vec<(Bytes, HashMap<String, String>)>);
+            let mut runs: Vec<Run> = Vec::new();
+            for event in events {
+                let data = envelope(&self.app_id, &event);
+                match runs.last_mut() {
+                    Some((pubsub, topic, items))
+                        if *pubsub == event.pubsub && *topic == event.topic =>
+                    {
+                        items.push((data, event.metadata));
+                    }
+                    _ => runs.push((event.pubsub, event.topic, vec![(data, event.metadata)])),
+                }
+            }
+            for (pubsub, topic, items) in runs {
+                let what = format!("publish to {pubsub}/{topic}");
+                let append = self.broker.append_many(&pubsub, &topic, items);
+                match tokio::time::timeout(timeout, append).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => {
+                        return Err(BlockError::Unavailable {
+                            what,
+                            message: err.to_string(),
+                        });
+                    }
+                    Err(_) => {
+                        return Err(BlockError::Timeout {
+                            what,
+                            after: timeout,
+                        });
+                    }
+                }
+            }
+            Ok(())
         })
     }
 

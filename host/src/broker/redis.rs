@@ -236,6 +236,36 @@ impl Broker for RedisStreams {
         })
     }
 
+    fn append_many<'a>(
+        &'a self,
+        _pubsub: &'a str,
+        topic: &'a str,
+        items: Vec<(Bytes, HashMap<String, String>)>,
+    ) -> BoxFuture<'a, Result<(), BrokerError>> {
+        Box::pin(async move {
+            if items.is_empty() {
+                return Ok(());
+            }
+            let mut pipe = redis::pipe();
+            for (data, metadata) in &items {
+                pipe.cmd("XADD")
+                    .arg(topic)
+                    .arg("*")
+                    .arg("data")
+                    .arg(&data[..])
+                    .arg("metadata")
+                    .arg(metadata_json(metadata))
+                    .ignore();
+            }
+            let mut conn = self.writer.clone();
+            let _: () = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| failed(format!("XADD {topic} ({} entries): {e}", items.len())))?;
+            Ok(())
+        })
+    }
+
     fn read<'a>(
         &'a self,
         _pubsub: &'a str,

@@ -16,11 +16,11 @@ use crate::blocks::{BuildingBlocks, NodeBlocks};
 use crate::broker::consume::{ConsumeSettings, spawn_consumers};
 use crate::broker::log::{StoreLog, StoreLogSettings};
 use crate::broker::redis::{RedisStreams, RedisStreamsSettings};
-use crate::broker::{Broker, LocalPubSub};
+use crate::broker::{Broker, InlineStoreLog, LocalPubSub};
 use crate::config::{NodeConfig, StateBackend};
 use crate::events::EventRoutes;
 use crate::outbox::OutboxKeys;
-use crate::outbox::dispatch::{self, OutboxSettings, OutboxTasks};
+use crate::outbox::dispatch::{self, InlineLog, OutboxSettings, OutboxTasks};
 use crate::router::Router;
 use crate::state::StateStore;
 
@@ -65,6 +65,7 @@ pub(super) async fn start_effects(
     routes: &EventRoutes,
 ) -> Result<EffectParts, NodeError> {
     let app_id = config.app_id.as_str();
+    let mut inline: Option<Arc<dyn InlineLog>> = None;
     let (blocks, broker): (Arc<dyn BuildingBlocks>, Option<Arc<dyn Broker>>) = if has_sidecar(
         config,
     ) {
@@ -86,11 +87,17 @@ pub(super) async fn start_effects(
                 .await
                 .map_err(|e| NodeError::Blocks(e.to_string()))?,
             ),
-            _ => Arc::new(StoreLog::new(
-                Arc::clone(store),
-                app_id,
-                StoreLogSettings::default(),
-            )),
+            _ => {
+                let log = Arc::new(StoreLog::new(
+                    Arc::clone(store),
+                    app_id,
+                    StoreLogSettings::default(),
+                ));
+                // The log shares the actors' store: a turn's events go
+                // into it in the turn's own commit.
+                inline = Some(Arc::new(InlineStoreLog::new(Arc::clone(&log), app_id)));
+                log
+            }
         };
         tracing::info!(
             broker = broker.name(),
@@ -109,10 +116,12 @@ pub(super) async fn start_effects(
             .iter()
             .map(|(name, t)| (name.as_str(), &t.dapr)),
     )));
+    let inline_log = inline.is_some();
     let (outbox, tasks) = dispatch::start(
         Arc::clone(store),
         OutboxKeys::new(app_id),
         blocks,
+        inline,
         OutboxSettings {
             grace: config.pubsub.outbox_grace,
             sweep_every: config.pubsub.outbox_sweep,
@@ -120,8 +129,14 @@ pub(super) async fn start_effects(
         },
     );
     let _ = services.outbox.set(outbox);
+    // Redis Streams reads Dapr's queueDepth (100) at a time; the store log
+    // reads bigger batches, as each read is a scan of the topic's keys.
+    let consume = ConsumeSettings {
+        batch: if inline_log { 1_000 } else { 100 },
+        ..ConsumeSettings::default()
+    };
     let consumers = broker
-        .map(|broker| spawn_consumers(&broker, routes, router, &ConsumeSettings::default()))
+        .map(|broker| spawn_consumers(&broker, routes, router, &consume))
         .unwrap_or_default();
     Ok(EffectParts {
         outbox: tasks,

@@ -3,8 +3,10 @@
 //!
 //! [`Outbox::release`] hands the records of a committed turn to one
 //! dispatcher task. It takes whatever has been released (up to
-//! [`BATCH`] records), sends each actor's effects in order (different
-//! actors' concurrently), deletes the records that were sent in one store
+//! [`BATCH`] records), sends the round's events as one batch in release
+//! order (`publish_many`: one write into the built-in broker's log) and
+//! its binding calls actor by actor (each actor's in order, actors
+//! concurrently), deletes the records that were sent in one store
 //! transaction, and retries a failed send a few times with backoff. A
 //! record it gives up on stays in the store for the recovery sweep.
 //!
@@ -72,9 +74,29 @@ pub struct Outbox {
     released: mpsc::UnboundedSender<OutboxRecord>,
     /// Records released and not yet handled by the dispatcher.
     in_flight: Arc<AtomicUsize>,
+    /// Where events go straight into the turn's own commit, if anywhere.
+    inline: Option<Arc<dyn InlineLog>>,
+}
+
+/// A log that lives in the same state store as the actors (the built-in
+/// broker's store log): an event published by a turn is written into it
+/// **in the turn's own transaction**, so it exists exactly when the turn
+/// committed and needs no outbox record, send or delete.
+pub trait InlineLog: Send + Sync {
+    /// The write that appends `event` (with id `id`) as entry `n` of a
+    /// turn's events, or `None` to send it through the outbox instead.
+    fn entry(&self, id: &str, event: &crate::blocks::Publish, n: usize) -> Option<WriteOp>;
+
+    /// Entries were committed: wake the readers.
+    fn committed(&self);
 }
 
 impl Outbox {
+    /// The store log events of a turn are written into directly, if any.
+    pub fn inline(&self) -> Option<&Arc<dyn InlineLog>> {
+        self.inline.as_ref()
+    }
+
     /// The outbox's keys.
     pub fn keys(&self) -> &OutboxKeys {
         &self.keys
@@ -136,6 +158,7 @@ pub fn start(
     store: Arc<dyn StateStore>,
     keys: OutboxKeys,
     sink: Arc<dyn BuildingBlocks>,
+    inline: Option<Arc<dyn InlineLog>>,
     settings: OutboxSettings,
 ) -> (Arc<Outbox>, OutboxTasks) {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -157,6 +180,7 @@ pub fn start(
             keys,
             released: tx,
             in_flight,
+            inline,
         }),
         OutboxTasks { tasks },
     )
@@ -186,9 +210,43 @@ impl Sender {
         }
     }
 
+    /// Sends a round's records: its events in one `publish_many`, in the
+    /// order released (so each actor's events keep their order), and its
+    /// binding calls (and the events, if the batch failed) actor by actor.
+    /// Returns the ids sent.
+    async fn send_in_order(self: &Arc<Self>, records: Vec<OutboxRecord>) -> Vec<String> {
+        let (events, others): (Vec<_>, Vec<_>) =
+            records.into_iter().partition(OutboxRecord::is_publish);
+        let mut sent = Vec::with_capacity(events.len() + others.len());
+        if !events.is_empty() {
+            let batch = events
+                .iter()
+                .filter_map(|r| match r.to_effect() {
+                    Some(Effect::Publish(event)) => Some(event),
+                    _ => None,
+                })
+                .collect();
+            match self
+                .sink
+                .publish_many(batch, self.settings.send_timeout)
+                .await
+            {
+                Ok(()) => sent.extend(events.into_iter().map(|r| r.id)),
+                Err(err) => {
+                    tracing::debug!(error = %err, events = events.len(), "a batch of events was not sent; sending them one by one");
+                    sent.extend(self.send_lines(events).await);
+                }
+            }
+        }
+        if !others.is_empty() {
+            sent.extend(self.send_lines(others).await);
+        }
+        sent
+    }
+
     /// Sends `records`: each actor's in the order released, actors
     /// concurrently. Returns the ids sent.
-    async fn send_in_order(self: &Arc<Self>, records: Vec<OutboxRecord>) -> Vec<String> {
+    async fn send_lines(self: &Arc<Self>, records: Vec<OutboxRecord>) -> Vec<String> {
         let mut by_actor: HashMap<(String, String), Vec<OutboxRecord>> = HashMap::new();
         for record in records {
             by_actor

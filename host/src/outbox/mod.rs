@@ -294,6 +294,11 @@ impl OutboxRecord {
         }
     }
 
+    /// Whether it is an event to publish.
+    pub fn is_publish(&self) -> bool {
+        self.kind == KIND_PUBLISH
+    }
+
     /// The stored form.
     pub fn to_bytes(&self) -> Bytes {
         Bytes::from(self.encode_to_vec())
