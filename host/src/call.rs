@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use crate::actor_key::{ActorKey, MethodName};
 use crate::error::{CallError, ChainDisplay};
-use crate::state::BoxFuture;
 use crate::state::ledger::MAX_REQUEST_ID_LEN;
+use crate::state::{BoxFuture, Etag, Expect, WriteOp};
 
 /// Most actors one call chain may pass through (Dapr's default maximum
 /// reentrancy stack depth). Nested turns run on the calling thread, so this
@@ -130,6 +130,11 @@ pub struct CallRequest {
     /// and a call whose id is recorded gets that reply instead of running
     /// again (see [`crate::state::ledger`]).
     pub request_id: Option<RequestId>,
+    /// The log entry this call delivers, when the log is kept in the
+    /// actors' own store: the turn's commit deletes it, so applying the
+    /// event and acknowledging it are one transaction. Never sent to other
+    /// nodes: a forwarded delivery relies on its request id.
+    pub consumes: Option<ConsumedEntry>,
 }
 
 impl CallRequest {
@@ -141,6 +146,29 @@ impl CallRequest {
             payload,
             chain: CallChain::root(),
             request_id: None,
+            consumes: None,
+        }
+    }
+}
+
+/// A message of a log in the actors' store, to be deleted by the commit of
+/// the turn it is delivered to, if it still has the version read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumedEntry {
+    /// The entry's full store key.
+    pub key: String,
+    /// Its version when the consumer read it.
+    pub etag: Etag,
+}
+
+impl ConsumedEntry {
+    /// The write that consumes the entry: a delete fenced by its version,
+    /// so of two deliveries of one entry only one can commit.
+    pub fn delete(&self) -> WriteOp {
+        WriteOp {
+            key: self.key.clone(),
+            value: None,
+            expect: Expect::Version(self.etag.clone()),
         }
     }
 }

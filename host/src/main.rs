@@ -6,6 +6,14 @@ use tracing_subscriber::EnvFilter;
 use wapr_host::cli::{Cli, Command, run_until_signal};
 use wapr_host::node::RunningNode;
 
+/// mimalloc instead of glibc's malloc: under `wapr-loadtest events` glibc's
+/// `malloc`/`free`/`malloc_consolidate` were ~17 % of a node's CPU (the
+/// embedded store's committer allocates and frees a buffer per page it
+/// writes); with mimalloc the node delivered 7-15 % more events per second
+/// (BENCHMARKS.md, "Events into actors").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 
 use crate::actor_key::{ActorKey, validate_state_key};
-use crate::call::{CallChain, CallRequest, FireRequest, RequestId};
+use crate::call::{CallChain, CallRequest, FireRequest};
 use crate::config::TypeLimits;
 use crate::error::CallError;
 use crate::state::{StateStore, Versioned};
@@ -47,7 +47,7 @@ pub use instance::{
 };
 use reentrancy::RunningTurn;
 use slot::{ActorSlot, LiveActor, SlotState};
-use turn::{ExternalWrite, Prior, TurnOutcome, TurnScope};
+use turn::{Applies, ExternalWrite, Prior, TurnOutcome, TurnScope};
 
 /// One hosted actor type and how many of its actors are live.
 pub struct HostedType {
@@ -250,13 +250,12 @@ impl ActorRuntime {
             method: &request.method,
             payload: &request.payload,
         };
-        self.deliver(
-            &request.target,
-            &request.chain,
-            request.request_id.as_ref(),
-            export,
-        )
-        .await
+        let applies = Applies {
+            request_id: request.request_id.as_ref(),
+            consumes: request.consumes.as_ref(),
+        };
+        self.deliver(&request.target, &request.chain, applies, export)
+            .await
     }
 
     /// Runs a timer or reminder fire on an actor of this node, activating
@@ -267,7 +266,11 @@ impl ActorRuntime {
         // Dapr runs a fire under a fresh reentrancy id that it does not hand
         // to the app: the fire starts a chain of its own.
         let chain = CallChain::root();
-        self.deliver(&fire.target, &chain, fire.request_id(), Export::Fire(&fire))
+        let applies = Applies {
+            request_id: fire.request_id(),
+            consumes: None,
+        };
+        self.deliver(&fire.target, &chain, applies, Export::Fire(&fire))
             .await
             .map(|_| ())
     }
@@ -278,7 +281,7 @@ impl ActorRuntime {
         &self,
         target: &ActorKey,
         chain: &CallChain,
-        request_id: Option<&RequestId>,
+        applies: Applies<'_>,
         export: Export<'_>,
     ) -> Result<Bytes, CallError> {
         let hosted = self.hosted(target.actor_type())?;
@@ -343,12 +346,12 @@ impl ActorRuntime {
                 state: &live.state,
                 services: &self.services,
             };
-            if let Some(id) = request_id
+            if let Some(id) = applies.request_id
                 && let Prior::Done(result) = turn::check_ledger(&scope, id).await?
             {
                 return result;
             }
-            let outcome = turn::run(&scope, &mut *live.instance, export, chain, request_id).await;
+            let outcome = turn::run(&scope, &mut *live.instance, export, chain, applies).await;
             slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
             if !outcome.keep_instance {
                 self.drop_instance(target, &slot, &mut state, &outcome);
@@ -512,9 +515,15 @@ impl ActorRuntime {
         };
         // On failure `live` drops: the instance goes back to the pool
         // before its guard frees its place in the count.
-        turn::run(&scope, &mut *live.instance, Export::Activate, chain, None)
-            .await
-            .result?;
+        turn::run(
+            &scope,
+            &mut *live.instance,
+            Export::Activate,
+            chain,
+            Applies::default(),
+        )
+        .await
+        .result?;
         slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
         slot.activated_at_ms.store(unix_ms(), Ordering::Relaxed);
         Ok(live)
@@ -587,7 +596,7 @@ impl ActorRuntime {
                     &mut *live.instance,
                     Export::Deactivate,
                     &CallChain::root(),
-                    None,
+                    Applies::default(),
                 )
                 .await;
                 if let Err(err) = outcome.result {

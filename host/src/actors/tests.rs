@@ -473,6 +473,78 @@ async fn a_request_id_applies_once() {
     assert_eq!(fx.probe.count("invoke a write"), 1, "the retry did not run");
 }
 
+/// Writes a log entry straight into the fixture's store; its version.
+async fn log_entry(fx: &Fixture, key: &str) -> crate::state::Etag {
+    use crate::state::{Expect, Transaction, WriteOp};
+    let etags = fx
+        .store
+        .commit(Transaction {
+            partition: key.to_string(),
+            ops: vec![WriteOp {
+                key: key.to_string(),
+                value: Some(Bytes::from_static(b"{}")),
+                expect: Expect::Absent,
+            }],
+        })
+        .await
+        .expect("append");
+    etags.into_iter().flatten().next().expect("an etag")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_consumes_its_log_entry_in_its_own_commit_and_applies_once() {
+    use crate::call::ConsumedEntry;
+    let fx = fixture(100);
+    let entry = "app||__wapr.pubsub||ps||t||1-a";
+    let etag = log_entry(&fx, entry).await;
+    let mut first = call("a", "write:k=1");
+    first.request_id = Some(RequestId::given("ev-1").expect("id"));
+    first.consumes = Some(ConsumedEntry {
+        key: entry.to_string(),
+        etag: etag.clone(),
+    });
+    let again = first.clone();
+    fx.runtime.call_local(first).await.expect("first delivery");
+    let read = fx.store.get(entry).await.expect("read");
+    assert!(read.is_none(), "the turn's commit deleted the entry");
+    assert_eq!(
+        stored(&fx, "a", crate::state::ledger::LEDGER_KEY).await,
+        None,
+        "the consumed entry took the ledger's place"
+    );
+    // The same entry delivered again (a lease moved before the ack): the
+    // turn runs but cannot commit.
+    let err = fx
+        .runtime
+        .call_local(again)
+        .await
+        .expect_err("second delivery");
+    assert!(matches!(err, CallError::AlreadyApplied { .. }), "{err}");
+    assert_eq!(stored(&fx, "a", "k").await, Some(Bytes::from_static(b"1")));
+    // The actor keeps serving, from committed state.
+    fx.runtime
+        .call_local(call("a", "write:k=2"))
+        .await
+        .expect("next call");
+    assert_eq!(stored(&fx, "a", "k").await, Some(Bytes::from_static(b"2")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_that_writes_nothing_leaves_its_entry_for_the_ack() {
+    use crate::call::ConsumedEntry;
+    let fx = fixture(100);
+    let entry = "app||__wapr.pubsub||ps||t||2-b";
+    let etag = log_entry(&fx, entry).await;
+    let mut read_only = call("a", "get");
+    read_only.consumes = Some(ConsumedEntry {
+        key: entry.to_string(),
+        etag,
+    });
+    fx.runtime.call_local(read_only).await.expect("delivery");
+    let read = fx.store.get(entry).await.expect("read");
+    assert!(read.is_some(), "nothing committed, nothing consumed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_mailbox_refuses_more_calls() {
     let fx = fixture(100);

@@ -12,6 +12,10 @@
 //! - the turn's effects (`publish`, `binding`) are written as outbox records
 //!   in that same transaction and released to the outbox only once it
 //!   committed (see `outbox/`);
+//! - a delivery of an entry of a log kept in this same store deletes the
+//!   entry in that transaction instead of recording its request id: the
+//!   event is applied and acknowledged at once, and a second delivery of
+//!   the entry cannot commit (its delete is fenced by the entry's version);
 //! - a failed turn discards its writes; a fatal failure (trap, deadline,
 //!   memory, interruption) or a fencing conflict (a newer activation wrote)
 //!   drops the instance.
@@ -25,7 +29,7 @@ use bytes::Bytes;
 
 use super::instance::{ActorServices, Export, GuestFailure, Instance, SharedState};
 use crate::actor_key::ActorKey;
-use crate::call::{CallChain, RequestId};
+use crate::call::{CallChain, ConsumedEntry, RequestId};
 use crate::error::CallError;
 use crate::outbox::dispatch::Outbox;
 use crate::outbox::{Effect, OutboxRecord, now_unix_ms};
@@ -67,6 +71,17 @@ pub struct TurnScope<'a> {
     pub state: &'a SharedState,
     /// Store, key layout, caller.
     pub services: &'a ActorServices,
+}
+
+/// What makes a turn apply once: the call's request id (recorded in the
+/// ledger by a writing turn) and the log entry it consumes, if any (then
+/// the entry's delete takes the ledger's place).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Applies<'a> {
+    /// The call's request id.
+    pub request_id: Option<&'a RequestId>,
+    /// The log entry the call delivers.
+    pub consumes: Option<&'a ConsumedEntry>,
 }
 
 /// What a call's request id says before the turn runs.
@@ -114,9 +129,9 @@ pub async fn run(
     instance: &mut dyn Instance,
     export: Export<'_>,
     chain: &CallChain,
-    request_id: Option<&RequestId>,
+    applies: Applies<'_>,
 ) -> TurnOutcome {
-    if let Some(id) = request_id {
+    if let Some(id) = applies.request_id {
         target.state.effects().begin(id.as_str());
     }
     let reply = match instance.run(export, chain) {
@@ -129,13 +144,20 @@ pub async fn run(
             };
         }
     };
-    if let Some(id) = request_id
+    // A turn that changes nothing can run again harmlessly: it neither
+    // records its id nor consumes its entry.
+    let consume = applies
+        .consumes
+        .filter(|_| has_effects(target))
+        .map(ConsumedEntry::delete);
+    if consume.is_none()
+        && let Some(id) = applies.request_id
         && let Err(err) = record_in_ledger(target, id, &reply).await
     {
         target.state.discard_turn();
         return TurnOutcome::kept(Err(err));
     }
-    let outcome = commit(target, reply).await;
+    let outcome = commit(target, reply, consume).await;
     apply_schedule(target, outcome.result.is_ok()).await;
     outcome
 }
@@ -177,6 +199,15 @@ async fn load_ledger(target: &TurnScope<'_>) -> Result<(), CallError> {
     Ok(())
 }
 
+/// Whether the turn changed anything: state, events, bindings, or timers
+/// and reminders (a retry must not apply those again either:
+/// re-registering restarts a schedule).
+fn has_effects(target: &TurnScope<'_>) -> bool {
+    target.state.lock().has_pending()
+        || !target.state.schedule().is_empty()
+        || !target.state.effects().is_empty()
+}
+
 /// Adds `id` and `reply` to the ledger write of a turn that writes state
 /// (a turn that writes nothing can run again harmlessly). A fresh call that
 /// skipped [`check_ledger`] loads the ledger here, so only turns that write
@@ -186,12 +217,7 @@ async fn record_in_ledger(
     id: &RequestId,
     reply: &Bytes,
 ) -> Result<(), CallError> {
-    // Timer and reminder changes are effects too: a retry must not apply
-    // them again (re-registering restarts a schedule).
-    let effects = target.state.lock().has_pending()
-        || !target.state.schedule().is_empty()
-        || !target.state.effects().is_empty();
-    if !effects {
+    if !has_effects(target) {
         return Ok(());
     }
     load_ledger(target).await?;
@@ -205,10 +231,10 @@ async fn record_in_ledger(
     Ok(())
 }
 
-/// Commits the turn's writes and the outbox records of its effects in one
-/// transaction, releases the effects to the outbox, then hands back the
-/// reply.
-async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
+/// Commits the turn's writes, the outbox records of its effects and the
+/// consumed log entry's delete in one transaction, releases the effects to
+/// the outbox, then hands back the reply.
+async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) -> TurnOutcome {
     let key = target.key;
     let effects = target.state.effects().take();
     let prepared =
@@ -256,6 +282,20 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
         }
         (outbox, released)
     });
+    let consumed = consume.map(|op| {
+        let entry = op.key.clone();
+        transaction
+            .get_or_insert_with(|| Transaction {
+                partition: target
+                    .services
+                    .keys
+                    .partition(key.actor_type(), key.actor_id()),
+                ops: Vec::with_capacity(1),
+            })
+            .ops
+            .push(op);
+        entry
+    });
     let Some(transaction) = transaction else {
         return TurnOutcome::kept(Ok(reply));
     };
@@ -271,6 +311,16 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes) -> TurnOutcome {
                 outbox.release(records);
             }
             TurnOutcome::kept(Ok(reply))
+        }
+        Err(StateError::Conflict {
+            key: conflicted, ..
+        }) if consumed.as_ref() == Some(&conflicted) => {
+            // The entry is gone: another delivery of it committed.
+            target.state.lock().invalidate();
+            TurnOutcome::kept(Err(CallError::AlreadyApplied {
+                actor: key.clone(),
+                request_id: conflicted,
+            }))
         }
         Err(source) => {
             target.state.lock().invalidate();

@@ -83,8 +83,11 @@ struct BulkAnswer {
 /// their order; different actors run side by side. Every entry gets a
 /// status, in the entries' order.
 async fn deliver_bulk(api: &ApiState, route: &EventRoute, entries: Vec<BulkEntry>) -> Response {
-    let (ids, events): (Vec<String>, Vec<Result<Value, String>>) = entries.into_iter().unzip();
-    let statuses = deliver_batch(&api.router, route, &events).await;
+    let (ids, calls): (Vec<String>, Vec<_>) = entries
+        .into_iter()
+        .map(|(id, event)| (id, event.and_then(|e| route.call_for_event(&e))))
+        .unzip();
+    let statuses = deliver_batch(&api.router, route, calls).await;
     let statuses = ids
         .into_iter()
         .zip(statuses)

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::Broker;
+use crate::call::ConsumedEntry;
 use crate::events::deliver::deliver_batch;
 use crate::events::{DeliveryStatus, EventRoute, EventRoutes};
 use crate::router::Router;
@@ -91,13 +92,20 @@ impl Consumer {
         if messages.is_empty() {
             return Ok(());
         }
-        let events: Vec<Result<Value, String>> = messages
+        let calls = messages
             .iter()
             .map(|m| {
-                serde_json::from_slice(&m.data).map_err(|e| format!("the event is not JSON: {e}"))
+                let event: Value = serde_json::from_slice(&m.data)
+                    .map_err(|e| format!("the event is not JSON: {e}"))?;
+                let mut call = self.route.call_for_event(&event)?;
+                call.consumes = m.version.clone().map(|etag| ConsumedEntry {
+                    key: m.id.clone(),
+                    etag,
+                });
+                Ok(call)
             })
             .collect();
-        let statuses = deliver_batch(&self.router, &self.route, &events).await;
+        let statuses = deliver_batch(&self.router, &self.route, calls).await;
         let mut done = Vec::with_capacity(messages.len());
         let mut retry = Vec::new();
         for (message, status) in messages.into_iter().zip(statuses) {

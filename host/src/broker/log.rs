@@ -10,8 +10,11 @@
 //! and taken over by another node once it lapses
 //! ([`StoreLogSettings::lease`]). Its deliveries are routed to each actor's
 //! owner like any call. A message whose delivery said `RETRY` is read again
-//! after a delay; one delivered twice (a lease moved before the ack) is
-//! applied once, by the actors' request ledger.
+//! after a delay. One delivered twice (a lease moved before the ack) is
+//! applied once: a delivery to an actor of the consuming node deletes the
+//! entry in its turn's own commit, fenced by the version read (so the
+//! second cannot commit); one forwarded to another node is recorded in the
+//! actor's request ledger.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -185,6 +188,7 @@ impl StoreLog {
                     out.push(Message {
                         id: key,
                         data: versioned.value,
+                        version: Some(versioned.etag),
                     });
                 }
             }

@@ -33,7 +33,7 @@ use crate::blocks::{
 };
 use crate::outbox::CLOUDEVENT_ID_METADATA;
 use crate::outbox::dispatch::InlineLog;
-use crate::state::{BoxFuture, WriteOp};
+use crate::state::{BoxFuture, Etag, WriteOp};
 
 pub mod consume;
 pub mod log;
@@ -46,6 +46,10 @@ pub struct Message {
     pub id: String,
     /// The message: the CloudEvent JSON.
     pub data: Bytes,
+    /// Set when the log is kept in the actors' own store: the version
+    /// read, so the turn the message is delivered to can delete it in its
+    /// own commit ([`crate::call::ConsumedEntry`]).
+    pub version: Option<Etag>,
 }
 
 /// Why the broker failed.
@@ -151,50 +155,75 @@ pub fn envelope(app_id: &str, event: &Publish) -> Bytes {
     {
         return cloud_event_as_given(app_id, event, given);
     }
-    let mut fields = Map::new();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     let is_json = essence == "application/json" || essence.ends_with("+json");
-    match (is_json, std::str::from_utf8(&event.data)) {
-        (true, Ok(_)) if serde_json::from_slice::<Value>(&event.data).is_ok() => {
-            let data: Value = serde_json::from_slice(&event.data).unwrap_or(Value::Null);
-            fields.insert("data".into(), data);
-        }
-        (false, Ok(text)) if essence.starts_with("text/") || essence.is_empty() => {
-            fields.insert("data".into(), Value::String(text.to_string()));
+    let parsed_json = if is_json {
+        serde_json::from_slice::<Value>(&event.data).ok()
+    } else {
+        None
+    };
+    let (data, data_base64) = match (parsed_json, std::str::from_utf8(&event.data)) {
+        (Some(json), _) => (Some(EnvelopeData::Json(json)), None),
+        (None, Ok(text)) if !is_json && (essence.starts_with("text/") || essence.is_empty()) => {
+            (Some(EnvelopeData::Text(text)), None)
         }
         _ => {
             use base64::Engine as _;
-            fields.insert(
-                "data_base64".into(),
-                Value::String(base64::engine::general_purpose::STANDARD.encode(&event.data)),
-            );
+            (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(&event.data)),
+            )
         }
-    }
+    };
     let id = meta(CLOUDEVENT_ID_METADATA).unwrap_or_else(uuid_v4);
     let source = meta("cloudevent.source").unwrap_or_else(|| app_id.to_string());
     let kind = meta("cloudevent.type").unwrap_or_else(|| "com.dapr.event.sent".to_string());
     let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-    for (key, value) in [
-        ("datacontenttype", content_type),
-        ("id", id),
-        ("pubsubname", event.pubsub.clone()),
-        ("source", source),
-        ("specversion", "1.0".to_string()),
-        ("time", time),
-        ("topic", event.topic.clone()),
-        ("traceid", String::new()),
-        ("traceparent", String::new()),
-        ("tracestate", String::new()),
-        ("type", kind),
-    ] {
-        fields.insert(key.into(), Value::String(value));
-    }
-    Bytes::from(Value::Object(fields).to_string())
+    let envelope = Envelope {
+        data,
+        data_base64,
+        datacontenttype: &content_type,
+        id: &id,
+        pubsubname: &event.pubsub,
+        source: &source,
+        specversion: "1.0",
+        time: &time,
+        topic: &event.topic,
+        traceid: "",
+        traceparent: "",
+        tracestate: "",
+        kind: &kind,
+    };
+    Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
+}
+
+/// The data of an [`Envelope`]: JSON as JSON, text as a string.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum EnvelopeData<'a> {
+    Json(Value),
+    Text(&'a str),
+}
+
+/// daprd's CloudEvent envelope, its fields in sorted order (as daprd, a Go
+/// map, writes them), so it is written in one pass.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<EnvelopeData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_base64: Option<String>,
+    datacontenttype: &'a str,
+    id: &'a str,
+    pubsubname: &'a str,
+    source: &'a str,
+    specversion: &'a str,
+    time: &'a str,
+    topic: &'a str,
+    traceid: &'a str,
+    traceparent: &'a str,
+    tracestate: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
 }
 
 /// A CloudEvent the publisher built itself (`application/cloudevents+json`):

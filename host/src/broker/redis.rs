@@ -191,7 +191,11 @@ fn entries(value: &Value) -> Vec<Message> {
                 .chunks(2)
                 .find(|kv| kv.first().and_then(text).as_deref() == Some("data"))
                 .and_then(|kv| bytes(kv.get(1)?))?;
-            Some(Message { id, data })
+            Some(Message {
+                id,
+                data,
+                version: None,
+            })
         })
         .collect()
 }

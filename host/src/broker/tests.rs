@@ -33,6 +33,17 @@ fn the_envelope_has_daprs_fields() {
 }
 
 #[test]
+fn the_envelope_is_written_as_daprd_writes_it_keys_sorted_data_compact() {
+    let bytes = envelope(
+        "twins",
+        &event(br#"{ "z": 1, "a": [1, 2] }"#, "application/json"),
+    );
+    let text = std::str::from_utf8(&bytes).expect("UTF-8");
+    assert!(text.starts_with(r#"{"data":{"a":[1,2],"z":1},"datacontenttype":"application/json","id":"e-1","pubsubname":"pubsub","source":"twins","specversion":"1.0","time":""#), "{text}");
+    assert!(text.ends_with(r#"","topic":"alerts","traceid":"","traceparent":"","tracestate":"","type":"com.dapr.event.sent"}"#), "{text}");
+}
+
+#[test]
 fn text_stays_text_and_bytes_go_base64() {
     let ce = parsed(&envelope("a", &event(b"hello", "text/plain")));
     assert_eq!(ce["data"], "hello");

@@ -171,6 +171,7 @@ pub fn decode_request(request: InternalInvokeRequest) -> Result<CallRequest, Dec
             .map(|d| Bytes::from(d.value))
             .unwrap_or_default(),
         chain,
+        consumes: None,
     })
 }
 
@@ -418,6 +419,7 @@ mod tests {
             payload: Bytes::from_static(b"5"),
             chain: CallChain::with_id("chain-1").entered(&a),
             request_id: Some(RequestId::mint()),
+            consumes: None,
         };
         let wire = encode_request(&call);
         assert_eq!(wire.ver, ApiVersion::V1 as i32);

@@ -26,21 +26,18 @@ pub async fn deliver_one(router: &Router, route: &EventRoute, event: &Value) -> 
     }
 }
 
-/// Delivers a batch of events (each parsed, or why it could not be): one
-/// status per event, in the batch's order.
+/// Delivers a batch of events, each as its call (see
+/// [`EventRoute::call_for_event`]) or why it has none: one status per
+/// event, in the batch's order.
 pub async fn deliver_batch(
     router: &Arc<Router>,
     route: &EventRoute,
-    events: &[Result<Value, String>],
+    calls: Vec<Result<CallRequest, String>>,
 ) -> Vec<DeliveryStatus> {
-    let mut statuses: Vec<Option<DeliveryStatus>> = vec![None; events.len()];
+    let mut statuses: Vec<Option<DeliveryStatus>> = vec![None; calls.len()];
     let mut by_actor: HashMap<ActorKey, Vec<(usize, CallRequest)>> = HashMap::new();
-    for (i, event) in events.iter().enumerate() {
-        match event
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|e| route.call_for_event(e))
-        {
+    for (i, call) in calls.into_iter().enumerate() {
+        match call {
             Ok(call) => by_actor
                 .entry(call.target.clone())
                 .or_default()

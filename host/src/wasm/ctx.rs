@@ -43,6 +43,8 @@ pub(super) struct TurnCtx {
     pub waited: std::time::Duration,
     /// Epoch callbacks seen during this turn.
     pub ticks: u32,
+    /// The thread's CPU time at the turn's first epoch callback.
+    pub cpu_at_first_tick: Option<std::time::Duration>,
     /// How many more times this turn, once it proved slow, tries to hand
     /// its async worker on: none when it started in `block_in_place`.
     pub handoffs_left: u8,
@@ -57,6 +59,14 @@ pub(super) struct TurnCtx {
     pub panic_message: Option<String>,
     /// Most bytes of state this turn may write.
     pub max_state_bytes: usize,
+}
+
+/// CPU time this thread has used, if the OS tells (Linux and other
+/// POSIX systems: `CLOCK_THREAD_CPUTIME_ID`).
+pub(super) fn thread_cpu_time() -> Option<std::time::Duration> {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .ok()
+        .map(std::time::Duration::from)
 }
 
 /// When an actor type last ran a slow turn. The mark fades after

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 
 use super::abi::{AbiActor, AbiPre, GuestReply};
-use super::ctx::{ActorCtx, Limiter, SlowMark, TurnAbort, TurnCtx};
+use super::ctx::{ActorCtx, Limiter, SlowMark, TurnAbort, TurnCtx, thread_cpu_time};
 use super::wasi::{ActorWasi, WasiSetup};
 use super::{CodeCache, WasmEngine, WasmError};
 use crate::actor_key::ActorKey;
@@ -33,6 +33,15 @@ use crate::error::CallError;
 /// `block_in_place`, so they cannot pin an async worker. Two ticks, because
 /// a short turn whose thread was descheduled sees one.
 pub const SLOW_TURN: Duration = Duration::from_millis(10);
+
+/// ... and whose thread has used at least this much CPU since the turn's
+/// first epoch tick. Wall time alone misjudges an overloaded machine: a
+/// 20 µs turn whose thread the OS descheduled twice spans two ticks, and
+/// once a type is marked its turns each take a thread of their own
+/// (`block_in_place`), which overloads the machine further, so every type
+/// stayed marked (hundreds of threads, half the throughput, under
+/// `wapr-loadtest events`). A turn that really computes uses its thread.
+pub const SLOW_TURN_CPU: Duration = Duration::from_millis(5);
 
 /// One actor type, compiled and linked, ready to instantiate.
 pub struct ActorCode {
@@ -125,6 +134,7 @@ impl ActorFactory for ActorCode {
                 slow_type: Arc::clone(&self.slow),
                 waited: Duration::ZERO,
                 ticks: 0,
+                cpu_at_first_tick: None,
                 handoffs_left: 0,
                 timed_out: false,
                 interrupt,
@@ -149,7 +159,12 @@ impl ActorFactory for ActorCode {
             }
             turn.ticks += 1;
             let busy = now.duration_since(turn.started).saturating_sub(turn.waited);
-            if turn.ticks >= 2 && busy >= SLOW_TURN {
+            let cpu = thread_cpu_time();
+            let first = *turn
+                .cpu_at_first_tick
+                .get_or_insert(cpu.unwrap_or_default());
+            let computing = cpu.is_none_or(|cpu| cpu.saturating_sub(first) >= SLOW_TURN_CPU);
+            if turn.ticks >= 2 && busy >= SLOW_TURN && computing {
                 turn.slow_type.mark();
                 if turn.handoffs_left > 0 {
                     turn.handoffs_left -= 1;
@@ -245,6 +260,7 @@ impl Instance for ActorInstance {
             ctx.turn.panic_message = None;
             ctx.turn.waited = Duration::ZERO;
             ctx.turn.ticks = 0;
+            ctx.turn.cpu_at_first_tick = None;
             ctx.limiter.memory_denied = false;
             let slow = (self.wasi || ctx.turn.slow_type.is_recent()) && can_block_in_place();
             ctx.turn.handoffs_left = if slow { 0 } else { HANDOFF_TRIES };

@@ -16,7 +16,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use wapr_host::blocks::standin::{Recorded, StandIn};
 
 use crate::durability::wait_ready;
-use crate::support::{Proc, client, component, free_port};
+use crate::support::{Proc, client, component, free_port, wait_listening};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 const TOKEN: &str = "sidecar-token-7";
@@ -267,6 +267,7 @@ async fn the_state_server_stands_in_for_the_sidecar_and_journals_blocks() {
             .spawn()
             .expect("spawn wapr state-server"),
     );
+    wait_listening(port).await;
     let http = free_port();
     let endpoint = format!("http://127.0.0.1:{http}");
     let client = client();

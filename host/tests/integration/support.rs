@@ -278,6 +278,23 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Waits (up to 30 s) until something accepts connections on
+/// 127.0.0.1:`port`: a helper process started just before, under a busy
+/// test run, may take seconds to listen.
+pub async fn wait_listening(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// An HTTP client for load and fault tests: requests give up after 15 s.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
