@@ -231,6 +231,11 @@ impl RequestId {
         &self.id
     }
 
+    /// The id, shared (no copy).
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.id)
+    }
+
     /// Minted for this call and never delivered before: no earlier attempt
     /// can be in the ledger, so the owner skips the lookup (a read-only
     /// turn then never touches the ledger).

@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hex;
 pub mod node;
 pub mod outbox;
 pub mod placement;

@@ -132,7 +132,7 @@ pub async fn run(
     applies: Applies<'_>,
 ) -> TurnOutcome {
     if let Some(id) = applies.request_id {
-        target.state.effects().begin(id.as_str());
+        target.state.effects().begin(id.shared());
     }
     let reply = match instance.run(export, chain) {
         Ok(reply) => reply,
@@ -242,42 +242,38 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) 
             .state
             .lock()
             .prepare_commit(&target.services.keys, key.actor_type(), key.actor_id());
-    let (records, mut transaction) = match outbox_records(target, effects) {
-        Ok(records) => (records, prepared.as_ref().map(|p| p.transaction.clone())),
+    let (effects, mut transaction) = match outbox_for(target, effects) {
+        Ok(effects) => (effects, prepared.as_ref().map(|p| p.transaction.clone())),
         Err(err) => {
             target.state.lock().invalidate();
             return TurnOutcome::kept(Err(err));
         }
     };
     let mut inlined = false;
-    let records = records.map(|(outbox, records)| {
+    let records = effects.map(|(outbox, effects)| {
         let txn = transaction.get_or_insert_with(|| Transaction {
             partition: target
                 .services
                 .keys
                 .partition(key.actor_type(), key.actor_id()),
-            ops: Vec::with_capacity(records.len()),
+            ops: Vec::with_capacity(effects.len()),
         });
         // Events for a log in this same store are written into it here;
         // everything else becomes an outbox record, sent after the commit.
-        let mut released = Vec::with_capacity(records.len());
-        for (n, record) in records.into_iter().enumerate() {
-            let entry = outbox
-                .inline()
-                .zip(record.to_effect())
-                .and_then(|(log, effect)| match effect {
-                    Effect::Publish(event) => log.entry(&record.id, &event, n),
-                    Effect::Binding(_) => None,
-                });
-            match entry {
-                Some(op) => {
-                    txn.ops.push(op);
-                    inlined = true;
-                }
-                None => {
-                    txn.ops.push(outbox.keys().insert(&record));
-                    released.push(record);
-                }
+        let now = now_unix_ms();
+        let mut released = Vec::new();
+        for (n, (id, effect)) in effects.into_iter().enumerate() {
+            let entry = match (&effect, outbox.inline()) {
+                (Effect::Publish(event), Some(log)) => log.entry(&id, event, n),
+                _ => None,
+            };
+            if let Some(op) = entry {
+                txn.ops.push(op);
+                inlined = true;
+            } else {
+                let record = OutboxRecord::new(key, id, effect, now);
+                txn.ops.push(outbox.keys().insert(&record));
+                released.push(record);
             }
         }
         (outbox, released)
@@ -338,14 +334,14 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) 
     }
 }
 
-/// The outbox records of a turn's effects, with the outbox that will send
-/// them; `None` when the turn made none.
-type Released = Option<(Arc<Outbox>, Vec<OutboxRecord>)>;
+/// A turn's effects with the outbox that will send them; `None` when the
+/// turn made none.
+type ForOutbox = Option<(Arc<Outbox>, Vec<(String, Effect)>)>;
 
-fn outbox_records(
+fn outbox_for(
     target: &TurnScope<'_>,
     effects: Vec<(String, Effect)>,
-) -> Result<Released, CallError> {
+) -> Result<ForOutbox, CallError> {
     if effects.is_empty() {
         return Ok(None);
     }
@@ -355,12 +351,7 @@ fn outbox_records(
             message: "the turn published or used a binding, but this node has no outbox".into(),
         });
     };
-    let now = now_unix_ms();
-    let records = effects
-        .into_iter()
-        .map(|(id, effect)| OutboxRecord::new(target.key, id, effect, now))
-        .collect();
-    Ok(Some((Arc::clone(outbox), records)))
+    Ok(Some((Arc::clone(outbox), effects)))
 }
 
 /// One write of Dapr's actor state transaction API: the key, the new value

@@ -132,6 +132,12 @@ pub trait Broker: Send + Sync {
 /// is text, else `data_base64`; `topic`, `pubsubname`, `time`, and empty
 /// trace fields. `cloudevent.source`/`type` override theirs too.
 pub fn envelope(app_id: &str, event: &Publish) -> Bytes {
+    envelope_with_id(app_id, event, None)
+}
+
+/// [`envelope`], with `id` as the event's id instead of its
+/// `cloudevent.id` metadata (an effect's id, without copying the event).
+pub fn envelope_with_id(app_id: &str, event: &Publish, id: Option<&str>) -> Bytes {
     let meta = |key: &str| {
         event
             .metadata
@@ -174,7 +180,10 @@ pub fn envelope(app_id: &str, event: &Publish) -> Bytes {
             )
         }
     };
-    let id = meta(CLOUDEVENT_ID_METADATA).unwrap_or_else(uuid_v4);
+    let id = id
+        .map(str::to_string)
+        .or_else(|| meta(CLOUDEVENT_ID_METADATA))
+        .unwrap_or_else(uuid_v4);
     let source = meta("cloudevent.source").unwrap_or_else(|| app_id.to_string());
     let kind = meta("cloudevent.type").unwrap_or_else(|| "com.dapr.event.sent".to_string());
     let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
@@ -286,11 +295,7 @@ impl InlineStoreLog {
 
 impl InlineLog for InlineStoreLog {
     fn entry(&self, id: &str, event: &Publish, n: usize) -> Option<WriteOp> {
-        let mut event = event.clone();
-        event
-            .metadata
-            .insert(CLOUDEVENT_ID_METADATA.to_string(), id.to_string());
-        let data = envelope(&self.app_id, &event);
+        let data = envelope_with_id(&self.app_id, event, Some(id));
         Some(self.log.entry_op(&event.pubsub, &event.topic, data, n))
     }
 

@@ -285,8 +285,7 @@ fn request_id_of(source: &str, id: &str) -> String {
     hasher.update([0]);
     hasher.update(id.as_bytes());
     let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("ce-{hex}")
+    format!("ce-{}", crate::hex::hex(&digest[..16]))
 }
 
 /// Dapr's status for a delivery's turn: committed (or already applied)

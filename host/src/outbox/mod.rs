@@ -24,6 +24,7 @@
 //!   request ledger).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use blake2::{Blake2b512, Digest};
 use bytes::Bytes;
@@ -79,18 +80,26 @@ impl Effect {
 /// actor and the seed, then `-n`. The same actor, seed and position always
 /// give the same id.
 pub fn effect_id(actor: &ActorKey, seed: &str, n: usize) -> String {
+    numbered(&effect_id_prefix(actor, seed), n)
+}
+
+/// The part of a turn's effect ids that all share: 32 hex digits of
+/// BLAKE2b over the actor and the seed.
+fn effect_id_prefix(actor: &ActorKey, seed: &str) -> String {
     let mut hasher = Blake2b512::new();
     for part in [actor.actor_type(), actor.actor_id(), seed] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
-    let digest = hasher.finalize();
-    let mut id = String::with_capacity(40);
-    for byte in &digest[..16] {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    id.push('-');
-    id.push_str(&n.to_string());
+    crate::hex::hex(&hasher.finalize()[..16])
+}
+
+/// Effect `n` of the turn whose ids start with `prefix`.
+fn numbered(prefix: &str, n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut id = String::with_capacity(prefix.len() + 8);
+    id.push_str(prefix);
+    let _ = write!(id, "-{n}");
     id
 }
 
@@ -98,7 +107,9 @@ pub fn effect_id(actor: &ActorKey, seed: &str, n: usize) -> String {
 /// their ids derive from.
 #[derive(Debug, Default)]
 pub struct TurnEffects {
-    seed: Option<String>,
+    seed: Option<Arc<str>>,
+    /// The ids' common part, made at the turn's first effect.
+    prefix: Option<String>,
     next: usize,
     pending: Vec<(String, Effect)>,
     bytes: usize,
@@ -114,9 +125,10 @@ pub struct EffectsSavepoint {
 impl TurnEffects {
     /// Starts a turn whose effect ids derive from `seed` (its request id).
     /// A nested, re-entrant turn keeps the outer turn's seed and numbering.
-    pub fn begin(&mut self, seed: &str) {
+    pub fn begin(&mut self, seed: Arc<str>) {
         if self.seed.is_none() {
-            self.seed = Some(seed.to_string());
+            self.seed = Some(seed);
+            self.prefix = None;
             self.next = 0;
         }
     }
@@ -146,8 +158,11 @@ impl TurnEffects {
         self.bytes = bytes;
         let seed = self
             .seed
-            .get_or_insert_with(|| format!("{:032x}", rand::random::<u128>()));
-        let id = effect_id(actor, seed, self.next);
+            .get_or_insert_with(|| format!("{:032x}", rand::random::<u128>()).into());
+        let prefix = self
+            .prefix
+            .get_or_insert_with(|| effect_id_prefix(actor, seed));
+        let id = numbered(prefix, self.next);
         self.next += 1;
         self.pending.push((id.clone(), effect));
         Ok(id)
@@ -161,6 +176,7 @@ impl TurnEffects {
     /// Takes the turn's effects (it is about to commit) and ends the turn.
     pub fn take(&mut self) -> Vec<(String, Effect)> {
         self.seed = None;
+        self.prefix = None;
         self.next = 0;
         self.bytes = 0;
         std::mem::take(&mut self.pending)

@@ -29,7 +29,7 @@ fn effect_ids_are_stable_per_actor_seed_and_position() {
 #[test]
 fn a_turn_numbers_its_effects_from_its_seed_and_a_rollback_keeps_ids_unique() {
     let mut effects = TurnEffects::default();
-    effects.begin("req-1");
+    effects.begin("req-1".into());
     let first = effects.push(&actor(), event("a"), 1 << 20).expect("push");
     assert_eq!(first, effect_id(&actor(), "req-1", 0));
     let savepoint = effects.savepoint();
@@ -44,7 +44,7 @@ fn a_turn_numbers_its_effects_from_its_seed_and_a_rollback_keeps_ids_unique() {
     );
     // The next turn with the same seed (a retry that did not commit the
     // first time) gets the same ids again.
-    effects.begin("req-1");
+    effects.begin("req-1".into());
     assert_eq!(
         effects.push(&actor(), event("a"), 1 << 20).expect("push"),
         first
@@ -65,7 +65,7 @@ fn a_turn_without_a_request_id_gets_a_random_seed() {
 #[test]
 fn a_turn_may_make_at_most_the_limit() {
     let mut effects = TurnEffects::default();
-    effects.begin("r");
+    effects.begin("r".into());
     for _ in 0..MAX_EFFECTS_PER_TURN {
         effects
             .push(&actor(), event("a"), 1 << 20)

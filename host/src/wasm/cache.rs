@@ -49,7 +49,7 @@ impl CodeCache {
 
         let artifact = self.dir.as_ref().map(|dir| {
             let digest = Sha256::digest(&bytes);
-            let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            let hex = crate::hex::hex(&digest[..16]);
             dir.join(format!("{hex}-{:016x}.cwasm", engine.compatibility_hash()))
         });
         if let Some(artifact) = &artifact

@@ -28,9 +28,10 @@ use crate::config::{TypeLimits, WasiGrants};
 use crate::error::CallError;
 
 /// A turn running guest code for longer than this (across at least two epoch
-/// ticks, time waiting in host calls excluded) marks its actor type as slow:
-/// for the next [`SlowMark::MEMORY`] the type's turns run via
-/// `block_in_place`, so they cannot pin an async worker. Two ticks, because
+/// ticks, time waiting in host calls excluded) marks its export (method,
+/// `activate`, …) as slow: for the next [`SlowMark::MEMORY`] the type's
+/// turns of that export run via `block_in_place`, so they cannot pin an
+/// async worker. Two ticks, because
 /// a short turn whose thread was descheduled sees one.
 pub const SLOW_TURN: Duration = Duration::from_millis(10);
 
@@ -133,6 +134,7 @@ impl ActorFactory for ActorCode {
                 deadline: now + self.limits.turn_timeout,
                 slow_type: Arc::clone(&self.slow),
                 waited: Duration::ZERO,
+                export: String::new(),
                 ticks: 0,
                 cpu_at_first_tick: None,
                 handoffs_left: 0,
@@ -165,7 +167,13 @@ impl ActorFactory for ActorCode {
                 .get_or_insert(cpu.unwrap_or_default());
             let computing = cpu.is_none_or(|cpu| cpu.saturating_sub(first) >= SLOW_TURN_CPU);
             if turn.ticks >= 2 && busy >= SLOW_TURN && computing {
-                turn.slow_type.mark();
+                if !turn.slow_type.is_recent() {
+                    let key = &ctx.data().key;
+                    let export = &ctx.data().turn.export;
+                    tracing::info!(actor = %key, %export, busy_ms = busy.as_millis(), cpu_ms = cpu.map(|c| c.saturating_sub(first).as_millis()), "a slow turn: this export's turns run off the async workers for a while");
+                }
+                let turn = &mut ctx.data_mut().turn;
+                turn.slow_type.mark(&turn.export);
                 if turn.handoffs_left > 0 {
                     turn.handoffs_left -= 1;
                     hand_off_worker();
@@ -262,7 +270,10 @@ impl Instance for ActorInstance {
             ctx.turn.ticks = 0;
             ctx.turn.cpu_at_first_tick = None;
             ctx.limiter.memory_denied = false;
-            let slow = (self.wasi || ctx.turn.slow_type.is_recent()) && can_block_in_place();
+            ctx.turn.export.clear();
+            ctx.turn.export.push_str(export.name());
+            let slow = (self.wasi || ctx.turn.slow_type.is_recent_for(export.name()))
+                && can_block_in_place();
             ctx.turn.handoffs_left = if slow { 0 } else { HANDOFF_TRIES };
             slow
         };
