@@ -249,15 +249,17 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) 
             return TurnOutcome::kept(Err(err));
         }
     };
+    // The transaction of a turn that wrote no state but has effects.
+    let effects_only = || Transaction {
+        partition: target
+            .services
+            .keys
+            .partition(key.actor_type(), key.actor_id()),
+        ops: Vec::new(),
+    };
     let mut inlined = false;
     let records = effects.map(|(outbox, effects)| {
-        let txn = transaction.get_or_insert_with(|| Transaction {
-            partition: target
-                .services
-                .keys
-                .partition(key.actor_type(), key.actor_id()),
-            ops: Vec::with_capacity(effects.len()),
-        });
+        let txn = transaction.get_or_insert_with(effects_only);
         // Events for a log in this same store are written into it here;
         // everything else becomes an outbox record, sent after the commit.
         let now = now_unix_ms();
@@ -280,16 +282,7 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) 
     });
     let consumed = consume.map(|op| {
         let entry = op.key.clone();
-        transaction
-            .get_or_insert_with(|| Transaction {
-                partition: target
-                    .services
-                    .keys
-                    .partition(key.actor_type(), key.actor_id()),
-                ops: Vec::with_capacity(1),
-            })
-            .ops
-            .push(op);
+        transaction.get_or_insert_with(effects_only).ops.push(op);
         entry
     });
     let Some(transaction) = transaction else {

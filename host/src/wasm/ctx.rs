@@ -104,11 +104,8 @@ impl SlowMark {
     /// Whether a turn of the type was slow within [`Self::MEMORY`].
     pub fn is_recent(&self) -> bool {
         // A type never marked costs no clock read.
-        self.last_ms.load(std::sync::atomic::Ordering::Relaxed) != 0
-            && Self::recent(
-                self.last_ms.load(std::sync::atomic::Ordering::Relaxed),
-                Self::now_ms(),
-            )
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        last != 0 && Self::recent(last, Self::now_ms())
     }
 
     /// Whether a turn of `export` was slow within [`Self::MEMORY`]. Asked
