@@ -30,9 +30,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // protox bundles the google/protobuf well-known types; prost maps them
     // to prost-types (and Empty to `()`).
     let fds = protox::compile(FILES, [PROTO_ROOT])?;
+    // Default stubs: a server implements only the RPCs it serves and answers
+    // `Unimplemented` for the rest of a service (wapr's Dapr API serves the
+    // actor RPCs of `dapr.proto.runtime.v1.Dapr`, not its state ones).
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .generate_default_stubs(true)
         .compile_fds(fds)?;
     Ok(())
 }

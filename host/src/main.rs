@@ -14,7 +14,20 @@ use wapr_host::node::RunningNode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; an error leaves as one line on stderr (its causes
+/// joined with `: `) and exit code 1, never as a backtrace, whatever
+/// `RUST_BACKTRACE` says: the CLI's errors are for users.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("wapr: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -103,6 +103,11 @@ pub struct CommonArgs {
     /// nodes' own hash ring from the placement table (wapr nodes only).
     #[arg(long, default_value = "round-robin", value_parser = ["round-robin", "owner"])]
     pub route: String,
+    /// How activation and mixed-ids call actors: `http` (Dapr's actor HTTP
+    /// API) or `grpc` (Dapr's gRPC `InvokeActor`, at the gRPC address each
+    /// node reports in its metadata).
+    #[arg(long, default_value = "http", value_parser = ["http", "grpc"])]
+    pub protocol: String,
     /// State of the clusters that single-id-contention, churn, resident,
     /// reminders and events start: `state-server` (a `wapr state-server`,
     /// like `wapr dev`), or any `wapr node --state` value (`shared:DIR`,

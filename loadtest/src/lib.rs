@@ -12,6 +12,7 @@ pub mod client;
 pub mod contention;
 pub mod error;
 pub mod events;
+pub mod grpc;
 pub mod hop;
 pub mod nodes;
 pub mod peer;

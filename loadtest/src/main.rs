@@ -714,6 +714,19 @@ async fn load(
         None
     };
 
+    let grpc = match (common.protocol.as_str(), scenario) {
+        ("http", _) => None,
+        (_, Scenario::Activation(_) | Scenario::MixedIds(_)) => Some(Arc::new(
+            wapr_loadtest::grpc::GrpcTargets::connect(&client, targets, common.timeout).await?,
+        )),
+        _ => {
+            return Err(wapr_loadtest::LoadError::InvalidOption(format!(
+                "--protocol grpc is for activation and mixed-ids, not {name}"
+            ))
+            .into());
+        }
+    };
+
     let mut watched: Vec<Watched> = cluster.as_deref().map(Spawned::watched).unwrap_or_default();
     // The load generator shares the host: its own CPU and RSS, too.
     watched.push(Watched {
@@ -748,6 +761,7 @@ async fn load(
         recorder: Arc::new(Recorder::new(ramp_end)),
         timeout: common.timeout,
         routes,
+        grpc,
     };
 
     // Resource sampling and the progress line, every 500 ms.

@@ -33,6 +33,8 @@ pub struct RunEnv {
     pub timeout: Duration,
     /// With `--route owner`: each call goes to its actor's owner.
     pub routes: Option<Arc<crate::routing::OwnerRoutes>>,
+    /// With `--protocol grpc`: calls go over Dapr's gRPC API.
+    pub grpc: Option<Arc<crate::grpc::GrpcTargets>>,
 }
 
 /// How a run ended.
@@ -118,7 +120,10 @@ async fn one_request(
     let url = env.targets[target].method_url(actor_type, id, method);
     let origin = origin_of(&url);
     let sent = Instant::now();
-    let outcome = call(&env.client, url).await;
+    let outcome = match &env.grpc {
+        Some(grpc) => grpc.invoke(target, actor_type, id, method).await,
+        None => call(&env.client, url).await,
+    };
     let done = Instant::now();
     env.recorder.record(
         &origin,

@@ -80,6 +80,11 @@ impl Target {
         self.with_segments(&["v1.0", "healthz"])
     }
 
+    /// `GET {base}/v1.0/metadata`.
+    pub fn metadata_url(&self) -> Url {
+        self.with_segments(&["v1.0", "metadata"])
+    }
+
     /// `GET {base}/wapr/v1/cluster`.
     pub fn cluster_url(&self) -> Url {
         self.with_segments(&["wapr", "v1", "cluster"])

@@ -155,3 +155,26 @@ fn events_are_delivered_once_each_into_their_actors() {
         .expect("the delivery check");
     assert_eq!(never["measured"], 0.0, "{targets:#}");
 }
+
+#[test]
+fn mixed_ids_calls_actors_over_grpc() {
+    // --protocol grpc: InvokeActor on each node's gRPC API (found in its
+    // metadata), two nodes so calls are forwarded across the cluster.
+    let run = run_loadtest(&[
+        "mixed-ids",
+        "--quick",
+        "--spawn-nodes",
+        "2",
+        "--protocol",
+        "grpc",
+        "--no-progress",
+    ]);
+    let requests = &run.json["requests"];
+    assert!(u(&requests["ok"]) > 0, "{requests}");
+    assert_eq!(u(&requests["errors"]), 0, "{:#}", run.json);
+    assert!(
+        run.stderr.contains("wapr-loadtest: gRPC: "),
+        "{}",
+        run.stderr
+    );
+}

@@ -89,13 +89,10 @@ struct StubPlacement;
 
 #[tonic::async_trait]
 impl Placement for StubPlacement {
-    type ReportDaprStatusStream =
-        Pin<Box<dyn Stream<Item = Result<PlacementOrder, Status>> + Send + 'static>>;
-
     async fn report_dapr_status(
         &self,
         request: Request<Streaming<Host>>,
-    ) -> Result<Response<Self::ReportDaprStatusStream>, Status> {
+    ) -> Result<Response<BoxStream<PlacementOrder>>, Status> {
         let orders = request.into_inner().map(|host| {
             let host = host?;
             Ok(PlacementOrder {
@@ -265,9 +262,6 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 
 #[tonic::async_trait]
 impl Scheduler for StubScheduler {
-    type WatchJobsStream = BoxStream<WatchJobsResponse>;
-    type WatchHostsStream = BoxStream<WatchHostsResponse>;
-
     async fn schedule_job(
         &self,
         request: Request<ScheduleJobRequest>,
@@ -301,7 +295,7 @@ impl Scheduler for StubScheduler {
     async fn watch_jobs(
         &self,
         request: Request<Streaming<WatchJobsRequest>>,
-    ) -> Result<Response<Self::WatchJobsStream>, Status> {
+    ) -> Result<Response<BoxStream<WatchJobsResponse>>, Status> {
         let fires = request.into_inner().map(|req| {
             let name = match req?.watch_job_request_type {
                 Some(WatchJobRequestType::Initial(initial)) => initial.app_id,
@@ -333,7 +327,7 @@ impl Scheduler for StubScheduler {
     async fn watch_hosts(
         &self,
         _request: Request<WatchHostsRequest>,
-    ) -> Result<Response<Self::WatchHostsStream>, Status> {
+    ) -> Result<Response<BoxStream<WatchHostsResponse>>, Status> {
         let hosts = WatchHostsResponse {
             hosts: vec![SchedulerHost {
                 address: "127.0.0.1:50006".into(),

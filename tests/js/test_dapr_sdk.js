@@ -1,6 +1,6 @@
 "use strict";
-// Interop test: the official Dapr JS SDK (npm `@dapr/dapr`, HTTP protocol)
-// calls the TypeScript counter `ts-counter` through its actor proxy, and
+// Interop test: the official Dapr JS SDK (npm `@dapr/dapr`, HTTP and gRPC
+// protocols) calls the TypeScript counter `ts-counter` through its actor proxy, and
 // registers, reads and deletes reminders and timers on a real `wapr node`
 // process, exactly as it would against a daprd sidecar, and the `testbed`
 // actor's recorded fires show that they fire, run the timer's callback
@@ -11,6 +11,11 @@
 // unregisterActorTimer, which POST with `Temporal.Duration`s turned into
 // strings such as "1s", "0.2s"); the reminder GET and the method calls go
 // through the SDK's actor HTTP client (`reminderGet`, `invoke`).
+//
+// Over gRPC (`CommunicationProtocolEnum.GRPC`, the node's `--grpc-port`)
+// the same proxy calls the counter and a reminder registered through the
+// SDK's gRPC actor client fires (its data arrives as daprd delivers gRPC
+// reminder data: a base64 JSON string).
 //
 // Run by scripts/test.sh after `npm ci` in tests/js. Usage:
 //     node tests/js/test_dapr_sdk.js <path-to-wapr-binary> <actors-dir>
@@ -56,6 +61,7 @@ let node; // the wapr child process
 let dataDir;
 let client; // DaprClient
 let actors; // ActorClient
+let grpcClient; // DaprClient over gRPC
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -101,11 +107,13 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 
 before(async () => {
   const port = await freePort();
+  const grpcPort = await freePort();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "wapr-js-sdk-"));
   node = spawn(
     wapr,
     [
-      "node", "--standalone", "--http-port", String(port), "--data-dir", dataDir,
+      "node", "--standalone", "--http-port", String(port), "--grpc-port", String(grpcPort),
+      "--data-dir", dataDir,
       "--actor", `counter=${path.join(actorsDir, "counter.wasm")}`,
       "--actor", `ts-counter=${path.join(actorsDir, "ts-counter.wasm")}`,
       "--actor", `testbed=${path.join(actorsDir, "testbed.wasm")}`,
@@ -121,11 +129,17 @@ before(async () => {
   };
   client = new DaprClient(options);
   actors = new ActorClient(options.daprHost, options.daprPort, options.communicationProtocol, options).actor;
+  grpcClient = new DaprClient({
+    ...options,
+    daprPort: String(grpcPort),
+    communicationProtocol: CommunicationProtocolEnum.GRPC,
+  });
 });
 
 after(async () => {
   try {
     if (client) await client.stop();
+    if (grpcClient) await grpcClient.stop();
   } finally {
     if (node && node.exitCode === null && node.signalCode === null) {
       const exited = new Promise((resolve) => node.once("exit", resolve));
@@ -277,4 +291,35 @@ test("timers: register, fire the callback, expire, delete", { timeout: 60_000 },
   // The ttl timer ended on its own (fires at 0, 0.2, …, 0.8 s; never at 1 s).
   const ttlFires = count(final, "timer", "js-timer-ttl");
   assert.ok(ttlFires >= 4 && ttlFires <= 6, `ttl timer fired ${ttlFires} times`);
+});
+
+test("gRPC: the actor proxy calls the counter, a reminder registered over gRPC fires", { timeout: 60_000 }, async () => {
+  class TsCounter {}
+  Object.defineProperty(TsCounter, "name", { value: "ts-counter" });
+  const proxy = new ActorProxyBuilder(TsCounter, grpcClient).build(new ActorId("js-grpc"));
+  assert.equal(await proxy.get(), 0);
+  const counts = await Promise.all(Array.from({ length: 10 }, () => proxy.increment()));
+  assert.deepEqual(counts.sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 1));
+  // The same actor over HTTP.
+  assert.equal(await actors.invoke("ts-counter", new ActorId("js-grpc"), "get"), 10);
+  // A method's own failure: a successful RPC carrying daprd's error body.
+  const failed = await proxy.increment("not a number");
+  assert.equal(failed.errorCode, "ERR_ACTOR_INVOKE_METHOD", JSON.stringify(failed));
+
+  // RegisterActorReminderRequest{dueTime:"PT0S", data: bytes "grpc"}.
+  const id = new ActorId("js-grpc-reminders");
+  const actor = new testbed(grpcClient, id);
+  await actor.registerActorReminder("grpc-once", seconds(0), undefined, undefined, "grpc");
+  const recorded = await waitFor(id, (r) => count(r, "reminder", "grpc-once") === 1);
+  assert.deepEqual(
+    recorded.map((f) => ({ kind: f.kind, name: f.name, data: f.data })),
+    [{ kind: "reminder", name: "grpc-once", data: Buffer.from("grpc").toString("base64") }],
+  );
+  // A periodic one, removed over gRPC.
+  await actor.registerActorReminder("grpc-every", seconds(0), millis(300), undefined, "tick");
+  await waitFor(id, (r) => count(r, "reminder", "grpc-every") >= 2);
+  await actor.unregisterActorReminder("grpc-every");
+  const missing = await getStatus(actors.reminderGet(TYPE, id, "grpc-every"));
+  assert.equal(missing.status, 404);
+  await assertQuiet(id);
 });

@@ -1,7 +1,6 @@
 //! `/v1.0/actors/{type}/{id}/...`: method calls and actor state.
 
-use axum::Json;
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -151,20 +150,18 @@ pub(super) struct StateOperationRequest {
 
 /// `POST|PUT /v1.0/actors/{type}/{id}/state`: a transaction of upserts and
 /// deletes; only while the actor is active on this node. 204 on success.
+/// The body is read as JSON whatever its `Content-Type` says (daprd does
+/// not look at it; `curl -d` sends a form type).
 pub(super) async fn state_transaction(
     State(api): State<ApiState>,
     path: Result<Path<ActorPath>, PathRejection>,
-    body: Result<Json<Vec<StateOperation>>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(path) = path.map_err(path_error)?;
     let actor = ActorKey::parse(&path.actor_type, &path.actor_id).map_err(CallError::from)?;
-    let Json(operations) = body.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            ErrorCode::MalformedRequest,
-            format!("invalid state transaction: {}", e.body_text()),
-        )
-    })?;
+    let body = body.map_err(body_error)?;
+    let operations: Vec<StateOperation> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::malformed(format!("invalid state transaction: {e}")))?;
     let mut ops = Vec::with_capacity(operations.len());
     for op in operations {
         if op

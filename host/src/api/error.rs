@@ -43,6 +43,54 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The body daprd sends with the error: `{"errorCode","message"}`.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&Body {
+            error_code: self.code.as_str(),
+            message: &self.message,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The HTTP status, the Dapr code and the message.
+    pub fn parts(self) -> (u16, ErrorCode, String) {
+        (self.status.as_u16(), self.code, self.message)
+    }
+}
+
+/// The gRPC code daprd's API gives for an error it would answer over HTTP
+/// with `http_status` and `error_code` (dapr-actors-next.md §3.1): by the
+/// Dapr code where daprd has a rule for it, else by the HTTP status.
+pub fn grpc_code(http_status: u16, error_code: &str) -> tonic::Code {
+    use tonic::Code;
+    match error_code {
+        "ERR_ACTOR_REMINDER_NON_HOSTED" | "ERR_ACTOR_TYPE_RESERVED" => {
+            return Code::PermissionDenied;
+        }
+        "ERR_ACTOR_NO_PLACEMENT" | "ERR_ACTOR_RUNTIME_CLOSED" => return Code::Unavailable,
+        "ERR_ACTOR_NO_ADDRESS" => return Code::FailedPrecondition,
+        "ERR_ACTOR_INSTANCE_MISSING" => return Code::Internal,
+        "ERR_MALFORMED_REQUEST" | "ERR_BAD_REQUEST" => return Code::InvalidArgument,
+        "ERR_NOT_SUPPORTED_STATE_OPERATION" => return Code::Unimplemented,
+        code if code.ends_with("_NOT_FOUND") => return Code::NotFound,
+        code if code.ends_with("_ALREADY_EXISTS") => return Code::AlreadyExists,
+        _ => {}
+    }
+    match http_status {
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        408 | 504 => Code::DeadlineExceeded,
+        409 => Code::Aborted,
+        429 => Code::ResourceExhausted,
+        501 => Code::Unimplemented,
+        503 => Code::Unavailable,
+        _ => Code::Internal,
+    }
+}
+
 impl From<CallError> for ApiError {
     fn from(err: CallError) -> Self {
         let status =

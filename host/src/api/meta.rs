@@ -51,16 +51,30 @@ struct Metadata {
     actor_runtime: ActorRuntimeMetadata,
 }
 
-/// `GET /v1.0/metadata`, in daprd's shape, with live actor counts per type.
-pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
+/// What `/v1.0/metadata` and gRPC `GetMetadata` report, gathered once.
+pub(super) struct MetadataView {
+    /// The app id.
+    pub id: String,
+    /// `wapr-<version>`.
+    pub runtime_version: String,
+    /// Live actors per type.
+    pub counts: Vec<(String, usize)>,
+    /// The component type of the actor state store.
+    pub store_type: String,
+    /// wapr's own figures (`extended`).
+    pub extended: serde_json::Map<String, serde_json::Value>,
+    /// Whether the node is ready to host actors.
+    pub host_ready: bool,
+    /// The placement status line.
+    pub placement: String,
+}
+
+/// The capabilities reported for the actor state store.
+pub(super) const STORE_CAPABILITIES: [&str; 3] = ["ETAG", "TRANSACTIONAL", "ACTOR"];
+
+/// The node's metadata now.
+pub(super) fn view(api: &ApiState) -> MetadataView {
     let runtime = api.router.runtime();
-    let counts = || {
-        runtime
-            .live_counts()
-            .into_iter()
-            .map(|(actor_type, count)| ActiveActorsCount { actor_type, count })
-            .collect::<Vec<_>>()
-    };
     let mut extended = serde_json::Map::new();
     extended.insert("runtime".into(), "wapr".into());
     extended.insert("liveActors".into(), runtime.live_total().into());
@@ -80,6 +94,9 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
             "pendingRegistrations": api.scheduling.pending_retries(),
         }),
     );
+    if let Some(addr) = api.grpc_addr {
+        extended.insert("grpcAddress".into(), addr.to_string().into());
+    }
     let cluster = api.router.cluster().map(|c| c.status());
     let (host_ready, placement) = match &cluster {
         None => (true, "placement: local (single node)".to_string()),
@@ -92,23 +109,46 @@ pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
         ),
         Some(_) => (false, "placement: disconnected".to_string()),
     };
-    Json(Metadata {
+    MetadataView {
         id: api.app_id.to_string(),
         runtime_version: format!("wapr-{}", env!("CARGO_PKG_VERSION")),
+        counts: runtime.live_counts(),
+        store_type: format!("state.wapr.{}", runtime.store().name()),
+        extended,
+        host_ready,
+        placement,
+    }
+}
+
+/// `GET /v1.0/metadata`, in daprd's shape, with live actor counts per type.
+pub(super) async fn metadata(State(api): State<ApiState>) -> impl IntoResponse {
+    let view = view(&api);
+    let counts = || {
+        view.counts
+            .iter()
+            .map(|(actor_type, count)| ActiveActorsCount {
+                actor_type: actor_type.clone(),
+                count: *count,
+            })
+            .collect::<Vec<_>>()
+    };
+    Json(Metadata {
+        id: view.id.clone(),
+        runtime_version: view.runtime_version.clone(),
         enabled_features: Vec::new(),
         actors: counts(),
         components: vec![Component {
             name: "actorstate",
-            component_type: format!("state.wapr.{}", runtime.store().name()),
+            component_type: view.store_type.clone(),
             version: "v1",
-            capabilities: vec!["ETAG", "TRANSACTIONAL", "ACTOR"],
+            capabilities: STORE_CAPABILITIES.to_vec(),
         }],
-        extended,
+        extended: view.extended.clone(),
         actor_runtime: ActorRuntimeMetadata {
             runtime_status: "RUNNING",
             active_actors: counts(),
-            host_ready,
-            placement,
+            host_ready: view.host_ready,
+            placement: view.placement.clone(),
         },
     })
 }

@@ -8,6 +8,7 @@
 mod actors;
 mod error;
 mod events;
+mod grpc;
 mod meta;
 mod publish;
 mod scheduling;
@@ -18,7 +19,8 @@ use axum::Router as HttpRouter;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
-pub use error::ApiError;
+pub use error::{ApiError, grpc_code};
+pub use grpc::{DaprGrpc, grpc_app};
 
 use crate::events::EventRoutes;
 use crate::reminders::NodeScheduling;
@@ -40,6 +42,9 @@ pub struct ApiState {
     pub max_body_size: usize,
     /// Where pub/sub events go.
     pub events: Arc<EventRoutes>,
+    /// Where the node's gRPC API listens, if it serves one (shown in the
+    /// metadata).
+    pub grpc_addr: Option<std::net::SocketAddr>,
 }
 
 /// Builds the HTTP application.

@@ -46,9 +46,9 @@ const ROUTE_ATTEMPTS: usize = 5;
 
 #[derive(Deserialize)]
 pub(super) struct NamePath {
-    actor_type: String,
-    actor_id: String,
-    name: String,
+    pub(super) actor_type: String,
+    pub(super) actor_id: String,
+    pub(super) name: String,
 }
 
 #[derive(Deserialize)]

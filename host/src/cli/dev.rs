@@ -1,6 +1,7 @@
 //! `wapr dev`: the demo cluster on one machine. The embedded placement
 //! server runs in this process; each node is a child `wapr node` process on
-//! loopback, node i's HTTP API on `--http-port` + i. With the default
+//! loopback, node i's HTTP API on `--http-port` + i (its gRPC API on
+//! `--grpc-port` + i, or on a free port). With the default
 //! `--state embedded`, every node opens one shared LMDB store
 //! (`shared:<data dir>/state-shared`) directly, so state reads stay in the
 //! node's process. Waits until every node has the same table with every
@@ -45,6 +46,11 @@ pub struct DevArgs {
     /// HTTP API port of node 0; node i listens on this + i.
     #[arg(long, default_value_t = 3500, env = "WAPR_HTTP_PORT")]
     pub http_port: u16,
+    /// gRPC API port of node 0; node i listens on this + i. Default: each
+    /// node on a free port (shown in its `/v1.0/metadata` as
+    /// `extended.grpcAddress`).
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
     /// Port of the embedded placement server (Dapr's self-hosted default).
     #[arg(long, default_value_t = crate::placement::DEFAULT_PLACEMENT_PORT)]
     pub placement_port: u16,
@@ -212,6 +218,15 @@ impl DevArgs {
                 .args(["--http-port", &http_port.to_string()])
                 .arg("--data-dir")
                 .arg(self.data_dir.join("nodes"));
+            // gRPC: node i on --grpc-port + i, or each on a free port
+            // (its metadata shows which: `extended.grpcAddress`).
+            let grpc_port = match self.grpc_port {
+                Some(base) => base
+                    .checked_add(i)
+                    .context("--grpc-port + node index overflows")?,
+                None => 0,
+            };
+            command.env("WAPR_GRPC_PORT", grpc_port.to_string());
             // Through the environment, so a Redis password is not on the
             // command line for every user to see.
             command.env("WAPR_STATE", &node_state);

@@ -28,6 +28,17 @@ pub struct NodeArgs {
     /// HTTP listen address.
     #[arg(long, env = "WAPR_HTTP_LISTEN")]
     pub http_listen: Option<IpAddr>,
+    /// gRPC API port (Dapr's `dapr.proto.runtime.v1.Dapr` actor RPCs).
+    /// Default: 50001 as daprd, if free; none under `dapr run`, where the
+    /// sidecar serves it.
+    #[arg(long, env = "WAPR_GRPC_PORT", conflicts_with = "no_grpc")]
+    pub grpc_port: Option<u16>,
+    /// gRPC listen address (default 127.0.0.1).
+    #[arg(long, env = "WAPR_GRPC_LISTEN")]
+    pub grpc_listen: Option<IpAddr>,
+    /// Serve no gRPC API.
+    #[arg(long, env = "WAPR_NO_GRPC")]
+    pub no_grpc: bool,
     /// Data directory (state file, compiled-code cache).
     #[arg(long, env = "WAPR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -121,6 +132,19 @@ impl NodeArgs {
         }
         if let Some(v) = self.http_listen {
             config.http.listen = v;
+        }
+        if let Some(v) = self.grpc_port {
+            config.grpc.port = Some(v);
+        } else if !from_file && std::env::var_os("DAPR_GRPC_PORT").is_some() {
+            // Under `dapr run` the sidecar serves Dapr's gRPC API (and
+            // reaches this node's actors over the app channel).
+            config.grpc.enabled = false;
+        }
+        if let Some(v) = self.grpc_listen {
+            config.grpc.listen = v;
+        }
+        if self.no_grpc {
+            config.grpc.enabled = false;
         }
         if let Some(v) = self.data_dir {
             config.data_dir = v;

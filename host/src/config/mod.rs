@@ -345,6 +345,8 @@ pub struct NodeConfig {
     pub state: StateBackend,
     /// The Dapr-compatible HTTP API.
     pub http: HttpConfig,
+    /// Dapr's gRPC runtime API for actors.
+    pub grpc: GrpcConfig,
     /// Placement and the internal API (cluster membership).
     pub cluster: ClusterConfig,
     /// Timers and reminders: the Scheduler reminders are kept in.
@@ -367,6 +369,7 @@ impl Default for NodeConfig {
             code_cache_dir: None,
             state: StateBackend::default(),
             http: HttpConfig::default(),
+            grpc: GrpcConfig::default(),
             cluster: ClusterConfig::default(),
             scheduler: SchedulerConfig::default(),
             reentrancy: ReentrancyConfig::default(),
@@ -387,6 +390,14 @@ pub struct HttpConfig {
     pub port: u16,
     /// Largest request body accepted (Dapr's `--max-body-size`, default 4 MiB).
     pub max_body_size: ByteSize,
+    /// How long a new connection may take to send its first byte and, over
+    /// HTTP/1.1, a request's headers; then it is closed. Applies to every
+    /// port the node serves (HTTP, gRPC, internal).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Most connections open at once on each port; the next waits in the
+    /// kernel's accept queue until one closes.
+    pub max_connections: u32,
 }
 
 impl Default for HttpConfig {
@@ -395,6 +406,35 @@ impl Default for HttpConfig {
             listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 3500,
             max_body_size: ByteSize::mib(4),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// daprd's default gRPC API port.
+pub const DEFAULT_GRPC_PORT: u16 = 50001;
+
+/// Settings of the gRPC API (`dapr.proto.runtime.v1.Dapr`, actor RPCs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// Whether the node serves it.
+    pub enabled: bool,
+    /// Address to listen on (loopback by default, as daprd's API port).
+    pub listen: IpAddr,
+    /// Port. Unset: daprd's 50001 if it is free, else no gRPC API (with a
+    /// warning: under `dapr run` the sidecar holds it). Set: that port or
+    /// an error; 0 picks a free one.
+    pub port: Option<u16>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: None,
         }
     }
 }
@@ -622,6 +662,15 @@ impl NodeConfig {
         self.pubsub
             .check()
             .map_err(|(field, reason)| invalid(field, reason))?;
+        if self.http.header_read_timeout.is_zero() {
+            return Err(invalid(
+                "http.header_read_timeout",
+                "must be greater than zero",
+            ));
+        }
+        if self.http.max_connections == 0 {
+            return Err(invalid("http.max_connections", "must be at least 1"));
+        }
         let l = &self.limits;
         if l.max_live_actors == 0 {
             return Err(invalid("limits.max_live_actors", "must be at least 1"));

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 mod effects;
+mod serve;
 
 use crate::actors::{LiveCaps, spawn_idle_reaper};
 use crate::api::{ApiState, http_app};
@@ -76,8 +77,7 @@ struct ClusterParts {
     view: Arc<ClusterView>,
     placement: PlacementClient,
     internal_addr: SocketAddr,
-    stop_internal: oneshot::Sender<()>,
-    internal_server: JoinHandle<()>,
+    internal: serve::Served,
 }
 
 /// Timers and reminders of a started node.
@@ -96,8 +96,8 @@ pub struct RunningNode {
     effects: effects::EffectParts,
     http_addr: SocketAddr,
     config: NodeConfig,
-    stop_http: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
+    http: Option<serve::Served>,
+    grpc: Option<serve::Served>,
     reaper: JoinHandle<()>,
     cluster: Option<ClusterParts>,
 }
@@ -183,7 +183,9 @@ impl RunningNode {
         );
         let reaper = spawn_idle_reaper(router.runtime());
         let scheduling = start_scheduling(&config, &router, &store).await?;
+        let grpc_listener = serve::bind_grpc(&config.grpc).await?;
         let api = ApiState {
+            grpc_addr: grpc_listener.as_ref().and_then(|l| l.local_addr().ok()),
             router: Arc::clone(&router),
             scheduling: Arc::clone(&scheduling.scheduling),
             peers: reqwest::Client::builder()
@@ -209,18 +211,20 @@ impl RunningNode {
         } else {
             None
         };
-        let app = http_app(api);
-        let (stop_http, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(err) = serve.await {
-                tracing::error!(error = %err, "HTTP server failed");
-            }
-        });
+        let limits = serve::ConnLimits::of(&config.http);
+        let grpc = match grpc_listener {
+            Some(listener) => Some(serve::Served::spawn(
+                listener,
+                crate::api::grpc_app(api.clone()),
+                limits,
+                "gRPC API",
+            )?),
+            None => None,
+        };
+        let http = serve::Served::spawn(listener, http_app(api), limits, "HTTP API")?;
         tracing::info!(
             %http_addr,
+            grpc = ?grpc.as_ref().map(serve::Served::addr),
             internal = ?cluster.as_ref().map(|c| c.internal_addr),
             placement = ?config.cluster.placement,
             app_id = %config.app_id,
@@ -234,8 +238,8 @@ impl RunningNode {
             effects,
             http_addr,
             config,
-            stop_http: Some(stop_http),
-            server,
+            http: Some(http),
+            grpc,
             reaper,
             cluster,
         })
@@ -244,6 +248,12 @@ impl RunningNode {
     /// The address the HTTP API listens on.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The address of the gRPC API (`dapr.proto.runtime.v1.Dapr`), if the
+    /// node serves one.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(serve::Served::addr)
     }
 
     /// The internal (gRPC) address, in a cluster.
@@ -282,26 +292,29 @@ impl RunningNode {
     }
 
     /// Stops the node in order: leave placement (peers stop routing here),
-    /// stop the HTTP API and let in-flight calls finish, deactivate every
+    /// stop the HTTP and gRPC APIs and let in-flight calls finish, deactivate every
     /// actor, close the store, stop the internal API.
     pub async fn shutdown(mut self) {
         let cluster = self.cluster.take();
         let mut internal = None;
         if let Some(parts) = cluster {
             parts.placement.shutdown().await;
-            internal = Some((parts.stop_internal, parts.internal_server));
-        }
-        if let Some(stop) = self.stop_http.take() {
-            let _ = stop.send(());
+            internal = Some(parts.internal);
         }
         let timeout = self.config.limits.shutdown_timeout;
-        if tokio::time::timeout(timeout, &mut self.server)
-            .await
-            .is_err()
-        {
-            tracing::warn!("in-flight HTTP calls did not finish within the shutdown timeout");
-            self.server.abort();
-        }
+        let http = self.http.take();
+        let grpc = self.grpc.take();
+        let http = async move {
+            if let Some(http) = http {
+                http.stop(timeout, "HTTP API").await;
+            }
+        };
+        let grpc = async move {
+            if let Some(grpc) = grpc {
+                grpc.stop(timeout, "gRPC API").await;
+            }
+        };
+        tokio::join!(http, grpc);
         self.reaper.abort();
         self.effects.stop_consumers();
         if let Some(stop) = self.scheduling.stop_timers.take() {
@@ -320,14 +333,8 @@ impl RunningNode {
             engine.stop().await;
         }
         self.router.runtime().close_store().await;
-        if let Some((stop, mut server)) = internal {
-            let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut server)
-                .await
-                .is_err()
-            {
-                server.abort();
-            }
+        if let Some(internal) = internal {
+            internal.stop(Duration::from_secs(2), "internal API").await;
         }
         tracing::info!("node stopped");
     }
@@ -487,15 +494,12 @@ async fn join_cluster(
         max_message,
     )
     .merge(crate::api::internal_routes(api.clone()));
-    let (stop_internal, stopped) = oneshot::channel::<()>();
-    let internal_server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(err) = serve.await {
-            tracing::error!(error = %err, "internal API server failed");
-        }
-    });
+    let internal = serve::Served::spawn(
+        listener,
+        app,
+        serve::ConnLimits::of(&config.http),
+        "internal API",
+    )?;
     let placement = PlacementClient::start(
         ClientSettings {
             addresses: config.cluster.placement.clone(),
@@ -517,8 +521,7 @@ async fn join_cluster(
         view,
         placement,
         internal_addr,
-        stop_internal,
-        internal_server,
+        internal,
     })
 }
 

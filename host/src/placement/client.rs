@@ -853,12 +853,10 @@ mod tests {
 
     #[tonic::async_trait]
     impl Placement for Script {
-        type ReportDaprStatusStream = ReceiverStream<Result<PlacementOrder, Status>>;
-
         async fn report_dapr_status(
             &self,
             request: Request<Streaming<Host>>,
-        ) -> Result<Response<Self::ReportDaprStatusStream>, Status> {
+        ) -> Result<Response<tonic::codegen::BoxStream<PlacementOrder>>, Status> {
             self.attempts.fetch_add(1, Ordering::SeqCst);
             if let Some((code, message)) = self.reject {
                 return Err(Status::new(code, message));
@@ -897,7 +895,7 @@ mod tests {
                 }
             });
             let _ = self.conns.send(Conn { orders, inbound });
-            Ok(Response::new(ReceiverStream::new(resp_rx)))
+            Ok(Response::new(Box::pin(ReceiverStream::new(resp_rx))))
         }
     }
 

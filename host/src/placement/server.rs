@@ -239,12 +239,10 @@ impl PlacementService {
 
 #[tonic::async_trait]
 impl Placement for PlacementService {
-    type ReportDaprStatusStream = OrderStream;
-
     async fn report_dapr_status(
         &self,
         request: Request<Streaming<Host>>,
-    ) -> Result<Response<OrderStream>, Status> {
+    ) -> Result<Response<tonic::codegen::BoxStream<PlacementOrder>>, Status> {
         let peer = request.remote_addr();
         if self.is_shutting_down() {
             warn!(?peer, "placement: refused a stream: {SHUTTING_DOWN}");
@@ -271,13 +269,13 @@ impl Placement for PlacementService {
             link,
             gone_rx,
         ));
-        Ok(Response::new(OrderStream {
+        Ok(Response::new(Box::pin(OrderStream {
             orders: orders_rx,
             close: Some(close_rx),
             latest_lock,
             _gone: gone_tx,
             done: false,
-        }))
+        })))
     }
 }
 

@@ -81,12 +81,10 @@ impl Scheduler for SchedulerService {
         Ok(Response::new(DeleteJobResponse {}))
     }
 
-    type WatchJobsStream = ResponseStream<WatchJobsResponse>;
-
     async fn watch_jobs(
         &self,
         request: Request<Streaming<WatchJobsRequest>>,
-    ) -> Result<Response<Self::WatchJobsStream>, Status> {
+    ) -> Result<Response<ResponseStream<WatchJobsResponse>>, Status> {
         let mut incoming = request.into_inner();
         let initial = match incoming.message().await? {
             Some(WatchJobsRequest {
@@ -140,12 +138,10 @@ impl Scheduler for SchedulerService {
         ))
     }
 
-    type WatchHostsStream = ResponseStream<WatchHostsResponse>;
-
     async fn watch_hosts(
         &self,
         _request: Request<WatchHostsRequest>,
-    ) -> Result<Response<Self::WatchHostsStream>, Status> {
+    ) -> Result<Response<ResponseStream<WatchHostsResponse>>, Status> {
         // One replica: announce it once and hold the stream open (a resend
         // would make daprd rebuild every stream).
         let hosts = WatchHostsResponse {

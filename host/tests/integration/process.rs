@@ -131,11 +131,17 @@ fn a_malformed_component_stops_the_node_with_the_file_named() {
         .arg(dir.path())
         .arg("--actor")
         .arg(format!("bad={}", bad.display()))
+        // A user's error is one line, not a backtrace, even with this set.
+        .env("RUST_BACKTRACE", "1")
+        .env("WAPR_LOG", "off")
         .output()
         .expect("run");
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
+    assert!(stderr.starts_with("wapr: error: "), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("Stack backtrace"), "{stderr}");
 }
 
 #[tokio::test]
