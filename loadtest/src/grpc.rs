@@ -27,6 +27,7 @@ pub const CONNECTIONS_PER_TARGET: usize = 4;
 #[derive(Debug)]
 pub struct GrpcTargets {
     targets: Vec<Vec<DaprClient<Channel>>>,
+    origins: Vec<String>,
     next: AtomicUsize,
 }
 
@@ -42,6 +43,7 @@ impl GrpcTargets {
         timeout: Duration,
     ) -> Result<Self, LoadError> {
         let mut all = Vec::with_capacity(targets.len());
+        let mut origins = Vec::with_capacity(targets.len());
         for target in targets {
             let not_ready = |reason: String| LoadError::NotReady {
                 target: target.to_string(),
@@ -85,11 +87,23 @@ impl GrpcTargets {
                 "wapr-loadtest: gRPC: {target} → {url} ({CONNECTIONS_PER_TARGET} connections)"
             );
             all.push(clients);
+            origins.push(url);
         }
         Ok(Self {
             targets: all,
+            origins,
             next: AtomicUsize::new(0),
         })
+    }
+
+    /// `http://host:port` of target `target`'s gRPC API: what its calls hit.
+    pub fn origin(&self, target: usize) -> Option<&str> {
+        self.origins.get(target).map(String::as_str)
+    }
+
+    /// Every target's gRPC origin.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
     }
 
     /// Calls `method` of `actor_type/id` on target `target` with an empty

@@ -836,7 +836,10 @@ async fn load(
         .max(1e-3);
     #[allow(clippy::cast_precision_loss)]
     let achieved_rate = summary.completed as f64 / elapsed;
-    let target_origins: Vec<String> = targets.iter().map(Target::origin).collect();
+    let mut target_origins: Vec<String> = targets.iter().map(Target::origin).collect();
+    if let Some(grpc) = &env.grpc {
+        target_origins.extend(grpc.origins().iter().cloned());
+    }
     let origins_verified = summary
         .hits_by_origin
         .keys()

@@ -118,7 +118,10 @@ async fn one_request(
         .and_then(|r| r.target_for(actor_type, id))
         .unwrap_or(target);
     let url = env.targets[target].method_url(actor_type, id, method);
-    let origin = origin_of(&url);
+    let origin = match env.grpc.as_ref().and_then(|g| g.origin(target)) {
+        Some(grpc) => grpc.to_string(),
+        None => origin_of(&url),
+    };
     let sent = Instant::now();
     let outcome = match &env.grpc {
         Some(grpc) => grpc.invoke(target, actor_type, id, method).await,

@@ -8,6 +8,11 @@ actor's `register_reminder`/`register_timer` use, with the SDK's own
 `ActorReminderData`/`ActorTimerData` bodies), and checks from the actor's
 recorded fires that they fire, run the timer's callback, and stop once deleted.
 
+The node runs with Dapr's API token (`DAPR_API_TOKEN` in its environment),
+and the SDK gets the same variable, as under `dapr run`: everything above
+works because the SDK sends `dapr-api-token` on every request; a request
+without it, or with a wrong, empty or overlong one, gets 401 (health exempt).
+
 Run by scripts/test.sh with the SDK installed in .venv. Usage:
     python tests/python/test_dapr_sdk.py <path-to-wapr-binary> <actors-dir>
 """
@@ -100,10 +105,14 @@ async def exercise_sdk() -> None:
         raise AssertionError("calling an unknown type must fail")
 
 
-def http_get(url: str) -> tuple[int, bytes]:
-    """A plain GET: the SDK has no call for Dapr's GET reminder route."""
+def http_get(url: str, token: str | None = "env") -> tuple[int, bytes]:
+    """A plain GET: the SDK has no call for Dapr's GET reminder route. Sends
+    the API token from the environment (or `token`; None: no header)."""
+    if token == "env":
+        token = os.environ.get("DAPR_API_TOKEN")
+    headers = {} if token is None else {"dapr-api-token": token}
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
@@ -224,7 +233,21 @@ async def exercise_scheduling(port: int) -> None:
     assert count(after, "reminder", "py-once") == 1 and count(after, "timer", "py-timer-once") == 1
 
 
+def check_api_token(port: int) -> None:
+    """Without the node's token: 401 `invalid api token`; health exempt."""
+    base = f"http://127.0.0.1:{port}"
+    for token in (None, "wrong", "", "x" * 10_000):
+        status, body = http_get(f"{base}/v1.0/metadata", token=token)
+        assert status == 401, (token and token[:8], status, body)
+        assert body == b"invalid api token\n", body
+    status, _ = http_get(f"{base}/v1.0/healthz", token=None)
+    assert status == 204, status
+    status, _ = http_get(f"{base}/v1.0/metadata")
+    assert status == 200, status
+
+
 async def exercise(port: int) -> None:
+    check_api_token(port)
     await asyncio.wait_for(exercise_sdk(), timeout=60)
     await asyncio.wait_for(exercise_scheduling(port), timeout=60)
 
@@ -232,16 +255,18 @@ async def exercise(port: int) -> None:
 def main() -> int:
     wapr, actors_dir = sys.argv[1], sys.argv[2]
     port = free_port()
+    token = os.urandom(16).hex()
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen(
             [wapr, "node", "--standalone", "--http-port", str(port), "--data-dir", data_dir,
              "--actor", f"counter={os.path.join(actors_dir, 'counter.wasm')}",
              "--actor", f"ts-counter={os.path.join(actors_dir, 'ts-counter.wasm')}",
              "--actor", f"testbed={os.path.join(actors_dir, 'testbed.wasm')}"],
-            env={**os.environ, "WAPR_LOG": "warn"},
+            env={**os.environ, "WAPR_LOG": "warn", "DAPR_API_TOKEN": token},
         )
         try:
             wait_healthy(port, proc)
+            os.environ["DAPR_API_TOKEN"] = token
             os.environ["DAPR_HTTP_PORT"] = str(port)
             os.environ["DAPR_RUNTIME_HOST"] = "127.0.0.1"
             asyncio.run(exercise(port))
@@ -251,7 +276,7 @@ def main() -> int:
         if proc.returncode != 0:
             print(f"wapr node exited with {proc.returncode} after SIGTERM", file=sys.stderr)
             return 1
-    print("dapr python sdk interop: 2 passed, 0 failed")
+    print("dapr python sdk interop: 3 passed, 0 failed")
     return 0
 
 

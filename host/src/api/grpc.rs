@@ -63,12 +63,17 @@ pub struct DaprGrpc {
 /// `--max-body-size`.
 pub fn grpc_app(api: ApiState) -> axum::Router {
     let limit = api.max_body_size;
+    let tokens = api.tokens.clone();
     let service = DaprServer::new(DaprGrpc { api })
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     tonic::service::Routes::new(service)
         .prepare()
         .into_axum_router()
+        .layer(axum::middleware::from_fn_with_state(
+            tokens,
+            super::auth::grpc_guard,
+        ))
 }
 
 fn actor_of(actor_type: &str, actor_id: &str) -> Result<ActorKey, Status> {

@@ -6,6 +6,7 @@
 //! error leaves through [`ApiError`], one `IntoResponse` for all of them.
 
 mod actors;
+mod auth;
 mod error;
 mod events;
 mod grpc;
@@ -19,6 +20,7 @@ use axum::Router as HttpRouter;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
+pub use auth::TOKEN_HEADER;
 pub use error::{ApiError, grpc_code};
 pub use grpc::{DaprGrpc, grpc_app};
 
@@ -45,6 +47,8 @@ pub struct ApiState {
     /// Where the node's gRPC API listens, if it serves one (shown in the
     /// metadata).
     pub grpc_addr: Option<std::net::SocketAddr>,
+    /// The API tokens callers must present.
+    pub tokens: crate::config::ApiTokens,
 }
 
 /// Builds the HTTP application.
@@ -97,6 +101,10 @@ pub fn http_app(state: ApiState) -> HttpRouter {
         .route("/wapr/v1/cluster", get(meta::cluster))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.tokens.clone(),
+            auth::http_guard,
+        ))
         .with_state(state)
 }
 

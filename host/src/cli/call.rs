@@ -39,7 +39,8 @@ impl CallArgs {
                 "method",
                 &self.method,
             ]);
-        let response = reqwest::Client::new()
+        let response = super::api_client_builder()
+            .build()?
             .post(url.clone())
             .header("content-type", "application/json")
             .body(self.payload.unwrap_or_default())

@@ -307,7 +307,7 @@ impl DevCluster {
     /// Waits until every node is ready with the same table listing every
     /// node. Fails early if a node exits.
     async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
-        let client = reqwest::Client::builder()
+        let client = super::api_client_builder()
             .timeout(Duration::from_secs(2))
             .build()?;
         let deadline = Instant::now() + timeout;

@@ -17,6 +17,22 @@ pub use reminders::RemindersArgs;
 pub use servers::{PlacementArgs, SchedulerArgs, StateServerArgs};
 pub use status::StatusArgs;
 
+/// A builder of the HTTP client the CLI's commands call a node's API
+/// with: Dapr's API token (`DAPR_API_TOKEN`, if set) on every request, as
+/// a node started with it requires.
+pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = std::env::var("DAPR_API_TOKEN")
+        .ok()
+        .and_then(|t| crate::config::Token::new(&t))
+        && let Ok(mut value) = reqwest::header::HeaderValue::from_str(token.expose())
+    {
+        value.set_sensitive(true);
+        headers.insert(crate::api::TOKEN_HEADER, value);
+    }
+    reqwest::Client::builder().default_headers(headers)
+}
+
 /// wapr: WebAssembly virtual actors on Dapr's actor API.
 #[derive(Debug, Parser)]
 #[command(name = "wapr", version, about)]

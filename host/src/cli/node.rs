@@ -39,6 +39,12 @@ pub struct NodeArgs {
     /// Serve no gRPC API.
     #[arg(long, env = "WAPR_NO_GRPC")]
     pub no_grpc: bool,
+    /// File holding Dapr's API token: every HTTP and gRPC API call must
+    /// carry it in `dapr-api-token` (health routes exempt). Default: the
+    /// `DAPR_API_TOKEN` variable, if set. `APP_API_TOKEN`, if set, is what
+    /// the sidecar's calls to this app (`/dapr/*`, event deliveries) must carry.
+    #[arg(long, env = "WAPR_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
     /// Data directory (state file, compiled-code cache).
     #[arg(long, env = "WAPR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -146,6 +152,24 @@ impl NodeArgs {
         if self.no_grpc {
             config.grpc.enabled = false;
         }
+        config.tokens = crate::config::ApiTokens {
+            api: match &self.api_token_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+                        field: "api_token_file".into(),
+                        message: format!("cannot read {}: {e}", path.display()),
+                    })?;
+                    Some(
+                        crate::config::Token::new(&text).ok_or_else(|| ConfigError::Invalid {
+                            field: "api_token_file".into(),
+                            message: format!("{} holds no token", path.display()),
+                        })?,
+                    )
+                }
+                None => env_token("DAPR_API_TOKEN"),
+            },
+            app: env_token("APP_API_TOKEN"),
+        };
         if let Some(v) = self.data_dir {
             config.data_dir = v;
         }
@@ -201,4 +225,11 @@ impl NodeArgs {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// The token in environment variable `name`, if set and not empty.
+fn env_token(name: &str) -> Option<crate::config::Token> {
+    std::env::var(name)
+        .ok()
+        .and_then(|t| crate::config::Token::new(&t))
 }

@@ -109,7 +109,7 @@ impl RemindersArgs {
 
     /// Runs the subcommand; returns what to print.
     pub async fn run(self) -> anyhow::Result<String> {
-        let client = reqwest::Client::new();
+        let client = super::api_client_builder().build()?;
         let (method, url) = match &self.command {
             RemindersCommand::List { target } => {
                 let mut url = self.url(&["wapr", "v1", "reminders"])?;

@@ -57,7 +57,7 @@ struct NodeCluster {
 impl StatusArgs {
     /// Collects and renders the status.
     pub async fn run(self) -> anyhow::Result<String> {
-        let client = reqwest::Client::builder()
+        let client = super::api_client_builder()
             .timeout(Duration::from_secs(3))
             .build()?;
         let base = self.endpoint.trim_end_matches('/');

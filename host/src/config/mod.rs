@@ -18,6 +18,7 @@ mod class;
 mod dapr;
 mod pubsub;
 mod subscriptions;
+mod tokens;
 mod wasi;
 
 pub use class::{LARGE_COMPONENT_BYTES, PoolClass};
@@ -27,6 +28,7 @@ pub use dapr::{
 };
 pub use pubsub::PubSubConfig;
 pub use subscriptions::{BulkDelivery, IdError, IdFrom, Subscription};
+pub use tokens::{ApiTokens, Token};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.
@@ -359,6 +361,10 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// Actor types hosted by this node, by type name.
     pub actors: BTreeMap<String, ActorTypeConfig>,
+    /// The API tokens callers must present (never in the file: the CLI
+    /// sets them from `--api-token-file`, `DAPR_API_TOKEN`, `APP_API_TOKEN`).
+    #[serde(skip)]
+    pub tokens: ApiTokens,
 }
 
 impl Default for NodeConfig {
@@ -376,6 +382,7 @@ impl Default for NodeConfig {
             pubsub: PubSubConfig::default(),
             limits: Limits::default(),
             actors: BTreeMap::new(),
+            tokens: ApiTokens::default(),
         }
     }
 }

@@ -186,6 +186,7 @@ impl RunningNode {
         let grpc_listener = serve::bind_grpc(&config.grpc).await?;
         let api = ApiState {
             grpc_addr: grpc_listener.as_ref().and_then(|l| l.local_addr().ok()),
+            tokens: config.tokens.clone(),
             router: Arc::clone(&router),
             scheduling: Arc::clone(&scheduling.scheduling),
             peers: reqwest::Client::builder()

@@ -9,6 +9,7 @@ mod support;
 
 mod abi;
 mod api_errors;
+mod api_token;
 mod blocks;
 mod cluster;
 mod connections;
