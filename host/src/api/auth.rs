@@ -78,15 +78,48 @@ pub(super) async fn grpc_guard(
     next.run(request).await
 }
 
+/// The internal port's check: the cluster token on every request (gRPC
+/// `CallActor`/`CallActorReminder` and the internal HTTP routes alike).
+pub async fn cluster_guard(
+    State(token): State<Option<Token>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    use crate::config::CLUSTER_TOKEN_HEADER;
+    if let Some(token) = &token {
+        let given = request.headers().get(CLUSTER_TOKEN_HEADER);
+        if !given.is_some_and(|given| token.matches(given.as_bytes())) {
+            tracing::warn!(path = %request.uri().path(), "refused an internal request without the cluster token");
+            let grpc = request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|t| t.as_bytes().starts_with(b"application/grpc"));
+            if grpc {
+                return tonic::Status::unauthenticated("invalid cluster token").into_http::<Body>();
+            }
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "invalid cluster token\n",
+            )
+                .into_response();
+        }
+    }
+    request.headers_mut().remove(CLUSTER_TOKEN_HEADER);
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn health_is_exempt_app_routes_take_the_app_token() {
+        let token = |t: &str| Token::parse(t).expect("valid");
         let tokens = ApiTokens {
-            api: Token::new("api"),
-            app: Token::new("app"),
+            api: token("api"),
+            app: token("app"),
+            cluster: None,
         };
         let need =
             |method: Method, path: &str| token_for(&tokens, &method, path).map(Token::expose);
@@ -99,8 +132,8 @@ mod tests {
         assert_eq!(need(Method::GET, "/dapr/subscribe"), Some("app"));
         assert_eq!(need(Method::POST, "/wapr/v1/events/p/t"), Some("app"));
         let no_app = ApiTokens {
-            api: Token::new("api"),
-            app: None,
+            api: token("api"),
+            ..ApiTokens::default()
         };
         assert_eq!(token_for(&no_app, &Method::GET, "/dapr/subscribe"), None);
     }

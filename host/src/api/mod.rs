@@ -20,7 +20,7 @@ use axum::Router as HttpRouter;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
-pub use auth::TOKEN_HEADER;
+pub use auth::{TOKEN_HEADER, cluster_guard};
 pub use error::{ApiError, grpc_code};
 pub use grpc::{DaprGrpc, grpc_app};
 

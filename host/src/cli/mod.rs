@@ -24,7 +24,7 @@ pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(token) = std::env::var("DAPR_API_TOKEN")
         .ok()
-        .and_then(|t| crate::config::Token::new(&t))
+        .and_then(|t| crate::config::Token::parse(&t).ok().flatten())
         && let Ok(mut value) = reqwest::header::HeaderValue::from_str(token.expose())
     {
         value.set_sensitive(true);

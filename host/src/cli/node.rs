@@ -45,6 +45,12 @@ pub struct NodeArgs {
     /// the sidecar's calls to this app (`/dapr/*`, event deliveries) must carry.
     #[arg(long, env = "WAPR_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
+    /// File holding the cluster token: every request to the internal port
+    /// (calls forwarded between nodes) must carry it, and this node sends it
+    /// to the others. Every member needs the same one. Default: the
+    /// `WAPR_CLUSTER_TOKEN` variable, if set; none: the internal port is open.
+    #[arg(long, env = "WAPR_CLUSTER_TOKEN_FILE")]
+    pub cluster_token_file: Option<PathBuf>,
     /// Data directory (state file, compiled-code cache).
     #[arg(long, env = "WAPR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -153,22 +159,9 @@ impl NodeArgs {
             config.grpc.enabled = false;
         }
         config.tokens = crate::config::ApiTokens {
-            api: match &self.api_token_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
-                        field: "api_token_file".into(),
-                        message: format!("cannot read {}: {e}", path.display()),
-                    })?;
-                    Some(
-                        crate::config::Token::new(&text).ok_or_else(|| ConfigError::Invalid {
-                            field: "api_token_file".into(),
-                            message: format!("{} holds no token", path.display()),
-                        })?,
-                    )
-                }
-                None => env_token("DAPR_API_TOKEN"),
-            },
-            app: env_token("APP_API_TOKEN"),
+            api: token_from(self.api_token_file.as_deref(), "DAPR_API_TOKEN")?,
+            app: token_from(None, "APP_API_TOKEN")?,
+            cluster: token_from(self.cluster_token_file.as_deref(), "WAPR_CLUSTER_TOKEN")?,
         };
         if let Some(v) = self.data_dir {
             config.data_dir = v;
@@ -227,9 +220,34 @@ impl NodeArgs {
     }
 }
 
-/// The token in environment variable `name`, if set and not empty.
-fn env_token(name: &str) -> Option<crate::config::Token> {
-    std::env::var(name)
-        .ok()
-        .and_then(|t| crate::config::Token::new(&t))
+/// A token from `file` if given (it must hold one), else from the
+/// environment variable `var` (unset or empty: none).
+fn token_from(
+    file: Option<&std::path::Path>,
+    var: &str,
+) -> Result<Option<crate::config::Token>, ConfigError> {
+    let (text, source) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+                field: path.display().to_string(),
+                message: format!("cannot read the token file: {e}"),
+            })?,
+            path.display().to_string(),
+        ),
+        None => match std::env::var(var) {
+            Ok(text) => (text, var.to_string()),
+            Err(_) => return Ok(None),
+        },
+    };
+    let token = crate::config::Token::parse(&text).map_err(|message| ConfigError::Invalid {
+        field: source.clone(),
+        message,
+    })?;
+    if token.is_none() && file.is_some() {
+        return Err(ConfigError::Invalid {
+            field: source,
+            message: "the token file holds no token".into(),
+        });
+    }
+    Ok(token)
 }

@@ -92,8 +92,11 @@ impl StatusArgs {
             "MEMBER", "APP", "HTTP API", "PID", "TABLE", "LIVE"
         )?;
         for member in &cluster.members {
-            let node = client
-                .get(format!("http://{}/wapr/v1/node", member.name))
+            let mut request = client.get(format!("http://{}/wapr/v1/node", member.name));
+            if let Ok(token) = std::env::var("WAPR_CLUSTER_TOKEN") {
+                request = request.header(crate::config::CLUSTER_TOKEN_HEADER, token.trim());
+            }
+            let node = request
                 .send()
                 .await
                 .ok()

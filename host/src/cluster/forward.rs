@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceInvocationClient;
 
@@ -16,6 +17,7 @@ use super::wire::{
 };
 use crate::actor_key::ActorKey;
 use crate::call::{CallRequest, FireRequest};
+use crate::config::{CLUSTER_TOKEN_HEADER, Token};
 use crate::error::{CallError, ErrorCode, ErrorKind};
 
 /// How long to wait for a TCP connection to a peer.
@@ -29,15 +31,28 @@ const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 pub struct Forwarder {
     peers: DashMap<Arc<str>, ServiceInvocationClient<Channel>>,
     call_timeout: Duration,
+    /// The cluster token every request carries, if the cluster has one.
+    token: Option<MetadataValue<Ascii>>,
 }
 
 impl Forwarder {
     /// A forwarder whose calls give up after `call_timeout` (a turn's
-    /// deadline plus margin).
-    pub fn new(call_timeout: Duration) -> Self {
+    /// deadline plus margin) and carry the cluster `token`, if any (a
+    /// [`Token`] is printable ASCII, so it always fits in metadata).
+    pub fn new(call_timeout: Duration, token: Option<&Token>) -> Self {
         Self {
             peers: DashMap::new(),
             call_timeout,
+            token: token.and_then(|t| t.expose().parse().ok()),
+        }
+    }
+
+    fn stamp<T>(&self, request: &mut tonic::Request<T>) {
+        request.set_timeout(self.call_timeout);
+        if let Some(token) = &self.token {
+            request
+                .metadata_mut()
+                .insert(CLUSTER_TOKEN_HEADER, token.clone());
         }
     }
 
@@ -47,7 +62,7 @@ impl Forwarder {
     pub async fn call(&self, address: &Arc<str>, call: &CallRequest) -> Result<Bytes, CallError> {
         let mut client = self.client(address, &call.target)?;
         let mut request = tonic::Request::new(encode_request(call));
-        request.set_timeout(self.call_timeout);
+        self.stamp(&mut request);
         match client.call_actor(request).await {
             Ok(reply) => decode_reply(reply.into_inner()),
             Err(status) => Err(classify(address, &call.target, &status)),
@@ -63,7 +78,7 @@ impl Forwarder {
     pub async fn fire(&self, address: &Arc<str>, fire: &FireRequest) -> Result<(), CallError> {
         let mut client = self.client(address, &fire.target)?;
         let mut request = encode_fire(fire);
-        request.set_timeout(self.call_timeout);
+        self.stamp(&mut request);
         match client.call_actor_reminder(request).await {
             Ok(_) => Ok(()),
             Err(status) => {

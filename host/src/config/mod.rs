@@ -28,7 +28,7 @@ pub use dapr::{
 };
 pub use pubsub::PubSubConfig;
 pub use subscriptions::{BulkDelivery, IdError, IdFrom, Subscription};
-pub use tokens::{ApiTokens, Token};
+pub use tokens::{ApiTokens, CLUSTER_TOKEN_HEADER, Token};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.

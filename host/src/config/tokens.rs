@@ -13,11 +13,21 @@ pub struct Token(Arc<str>);
 
 impl Token {
     /// A token from its text, trimmed of surrounding whitespace (a file's
-    /// final newline); `None` if nothing is left (an empty token is no
+    /// final newline): `None` if nothing is left (an empty token is no
     /// token, as daprd treats an empty `DAPR_API_TOKEN`).
-    pub fn new(text: &str) -> Option<Self> {
+    ///
+    /// # Errors
+    /// The token holds a byte that cannot travel in an HTTP header or gRPC
+    /// metadata (anything but printable ASCII without spaces).
+    pub fn parse(text: &str) -> Result<Option<Self>, String> {
         let text = text.trim();
-        (!text.is_empty()).then(|| Self(Arc::from(text)))
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("a token must be printable ASCII without spaces".into());
+        }
+        Ok(Some(Self(Arc::from(text))))
     }
 
     /// Whether `given` is this token, compared in constant time (only
@@ -48,7 +58,14 @@ pub struct ApiTokens {
     /// What the sidecar sends on the app channel (`APP_API_TOKEN`): checked
     /// on the routes a sidecar calls (`/dapr/*`, event deliveries).
     pub app: Option<Token>,
+    /// What members of the cluster send each other (`WAPR_CLUSTER_TOKEN`
+    /// or `--cluster-token-file`, the same on every node): every request
+    /// to the internal port must carry it in [`CLUSTER_TOKEN_HEADER`].
+    pub cluster: Option<Token>,
 }
+
+/// The header (gRPC: metadata key) carrying the cluster token.
+pub const CLUSTER_TOKEN_HEADER: &str = "wapr-cluster-token";
 
 #[cfg(test)]
 mod tests {
@@ -56,16 +73,18 @@ mod tests {
 
     #[test]
     fn tokens_are_trimmed_compared_exactly_and_never_printed() {
-        let token = Token::new("s3cret\n").expect("a token");
+        let token = Token::parse("s3cret\n").expect("valid").expect("a token");
         assert!(token.matches(b"s3cret"));
         for wrong in [&b""[..], b"s3cre", b"s3cret ", b"S3CRET", &[b'x'; 4096]] {
             assert!(!token.matches(wrong), "{wrong:?}");
         }
-        assert_eq!(Token::new(" \n"), None);
+        assert_eq!(Token::parse(" \n"), Ok(None));
+        assert!(Token::parse("has space").is_err());
+        assert!(Token::parse("caf\u{e9}").is_err());
         assert!(!format!("{token:?}").contains("s3cret"));
         let tokens = ApiTokens {
             api: Some(token),
-            app: None,
+            ..ApiTokens::default()
         };
         assert!(!format!("{tokens:?}").contains("s3cret"));
     }

@@ -190,6 +190,7 @@ impl RunningNode {
             router: Arc::clone(&router),
             scheduling: Arc::clone(&scheduling.scheduling),
             peers: reqwest::Client::builder()
+                .default_headers(cluster_headers(config.tokens.cluster.as_ref()))
                 .timeout(PEER_TIMEOUT)
                 .build()
                 .map_err(|e| NodeError::Scheduler(format!("cannot build an HTTP client: {e}")))?,
@@ -479,7 +480,10 @@ async fn join_cluster(
             route_budget: config.cluster.route_budget,
         },
         Arc::clone(router.runtime()),
-        Forwarder::new(longest_turn + FORWARD_MARGIN),
+        Forwarder::new(
+            longest_turn + FORWARD_MARGIN,
+            config.tokens.cluster.as_ref(),
+        ),
     );
     router.attach_cluster(Arc::clone(&view));
     let max_message = usize::try_from(config.http.max_body_size.as_u64())
@@ -494,7 +498,11 @@ async fn join_cluster(
         },
         max_message,
     )
-    .merge(crate::api::internal_routes(api.clone()));
+    .merge(crate::api::internal_routes(api.clone()))
+    .layer(axum::middleware::from_fn_with_state(
+        config.tokens.cluster.clone(),
+        crate::api::cluster_guard,
+    ));
     let internal = serve::Served::spawn(
         listener,
         app,
@@ -524,6 +532,18 @@ async fn join_cluster(
         internal_addr,
         internal,
     })
+}
+
+/// The cluster token as the header every request to a member carries.
+fn cluster_headers(token: Option<&crate::config::Token>) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token
+        && let Ok(mut value) = reqwest::header::HeaderValue::from_str(token.expose())
+    {
+        value.set_sensitive(true);
+        headers.insert(crate::config::CLUSTER_TOKEN_HEADER, value);
+    }
+    headers
 }
 
 /// Extra time a forwarded call may take beyond the longest turn deadline.

@@ -18,8 +18,9 @@ async fn every_api_route_needs_the_token_and_health_does_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = config(dir.path());
     config.tokens = ApiTokens {
-        api: Token::new(TOKEN),
-        app: Token::new(APP_TOKEN),
+        api: Token::parse(TOKEN).expect("valid"),
+        app: Token::parse(APP_TOKEN).expect("valid"),
+        cluster: None,
     };
     let node = TestNode::with_config(config, Some(dir)).await;
     let client = reqwest::Client::new();

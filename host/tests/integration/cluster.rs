@@ -41,9 +41,9 @@ fn rand_u16() -> u16 {
 }
 
 /// A `wapr dev` cluster and what its banner said.
-struct Dev {
+pub(crate) struct Dev {
     _proc: Proc,
-    endpoints: Vec<String>,
+    pub(crate) endpoints: Vec<String>,
     pids: Vec<u32>,
     placement: String,
     /// The nodes' `WAPR_STATE`, from the banner.
@@ -57,6 +57,12 @@ fn start_dev(nodes: u16) -> Dev {
 
 /// A `wapr dev` cluster with extra arguments.
 fn start_dev_with(nodes: u16, extra: &[&str]) -> Dev {
+    start_dev_env(nodes, extra, &[])
+}
+
+/// A `wapr dev` cluster with extra arguments and environment variables
+/// (its nodes inherit them).
+pub(crate) fn start_dev_env(nodes: u16, extra: &[&str], env: &[(&str, &str)]) -> Dev {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = free_port_run(nodes);
     let mut child = Command::new(WAPR)
@@ -69,6 +75,7 @@ fn start_dev_with(nodes: u16, extra: &[&str]) -> Dev {
         .arg("--actors-dir")
         .arg(rust_actors_dir())
         .env("WAPR_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn wapr dev");

@@ -12,6 +12,7 @@ mod api_errors;
 mod api_token;
 mod blocks;
 mod cluster;
+mod cluster_token;
 mod connections;
 mod durability;
 mod effects;
