@@ -9,9 +9,18 @@ use crate::stats::Outcome;
 
 /// The client every request goes through: no proxy (so requests go straight
 /// to the URL's host), no redirects (so the URL sent to is the URL hit),
-/// a per-request `timeout`, a large connection pool.
+/// a per-request `timeout`, a large connection pool, and Dapr's API token
+/// ([`api_token`]) on every request when one is set.
 pub fn build_client(timeout: Duration) -> Result<Client, LoadError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = api_token()
+        && let Ok(mut value) = reqwest::header::HeaderValue::from_str(&token)
+    {
+        value.set_sensitive(true);
+        headers.insert(API_TOKEN_HEADER, value);
+    }
     Ok(Client::builder()
+        .default_headers(headers)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
@@ -19,6 +28,18 @@ pub fn build_client(timeout: Duration) -> Result<Client, LoadError> {
         .pool_max_idle_per_host(10_000)
         .tcp_nodelay(true)
         .build()?)
+}
+
+/// The header carrying Dapr's API token.
+pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+
+/// Dapr's API token from `DAPR_API_TOKEN`, if set and not empty: what a
+/// node started with that token requires of every API call.
+pub fn api_token() -> Option<String> {
+    std::env::var("DAPR_API_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// `POST url` with an empty body; reads the whole reply.

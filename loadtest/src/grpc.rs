@@ -28,6 +28,8 @@ pub const CONNECTIONS_PER_TARGET: usize = 4;
 pub struct GrpcTargets {
     targets: Vec<Vec<DaprClient<Channel>>>,
     origins: Vec<String>,
+    /// Dapr's API token, sent as metadata when set.
+    token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
     next: AtomicUsize,
 }
 
@@ -92,6 +94,7 @@ impl GrpcTargets {
         Ok(Self {
             targets: all,
             origins,
+            token: crate::client::api_token().and_then(|t| t.parse().ok()),
             next: AtomicUsize::new(0),
         })
     }
@@ -122,6 +125,12 @@ impl GrpcTargets {
             data: Vec::new(),
             metadata: Default::default(),
         };
+        let mut request = tonic::Request::new(request);
+        if let Some(token) = &self.token {
+            request
+                .metadata_mut()
+                .insert(crate::client::API_TOKEN_HEADER, token.clone());
+        }
         match client.invoke_actor(request).await {
             Ok(reply) => {
                 let data = reply.into_inner().data;

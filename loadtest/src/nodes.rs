@@ -118,11 +118,7 @@ impl ProcessCluster {
             .prefix("wapr-loadtest-")
             .tempdir()
             .map_err(|e| LoadError::io(std::env::temp_dir(), e))?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .build()?;
+        let client = crate::client::build_client(Duration::from_secs(5))?;
         let mut cluster = ProcessCluster {
             options,
             data_dir,

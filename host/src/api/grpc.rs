@@ -439,17 +439,16 @@ impl Dapr for DaprGrpc {
             crate::actor_key::MAX_TYPE_LEN,
         )
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        if let Some(id) = &r.actor_id {
+        // An empty id (proto3 `optional` set to "") means the whole type.
+        let actor_id = r.actor_id.as_deref().filter(|id| !id.is_empty());
+        if let Some(id) = actor_id {
             actor_of(&r.actor_type, id)?;
         }
         let found = self
             .api
             .scheduling
             .reminders()?
-            .list(
-                &r.actor_type,
-                r.actor_id.as_deref().filter(|id| !id.is_empty()),
-            )
+            .list(&r.actor_type, actor_id)
             .await?;
         let reminders = found
             .into_iter()

@@ -3,7 +3,9 @@
 //! `dapr run` sets them, pointed at the stand-in for the sidecar's gRPC API
 //! (no daprd runs here), which records what arrives field by field. The
 //! testbed actor calls `publish`, `invoke`, `binding` and `secret`;
-//! ungranted calls fail in the guest with `permission-denied`.
+//! ungranted calls fail in the guest with `permission-denied`. With
+//! `DAPR_API_TOKEN` set the node also requires the token on its own API,
+//! as daprd does, so the test's client sends it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,7 +18,22 @@ use tokio_stream::wrappers::TcpListenerStream;
 use wapr_host::blocks::standin::{Recorded, StandIn};
 
 use crate::durability::wait_ready;
-use crate::support::{Proc, client, component, free_port, wait_listening};
+use crate::support::{Proc, component, free_port, wait_listening};
+
+/// A client for the node's API that carries the API token the node was
+/// started with.
+fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "dapr-api-token",
+        reqwest::header::HeaderValue::from_static(TOKEN),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("client")
+}
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 const TOKEN: &str = "sidecar-token-7";
