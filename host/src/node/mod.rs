@@ -498,11 +498,15 @@ async fn join_cluster(
         },
         max_message,
     )
-    .merge(crate::api::internal_routes(api.clone()))
-    .layer(axum::middleware::from_fn_with_state(
-        config.tokens.cluster.clone(),
-        crate::api::cluster_guard,
-    ));
+    .merge(crate::api::internal_routes(api.clone()));
+    // Only with a cluster token (no middleware hop on forwards otherwise).
+    let app = match &config.tokens.cluster {
+        Some(token) => app.layer(axum::middleware::from_fn_with_state(
+            Some(token.clone()),
+            crate::api::cluster_guard,
+        )),
+        None => app,
+    };
     let internal = serve::Served::spawn(
         listener,
         app,
