@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod hex;
+pub mod metrics;
 pub mod node;
 pub mod outbox;
 pub mod placement;

@@ -39,6 +39,7 @@ impl Router {
         store: Arc<dyn StateStore>,
         keys: StateKeys,
         caps: crate::actors::LiveCaps,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let caller: Weak<dyn ActorCaller> = router.clone();
@@ -49,6 +50,7 @@ impl Router {
                 scheduling: std::sync::OnceLock::new(),
                 blocks: std::sync::OnceLock::new(),
                 outbox: std::sync::OnceLock::new(),
+                metrics,
             });
             Router {
                 runtime: Arc::new(ActorRuntime::new(types, services, caps)),
@@ -160,6 +162,10 @@ impl Router {
                     .await
                     .map(|()| Delivered::Fired),
             };
+            let metrics = &self.runtime.services().metrics;
+            if let Owner::Remote { address, .. } = &owner {
+                metrics.forwarded(address, &result.as_ref().map(|_| ()));
+            }
             match result {
                 Err(
                     err @ (CallError::Moved { .. }
@@ -167,12 +173,22 @@ impl Router {
                     | CallError::InDoubt { .. }),
                 ) if Instant::now() + delay < deadline => {
                     tracing::debug!(actor = %target, error = %err, ?owner, "re-resolving and retrying");
+                    metrics.retried(owner_label(&owner), &err);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
                 other => return other,
             }
         }
+    }
+}
+
+/// The `peer` label of a retry: the remote owner's address, or `local`.
+fn owner_label(owner: &Owner) -> &Arc<str> {
+    static LOCAL: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("local"));
+    match owner {
+        Owner::Remote { address, .. } => address,
+        Owner::Local => &LOCAL,
     }
 }
 

@@ -81,6 +81,32 @@ impl Pools {
     pub fn live_total(&self) -> usize {
         self.0.iter().map(|pool| pool.live.get()).sum()
     }
+
+    /// Each class's live actors and cap.
+    pub fn usage(&self) -> Vec<PoolUsage> {
+        PoolClass::ALL
+            .iter()
+            .map(|class| {
+                let pool = self.get(*class);
+                PoolUsage {
+                    class: class.as_str(),
+                    live: pool.live.get(),
+                    cap: pool.max,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One pool class's live actors and cap.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    /// The class (`small`, `large`).
+    pub class: &'static str,
+    /// Live actors of the class.
+    pub live: usize,
+    /// The class's live-actor cap (its pool slots).
+    pub cap: usize,
 }
 
 impl ActorRuntime {

@@ -143,6 +143,8 @@ pub struct ActorServices {
     /// Where committed turns release their effects; unset: a turn with
     /// effects fails (nothing could send them).
     pub outbox: OnceLock<Arc<Outbox>>,
+    /// Where turns, activations and commits are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Which export a turn runs.

@@ -37,10 +37,11 @@ use crate::actor_key::{ActorKey, validate_state_key};
 use crate::call::{CallChain, CallRequest, FireRequest};
 use crate::config::TypeLimits;
 use crate::error::CallError;
+use crate::metrics::TypeMetrics;
 use crate::state::{StateStore, Versioned};
 
-pub use capacity::LiveCaps;
 use capacity::Pools;
+pub use capacity::{LiveCaps, PoolUsage};
 pub use idle::spawn_idle_reaper;
 pub use instance::{
     ActorFactory, ActorServices, Export, GuestFailure, Instance, Scheduling, SharedState,
@@ -53,6 +54,7 @@ use turn::{Applies, ExternalWrite, Prior, TurnOutcome, TurnScope};
 pub struct HostedType {
     factory: Arc<dyn ActorFactory>,
     live: Arc<AtomicUsize>,
+    metrics: TypeMetrics,
 }
 
 impl HostedType {
@@ -114,6 +116,7 @@ impl ActorRuntime {
                     (
                         Arc::clone(factory.type_name()),
                         HostedType {
+                            metrics: services.metrics.for_type(factory.type_name()),
                             factory,
                             live: Arc::new(AtomicUsize::new(0)),
                         },
@@ -179,6 +182,11 @@ impl ActorRuntime {
             .collect();
         counts.sort();
         counts
+    }
+
+    /// Each pool class's live actors and cap.
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        self.pools.usage()
     }
 
     /// Live actors on this node.
@@ -302,11 +310,13 @@ impl ActorRuntime {
                 let (waiting, _waiting) = slot.wait();
                 let capacity = hosted.limits().mailbox_capacity;
                 if waiting >= capacity {
+                    hosted.metrics.mailbox_rejected();
                     return Err(CallError::MailboxFull {
                         actor: target.clone(),
                         depth: waiting as usize,
                     });
                 }
+                let _pending = hosted.metrics.pending();
                 slot.state.lock().await
             };
             if matches!(*state, SlotState::Retired) {
@@ -349,9 +359,14 @@ impl ActorRuntime {
             if let Some(id) = applies.request_id
                 && let Prior::Done(result) = turn::check_ledger(&scope, id).await?
             {
+                hosted.metrics.ledger_hit();
                 return result;
             }
+            let started = Instant::now();
             let outcome = turn::run(&scope, &mut *live.instance, export, chain, applies).await;
+            hosted
+                .metrics
+                .turn(export.name(), &outcome.result, started.elapsed());
             slot.last_used_ms.store(self.now_ms(), Ordering::Relaxed);
             if !outcome.keep_instance {
                 self.drop_instance(target, &slot, &mut state, &outcome);
@@ -491,6 +506,21 @@ impl ActorRuntime {
         slot: &ActorSlot,
         chain: &CallChain,
     ) -> Result<LiveActor, CallError> {
+        let started = Instant::now();
+        let result = self
+            .instantiate_and_activate(key, hosted, slot, chain)
+            .await;
+        hosted.metrics.activation(&result, started.elapsed());
+        result
+    }
+
+    async fn instantiate_and_activate(
+        &self,
+        key: &ActorKey,
+        hosted: &HostedType,
+        slot: &ActorSlot,
+        chain: &CallChain,
+    ) -> Result<LiveActor, CallError> {
         let Some(counted) = self.reserve_live_slot(hosted).await else {
             return Err(CallError::AtCapacity {
                 limit: self.pools.cap(hosted.limits().class),
@@ -583,6 +613,7 @@ impl ActorRuntime {
     /// Runs `deactivate` on a live instance, drops it and takes the slot out.
     async fn retire(&self, key: &ActorKey, slot: &ActorSlot, state: &mut SlotState) {
         if let SlotState::Live(live) = state {
+            let mut deactivated = false;
             if slot.interrupt.load(Ordering::Acquire) {
                 tracing::warn!(actor = %key, "dropping an interrupted actor without running deactivate");
             } else {
@@ -599,9 +630,15 @@ impl ActorRuntime {
                     Applies::default(),
                 )
                 .await;
-                if let Err(err) = outcome.result {
-                    tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
+                match outcome.result {
+                    Ok(_) => deactivated = true,
+                    Err(err) => {
+                        tracing::warn!(actor = %key, error = %err, "deactivate failed; dropping the instance anyway");
+                    }
                 }
+            }
+            if let Ok(hosted) = self.hosted(key.actor_type()) {
+                hosted.metrics.halted(deactivated);
             }
         }
         // Dropping the live actor gives its pool slot back first; only then

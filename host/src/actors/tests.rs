@@ -247,6 +247,7 @@ fn fixture_with(types: &[(&str, PoolClass)], caps: LiveCaps) -> Fixture {
         scheduling: std::sync::OnceLock::new(),
         blocks: std::sync::OnceLock::new(),
         outbox: std::sync::OnceLock::new(),
+        metrics: crate::metrics::Metrics::new(),
     });
     Fixture {
         runtime: Arc::new(ActorRuntime::new(factories, services, caps)),

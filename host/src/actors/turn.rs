@@ -288,7 +288,14 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) 
     let Some(transaction) = transaction else {
         return TurnOutcome::kept(Ok(reply));
     };
-    match target.services.store.commit(transaction).await {
+    let store = &target.services.store;
+    let started = std::time::Instant::now();
+    let committed = store.commit(transaction).await;
+    target
+        .services
+        .metrics
+        .commit(store.name(), started.elapsed(), committed.is_ok());
+    match committed {
         Ok(etags) => {
             if let Some(prepared) = prepared {
                 target.state.lock().apply_committed(prepared, etags);

@@ -64,20 +64,27 @@ pub struct DaprGrpc {
 pub fn grpc_app(api: ApiState) -> axum::Router {
     let limit = api.max_body_size;
     let tokens = api.tokens.clone();
+    let metrics = api.metrics.clone();
     let service = DaprServer::new(DaprGrpc { api })
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let app = tonic::service::Routes::new(service)
+    let mut app = tonic::service::Routes::new(service)
         .prepare()
         .into_axum_router();
-    // Only with a token (no middleware hop on the call path otherwise).
-    if tokens.api.is_none() {
-        return app;
+    // Each only when on (no middleware hop on the call path otherwise).
+    if tokens.api.is_some() {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            tokens,
+            super::auth::grpc_guard,
+        ));
     }
-    app.layer(axum::middleware::from_fn_with_state(
-        tokens,
-        super::auth::grpc_guard,
-    ))
+    if let Some(metrics) = metrics {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            metrics,
+            super::observe::grpc_metrics,
+        ));
+    }
+    app
 }
 
 fn actor_of(actor_type: &str, actor_id: &str) -> Result<ActorKey, Status> {

@@ -94,6 +94,9 @@ pub(super) fn view(api: &ApiState) -> MetadataView {
             "pendingRegistrations": api.scheduling.pending_retries(),
         }),
     );
+    if let Some(addr) = api.metrics_addr {
+        extended.insert("metricsAddress".into(), addr.to_string().into());
+    }
     if let Some(addr) = api.grpc_addr {
         extended.insert("grpcAddress".into(), addr.to_string().into());
     }

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod grpc;
 mod meta;
+mod observe;
 mod publish;
 mod scheduling;
 
@@ -49,6 +50,12 @@ pub struct ApiState {
     pub grpc_addr: Option<std::net::SocketAddr>,
     /// The API tokens callers must present.
     pub tokens: crate::config::ApiTokens,
+    /// Where requests are counted; `None` with metrics off (then no
+    /// middleware is layered).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Where the node's metrics endpoint listens, if it serves one (shown
+    /// in the metadata).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Builds the HTTP application.
@@ -107,6 +114,12 @@ pub fn http_app(state: ApiState) -> HttpRouter {
         app = app.layer(axum::middleware::from_fn_with_state(
             state.tokens.clone(),
             auth::http_guard,
+        ));
+    }
+    if let Some(metrics) = &state.metrics {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            Arc::clone(metrics),
+            observe::http_metrics,
         ));
     }
     app.with_state(state)

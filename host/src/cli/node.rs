@@ -39,6 +39,18 @@ pub struct NodeArgs {
     /// Serve no gRPC API.
     #[arg(long, env = "WAPR_NO_GRPC")]
     pub no_grpc: bool,
+    /// Metrics port (`GET /metrics`, Prometheus text format). Default: 9090
+    /// as daprd, if free; none under `dapr run`, where the sidecar's
+    /// metrics hold 9090 (set one to serve both).
+    #[arg(long, env = "WAPR_METRICS_PORT", conflicts_with = "no_metrics")]
+    pub metrics_port: Option<u16>,
+    /// Metrics listen address (default 127.0.0.1; `0.0.0.0` for a scraper
+    /// on another host).
+    #[arg(long, env = "WAPR_METRICS_LISTEN")]
+    pub metrics_listen: Option<IpAddr>,
+    /// Serve no metrics (and record none on the API's call path).
+    #[arg(long, env = "WAPR_NO_METRICS")]
+    pub no_metrics: bool,
     /// File holding Dapr's API token: every HTTP and gRPC API call must
     /// carry it in `dapr-api-token` (health routes exempt). Default: the
     /// `DAPR_API_TOKEN` variable, if set. `APP_API_TOKEN`, if set, is what
@@ -157,6 +169,19 @@ impl NodeArgs {
         }
         if self.no_grpc {
             config.grpc.enabled = false;
+        }
+        if let Some(v) = self.metrics_port {
+            config.metrics.port = Some(v);
+        } else if !from_file && std::env::var_os("DAPR_HTTP_PORT").is_some() {
+            // Under `dapr run` daprd's own metrics take 9090, and it may
+            // bind after this node starts.
+            config.metrics.enabled = false;
+        }
+        if let Some(v) = self.metrics_listen {
+            config.metrics.listen = v;
+        }
+        if self.no_metrics {
+            config.metrics.enabled = false;
         }
         config.tokens = crate::config::ApiTokens {
             api: token_from(self.api_token_file.as_deref(), "DAPR_API_TOKEN")?,

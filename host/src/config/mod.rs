@@ -349,6 +349,8 @@ pub struct NodeConfig {
     pub http: HttpConfig,
     /// Dapr's gRPC runtime API for actors.
     pub grpc: GrpcConfig,
+    /// The Prometheus metrics port.
+    pub metrics: MetricsConfig,
     /// Placement and the internal API (cluster membership).
     pub cluster: ClusterConfig,
     /// Timers and reminders: the Scheduler reminders are kept in.
@@ -376,6 +378,7 @@ impl Default for NodeConfig {
             state: StateBackend::default(),
             http: HttpConfig::default(),
             grpc: GrpcConfig::default(),
+            metrics: MetricsConfig::default(),
             cluster: ClusterConfig::default(),
             scheduler: SchedulerConfig::default(),
             reentrancy: ReentrancyConfig::default(),
@@ -437,6 +440,34 @@ pub struct GrpcConfig {
 }
 
 impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: None,
+        }
+    }
+}
+
+/// daprd's default metrics port.
+pub const DEFAULT_METRICS_PORT: u16 = 9090;
+
+/// Settings of the metrics port (`GET /metrics`, Prometheus text format).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Whether the node serves metrics.
+    pub enabled: bool,
+    /// Address to listen on (loopback by default; a scraper elsewhere
+    /// needs `0.0.0.0`, as in the Kubernetes chart).
+    pub listen: IpAddr,
+    /// Port. Unset: daprd's 9090 if it is free, else none (with a warning:
+    /// under `dapr run` the sidecar's metrics hold it). Set: that port or
+    /// an error; 0 picks a free one.
+    pub port: Option<u16>,
+}
+
+impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             enabled: true,

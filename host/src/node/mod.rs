@@ -98,6 +98,7 @@ pub struct RunningNode {
     config: NodeConfig,
     http: Option<serve::Served>,
     grpc: Option<serve::Served>,
+    metrics: Option<serve::Served>,
     reaper: JoinHandle<()>,
     cluster: Option<ClusterParts>,
 }
@@ -180,13 +181,35 @@ impl RunningNode {
             Arc::clone(&store),
             StateKeys::new(config.app_id.clone()),
             caps,
+            crate::metrics::Metrics::new(),
         );
         let reaper = spawn_idle_reaper(router.runtime());
         let scheduling = start_scheduling(&config, &router, &store).await?;
-        let grpc_listener = serve::bind_grpc(&config.grpc).await?;
+        let grpc_listener = serve::bind_optional(serve::OptionalPort {
+            enabled: config.grpc.enabled,
+            listen: config.grpc.listen,
+            port: config.grpc.port,
+            default: crate::config::DEFAULT_GRPC_PORT,
+            flag: "--grpc-port",
+            what: "gRPC API",
+        })
+        .await?;
+        let metrics_listener = serve::bind_optional(serve::OptionalPort {
+            enabled: config.metrics.enabled,
+            listen: config.metrics.listen,
+            port: config.metrics.port,
+            default: crate::config::DEFAULT_METRICS_PORT,
+            flag: "--metrics-port",
+            what: "metrics endpoint",
+        })
+        .await?;
         let api = ApiState {
             grpc_addr: grpc_listener.as_ref().and_then(|l| l.local_addr().ok()),
             tokens: config.tokens.clone(),
+            metrics: metrics_listener
+                .is_some()
+                .then(|| Arc::clone(&router.runtime().services().metrics)),
+            metrics_addr: metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
             router: Arc::clone(&router),
             scheduling: Arc::clone(&scheduling.scheduling),
             peers: reqwest::Client::builder()
@@ -224,9 +247,28 @@ impl RunningNode {
             None => None,
         };
         let http = serve::Served::spawn(listener, http_app(api), limits, "HTTP API")?;
+        let metrics = match metrics_listener {
+            Some(listener) => {
+                let registry = router.runtime().services().metrics.registry(
+                    &config.app_id,
+                    crate::metrics::scrape::Sources {
+                        router: Arc::downgrade(&router),
+                        timers: Arc::downgrade(scheduling.scheduling.timers()),
+                    },
+                );
+                Some(serve::Served::spawn(
+                    listener,
+                    crate::metrics::serve::metrics_app(registry),
+                    limits,
+                    "metrics",
+                )?)
+            }
+            None => None,
+        };
         tracing::info!(
             %http_addr,
             grpc = ?grpc.as_ref().map(serve::Served::addr),
+            metrics = ?metrics.as_ref().map(serve::Served::addr),
             internal = ?cluster.as_ref().map(|c| c.internal_addr),
             placement = ?config.cluster.placement,
             app_id = %config.app_id,
@@ -242,6 +284,7 @@ impl RunningNode {
             config,
             http: Some(http),
             grpc,
+            metrics,
             reaper,
             cluster,
         })
@@ -256,6 +299,12 @@ impl RunningNode {
     /// node serves one.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc.as_ref().map(serve::Served::addr)
+    }
+
+    /// The address of the metrics endpoint (`GET /metrics`), if the node
+    /// serves one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(serve::Served::addr)
     }
 
     /// The internal (gRPC) address, in a cluster.
@@ -338,6 +387,9 @@ impl RunningNode {
         if let Some(internal) = internal {
             internal.stop(Duration::from_secs(2), "internal API").await;
         }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop(Duration::from_secs(2), "metrics").await;
+        }
         tracing::info!("node stopped");
     }
 }
@@ -368,7 +420,8 @@ async fn start_scheduling(
     store: &Arc<dyn StateStore>,
 ) -> Result<SchedulingParts, NodeError> {
     let caller: Weak<dyn ActorCaller> = Arc::downgrade(router) as Weak<dyn ActorCaller>;
-    let timers = Timers::new(Weak::clone(&caller));
+    let metrics = Arc::clone(&router.runtime().services().metrics);
+    let timers = Timers::new(Weak::clone(&caller), Arc::clone(&metrics));
     let namespace = config
         .cluster
         .namespace
@@ -437,7 +490,9 @@ async fn start_scheduling(
         let _ = timers_stopped.await;
     }))];
     if let Some(triggers) = triggers {
-        tasks.push(tokio::spawn(crate::reminders::jobs::pump(triggers, caller)));
+        tasks.push(tokio::spawn(crate::reminders::jobs::pump(
+            triggers, caller, metrics,
+        )));
     }
     Ok(SchedulingParts {
         scheduling,

@@ -164,24 +164,36 @@ async fn sends_within(stream: &TcpStream, timeout: Duration) -> bool {
     )
 }
 
-/// Binds the gRPC API's port: the configured one (an error if taken), or
-/// daprd's default if it is free (else `None`, with a warning).
-pub(super) async fn bind_grpc(
-    config: &crate::config::GrpcConfig,
-) -> Result<Option<TcpListener>, NodeError> {
-    if !config.enabled {
+/// A port the node serves only if it can: what to bind and what to call it.
+pub(super) struct OptionalPort {
+    /// Whether it is served at all.
+    pub enabled: bool,
+    /// The address to listen on.
+    pub listen: std::net::IpAddr,
+    /// The configured port, if any.
+    pub port: Option<u16>,
+    /// daprd's default for it.
+    pub default: u16,
+    /// The flag that picks one, for the warning.
+    pub flag: &'static str,
+    /// What it serves, for the warning.
+    pub what: &'static str,
+}
+
+/// Binds an optional port: the configured one (an error if taken), or
+/// daprd's default if it is free (else `None`, with a warning: under
+/// `dapr run` the sidecar holds daprd's ports).
+pub(super) async fn bind_optional(port: OptionalPort) -> Result<Option<TcpListener>, NodeError> {
+    if !port.enabled {
         return Ok(None);
     }
-    let explicit = config.port.is_some();
-    let addr = SocketAddr::new(
-        config.listen,
-        config.port.unwrap_or(crate::config::DEFAULT_GRPC_PORT),
-    );
+    let explicit = port.port.is_some();
+    let addr = SocketAddr::new(port.listen, port.port.unwrap_or(port.default));
     match TcpListener::bind(addr).await {
         Ok(listener) => Ok(Some(listener)),
         Err(source) if explicit => Err(NodeError::Bind { addr, source }),
         Err(err) => {
-            tracing::warn!(%addr, error = %err, "the default gRPC port is taken; serving no gRPC API (set --grpc-port to choose one)");
+            tracing::warn!(%addr, error = %err, "the default port of the {} is taken; serving none (set {} to choose one)", port.what, port.flag);
             Ok(None)
         }
     }

@@ -22,6 +22,7 @@ use crate::actor_key::ActorKey;
 use crate::call::{ActorCaller, FireKind, FireRequest, RequestId};
 use crate::cluster::wire::{any_data, bytes_value_any};
 use crate::error::{CallError, ErrorCode};
+use crate::metrics::Metrics;
 use crate::scheduler::engine::missed_to_proto;
 use crate::scheduler::names::actor_metadata;
 use crate::scheduler::store::join_nanos;
@@ -309,7 +310,8 @@ fn policy_to_proto(policy: &FailurePolicy) -> JobFailurePolicy {
 /// the actor's owner through `caller` (the router), and is acknowledged
 /// SUCCESS once the fire's turn committed, FAILED otherwise (the job's
 /// failure policy then decides). Runs until `triggers` closes.
-pub async fn pump(mut triggers: Triggers, caller: Weak<dyn ActorCaller>) {
+/// Each handled trigger is counted in `dapr_runtime_actor_reminders_fired`.
+pub async fn pump(mut triggers: Triggers, caller: Weak<dyn ActorCaller>, metrics: Arc<Metrics>) {
     let slots = Arc::new(Semaphore::new(MAX_FIRES_IN_FLIGHT));
     while let Some(trigger) = triggers.recv().await {
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
@@ -318,15 +320,16 @@ pub async fn pump(mut triggers: Triggers, caller: Weak<dyn ActorCaller>) {
         let Some(caller) = caller.upgrade() else {
             return;
         };
+        let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
             let _slot = slot;
-            deliver(trigger, caller.as_ref()).await;
+            deliver(trigger, caller.as_ref(), &metrics).await;
         });
     }
 }
 
 /// Fires one trigger and acknowledges it.
-async fn deliver(trigger: Trigger, caller: &dyn ActorCaller) {
+async fn deliver(trigger: Trigger, caller: &dyn ActorCaller, metrics: &Metrics) {
     let fire = match fire_of(&trigger) {
         Ok(fire) => fire,
         Err(reason) => {
@@ -335,7 +338,10 @@ async fn deliver(trigger: Trigger, caller: &dyn ActorCaller) {
             return;
         }
     };
-    match caller.fire(fire).await {
+    let actor_type = Arc::clone(fire.target.actor_type_arc());
+    let result = caller.fire(fire).await;
+    metrics.reminder_fired(&actor_type, result.is_ok());
+    match result {
         Ok(()) => trigger.ack(Outcome::Success),
         Err(err) => {
             tracing::debug!(reminder = %trigger.name, error = %err, "reminder fire failed");

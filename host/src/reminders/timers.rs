@@ -27,6 +27,7 @@ use super::time::{
 };
 use crate::actor_key::ActorKey;
 use crate::call::{ActorCaller, FireKind, FireRequest};
+use crate::metrics::Metrics;
 
 /// A timer's identity: the actor and the timer's name.
 type TimerId = (ActorKey, Arc<str>);
@@ -72,18 +73,20 @@ pub struct Timers {
     generations: AtomicU64,
     fired: AtomicU64,
     caller: Weak<dyn ActorCaller>,
+    metrics: Arc<Metrics>,
 }
 
 impl Timers {
-    /// Timers that fire through `caller` (the router). Call
-    /// [`Timers::run`] to start firing.
-    pub fn new(caller: Weak<dyn ActorCaller>) -> Arc<Self> {
+    /// Timers that fire through `caller` (the router), each fire counted in
+    /// `metrics`. Call [`Timers::run`] to start firing.
+    pub fn new(caller: Weak<dyn ActorCaller>, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             schedule: Mutex::new(Schedule::default()),
             wake: Notify::new(),
             generations: AtomicU64::new(1),
             fired: AtomicU64::new(0),
             caller,
+            metrics,
         })
     }
 
@@ -197,7 +200,11 @@ impl Timers {
                     let Some(caller) = timers.caller.upgrade() else {
                         return;
                     };
-                    if let Err(err) = caller.fire(fire).await {
+                    let result = caller.fire(fire).await;
+                    timers
+                        .metrics
+                        .timer_fired(id.0.actor_type(), result.is_ok());
+                    if let Err(err) = result {
                         tracing::warn!(actor = %id.0, timer = %id.1, error = %err, "timer fire failed; the timer goes on");
                     }
                     timers.fired.fetch_add(1, Ordering::Relaxed);
@@ -396,7 +403,7 @@ mod tests {
     fn started() -> (Arc<Recorder>, Arc<Timers>, tokio::sync::oneshot::Sender<()>) {
         let recorder = Arc::new(Recorder::default());
         let caller: Weak<dyn ActorCaller> = Arc::downgrade(&recorder) as Weak<dyn ActorCaller>;
-        let timers = Timers::new(caller);
+        let timers = Timers::new(caller, crate::metrics::Metrics::new());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(Arc::clone(&timers).run(async move {
             let _ = stopped.await;

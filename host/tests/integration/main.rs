@@ -21,6 +21,7 @@ mod examples;
 mod failures;
 mod grpc_api;
 mod lifecycle;
+mod metrics;
 mod polyglot;
 mod polyglot_sandbox;
 mod process;

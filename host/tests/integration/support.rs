@@ -75,6 +75,7 @@ pub fn config(data_dir: &std::path::Path) -> NodeConfig {
     };
     config.http.port = 0;
     config.grpc.port = Some(0);
+    config.metrics.port = Some(0);
     config.cluster = wapr_host::config::ClusterConfig::standalone();
     config.limits.max_live_actors = 4_000;
     config.limits.turn_timeout = Duration::from_secs(5);
