@@ -44,3 +44,6 @@ echo "==> Dapr Python SDK (PyPI dapr) against a wapr node"
 
 echo "==> Dapr JS SDK (npm @dapr/dapr) against a wapr node"
 node tests/js/test_dapr_sdk.js "${CARGO_TARGET_DIR:-target}/debug/wapr" "${CARGO_TARGET_DIR:-target}/actors"
+
+echo "==> Kubernetes chart and Dockerfile, validated offline (helm, kubernetes-validate, hadolint)"
+bash deploy/kubernetes/validate.sh

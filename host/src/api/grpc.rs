@@ -79,9 +79,9 @@ pub fn grpc_app(api: ApiState) -> axum::Router {
         ));
     }
     if let Some(metrics) = metrics {
-        app = app.layer(axum::middleware::from_fn_with_state(
+        app = app.layer(super::observe::ObserveLayer::new(
             metrics,
-            super::observe::grpc_metrics,
+            super::observe::Face::Grpc,
         ));
     }
     app

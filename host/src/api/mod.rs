@@ -117,9 +117,9 @@ pub fn http_app(state: ApiState) -> HttpRouter {
         ));
     }
     if let Some(metrics) = &state.metrics {
-        app = app.layer(axum::middleware::from_fn_with_state(
+        app = app.layer(observe::ObserveLayer::new(
             Arc::clone(metrics),
-            observe::http_metrics,
+            observe::Face::Http,
         ));
     }
     app.with_state(state)

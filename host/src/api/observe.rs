@@ -3,61 +3,149 @@
 //! `dapr_grpc_io_server_server_latency` by full method and status name.
 //! Layered outside the token check (as daprd orders its middlewares), so
 //! refused calls are counted too; not layered at all with `--no-metrics`.
+//!
+//! A plain tower layer whose future wraps the inner one: no boxed future and
+//! no cloned service per request (what `axum::middleware::from_fn` costs).
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
 
 use crate::metrics::{GrpcLabels, HttpLabels, Metrics, grpc_code_name, http_method_label};
 
-/// Times one HTTP API request until its response headers leave.
-pub async fn http_metrics(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = http_method_label(request.method());
-    let response = next.run(request).await;
-    metrics.http_request(
-        &HttpLabels {
-            method,
-            status: response.status().as_u16(),
-        },
-        started.elapsed(),
-    );
-    response
+/// Which face a request came in on, and so how it is labelled.
+#[derive(Debug, Clone, Copy)]
+pub enum Face {
+    /// Dapr's HTTP API: method and status.
+    Http,
+    /// Dapr's gRPC API: full method and `grpc-status` name.
+    Grpc,
 }
 
-/// Times one gRPC call until its response headers leave (a unary call's
-/// handler has finished by then). The status is the `grpc-status` of a
-/// trailers-only response (every error tonic answers), else `OK`.
-pub async fn grpc_metrics(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = grpc_method_label(request.uri().path());
-    let response = next.run(request).await;
-    let code = response
+/// Times each request until its response headers leave (a unary gRPC
+/// call's handler has finished by then).
+#[derive(Debug, Clone)]
+pub struct ObserveLayer {
+    metrics: Arc<Metrics>,
+    face: Face,
+}
+
+impl ObserveLayer {
+    /// A layer recording into `metrics` as `face`.
+    pub fn new(metrics: Arc<Metrics>, face: Face) -> Self {
+        Self { metrics, face }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`ObserveLayer`] wraps around the routes.
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+/// What is known of a request before it runs.
+enum Started {
+    Http(Cow<'static, str>),
+    Grpc(Cow<'static, str>),
+}
+
+impl<S, B, R> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let started = match self.layer.face {
+            Face::Http => Started::Http(http_method_label(request.method())),
+            Face::Grpc => Started::Grpc(grpc_method_label(request.uri().path())),
+        };
+        Observed {
+            inner: self.inner.call(request),
+            metrics: Arc::clone(&self.layer.metrics),
+            at: Instant::now(),
+            started: Some(started),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner response future, timed.
+    pub struct Observed<F> {
+        #[pin]
+        inner: F,
+        metrics: Arc<Metrics>,
+        at: Instant,
+        started: Option<Started>,
+    }
+}
+
+impl<F, R, E> Future for Observed<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some(started)) = (&result, this.started.take()) {
+            let elapsed = this.at.elapsed();
+            match started {
+                Started::Http(method) => this.metrics.http_request(
+                    &HttpLabels {
+                        method,
+                        status: response.status().as_u16(),
+                    },
+                    elapsed,
+                ),
+                Started::Grpc(method) => this.metrics.grpc_call(
+                    &GrpcLabels {
+                        grpc_server_method: method,
+                        grpc_server_status: grpc_code_name(grpc_status(response)),
+                    },
+                    elapsed,
+                ),
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// The `grpc-status` of a trailers-only response (every error tonic
+/// answers), else 0 (`OK`: the status then travels in the trailers).
+fn grpc_status<R>(response: &Response<R>) -> i32 {
+    response
         .headers()
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
-        .unwrap_or(0);
-    metrics.grpc_call(
-        &GrpcLabels {
-            grpc_server_method: method,
-            grpc_server_status: grpc_code_name(code),
-        },
-        started.elapsed(),
-    );
-    response
+        .unwrap_or(0)
 }
 
 /// The full method of a gRPC call: borrowed for the actor RPCs wapr serves,

@@ -392,15 +392,19 @@ impl DevCluster {
                         tracing::warn!(node = i, %status, "node exited; the others take over its actors");
                     }
                 }
+                if exited.iter().all(|e| *e) {
+                    return;
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         };
-        tokio::select! {
-            () = super::shutdown_signal() => {},
-            () = exits => {},
-        }
+        let all_exited = tokio::select! {
+            () = super::shutdown_signal() => false,
+            () = exits => true,
+        };
         tracing::info!("stopping the dev cluster");
         self.shutdown().await;
+        anyhow::ensure!(!all_exited, "every node exited; see their errors above");
         Ok(())
     }
 

@@ -31,24 +31,25 @@ pub struct NodeArgs {
     /// gRPC API port (Dapr's `dapr.proto.runtime.v1.Dapr` actor RPCs).
     /// Default: 50001 as daprd, if free; none under `dapr run`, where the
     /// sidecar serves it.
-    #[arg(long, env = "WAPR_GRPC_PORT", conflicts_with = "no_grpc")]
+    #[arg(long, env = "WAPR_GRPC_PORT")]
     pub grpc_port: Option<u16>,
     /// gRPC listen address (default 127.0.0.1).
     #[arg(long, env = "WAPR_GRPC_LISTEN")]
     pub grpc_listen: Option<IpAddr>,
-    /// Serve no gRPC API.
+    /// Serve no gRPC API (wins over `--grpc-port`).
     #[arg(long, env = "WAPR_NO_GRPC")]
     pub no_grpc: bool,
     /// Metrics port (`GET /metrics`, Prometheus text format). Default: 9090
     /// as daprd, if free; none under `dapr run`, where the sidecar's
     /// metrics hold 9090 (set one to serve both).
-    #[arg(long, env = "WAPR_METRICS_PORT", conflicts_with = "no_metrics")]
+    #[arg(long, env = "WAPR_METRICS_PORT")]
     pub metrics_port: Option<u16>,
     /// Metrics listen address (default 127.0.0.1; `0.0.0.0` for a scraper
     /// on another host).
     #[arg(long, env = "WAPR_METRICS_LISTEN")]
     pub metrics_listen: Option<IpAddr>,
-    /// Serve no metrics (and record none on the API's call path).
+    /// Serve no metrics (and record none on the API's call path); wins
+    /// over `--metrics-port`.
     #[arg(long, env = "WAPR_NO_METRICS")]
     pub no_metrics: bool,
     /// File holding Dapr's API token: every HTTP and gRPC API call must

@@ -2,11 +2,12 @@
 //! is loaded so the call path touches no label map for them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 
 use super::Metrics;
 use super::labels::{LimitLabels, OutcomeLabels, TurnLabels, TypeLabel, outcome};
@@ -31,8 +32,16 @@ pub struct TypeMetrics {
     rebalanced: Counter,
     ledger_hits: Counter,
     mailbox_rejected: Counter,
-    methods: RwLock<HashMap<Box<str>, Arc<str>>>,
-    other: Arc<str>,
+    methods: RwLock<HashMap<Box<str>, Method>>,
+    other: OnceLock<Method>,
+}
+
+/// One method's label and its `ok` turn histogram (the common case, so it
+/// is found without hashing a label set).
+#[derive(Debug, Clone)]
+struct Method {
+    label: Arc<str>,
+    ok: Histogram,
 }
 
 /// A call counted in `dapr_runtime_actor_pending_actor_calls` until dropped
@@ -59,7 +68,7 @@ impl TypeMetrics {
             ledger_hits: metrics.ledger_hits.get_or_create_owned(&label),
             mailbox_rejected: metrics.mailbox_rejected.get_or_create_owned(&label),
             methods: RwLock::new(HashMap::new()),
-            other: Arc::from(OTHER_METHOD),
+            other: OnceLock::new(),
             metrics,
             actor_type,
         }
@@ -73,8 +82,12 @@ impl TypeMetrics {
 
     /// Records one turn of `method` (or `activate`, `on-timer`, …).
     pub fn turn<T>(&self, method: &str, result: &Result<T, CallError>, elapsed: Duration) {
+        let method = self.method(method);
         let outcome = match result {
-            Ok(_) => "ok",
+            Ok(_) => {
+                method.ok.observe(elapsed.as_secs_f64());
+                return;
+            }
             Err(err) => {
                 self.limit_hit(err);
                 outcome(err)
@@ -84,7 +97,7 @@ impl TypeMetrics {
             .turns
             .get_or_create(&TurnLabels {
                 actor_type: Arc::clone(&self.actor_type),
-                method: self.method_label(method),
+                method: method.label,
                 outcome,
             })
             .observe(elapsed.as_secs_f64());
@@ -137,31 +150,50 @@ impl TypeMetrics {
             .inc();
     }
 
-    /// The interned label of `method`, or `_other` past the cap.
-    fn method_label(&self, method: &str) -> Arc<str> {
+    /// The handles of `method`, or `_other`'s past the cap.
+    fn method(&self, method: &str) -> Method {
         let read = self
             .methods
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(label) = read.get(method) {
-            return Arc::clone(label);
+        if let Some(found) = read.get(method) {
+            return found.clone();
         }
         let full = read.len() >= MAX_METHOD_LABELS;
         drop(read);
         if full {
-            return Arc::clone(&self.other);
+            return self.other();
         }
         let mut write = self
             .methods
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if write.len() >= MAX_METHOD_LABELS {
-            return Arc::clone(&self.other);
+        if write.len() >= MAX_METHOD_LABELS && !write.contains_key(method) {
+            drop(write);
+            return self.other();
         }
-        Arc::clone(
-            write
-                .entry(Box::from(method))
-                .or_insert_with(|| Arc::from(method)),
-        )
+        write
+            .entry(Box::from(method))
+            .or_insert_with(|| Method::new(&self.metrics, &self.actor_type, Arc::from(method)))
+            .clone()
+    }
+}
+
+impl TypeMetrics {
+    fn other(&self) -> Method {
+        self.other
+            .get_or_init(|| Method::new(&self.metrics, &self.actor_type, Arc::from(OTHER_METHOD)))
+            .clone()
+    }
+}
+
+impl Method {
+    fn new(metrics: &Metrics, actor_type: &Arc<str>, label: Arc<str>) -> Self {
+        let ok = metrics.turns.get_or_create_owned(&TurnLabels {
+            actor_type: Arc::clone(actor_type),
+            method: Arc::clone(&label),
+            outcome: "ok",
+        });
+        Self { label, ok }
     }
 }

@@ -523,3 +523,46 @@ async fn a_dev_cluster_counts_forwards_and_every_call_once() {
     assert_eq!(sum(&per_node[0], "wapr_placement_members", &[]), 2.0);
     assert!(sum(&per_node[0], "wapr_placement_table_version", &[]) >= 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_metrics_wins_over_a_metrics_port_from_the_environment() {
+    // `WAPR_NO_METRICS=true wapr dev` hands every node WAPR_METRICS_PORT as
+    // well: the node must start, without metrics, rather than refuse the pair.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = crate::support::free_port();
+    let metrics = crate::support::free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wapr"))
+        .args(["node", "--standalone", "--http-port", &http.to_string()])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--actor")
+        .arg(format!(
+            "counter={}",
+            crate::support::component("counter").display()
+        ))
+        .env("WAPR_METRICS_PORT", metrics.to_string())
+        .env("WAPR_NO_METRICS", "true")
+        .env("WAPR_GRPC_PORT", "0")
+        .env("WAPR_NO_GRPC", "true")
+        .env("WAPR_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn wapr node");
+    let _node = crate::support::Proc(child);
+    crate::support::wait_listening(http).await;
+    let client = crate::support::client();
+    let metadata: Value = client
+        .get(format!("http://127.0.0.1:{http}/v1.0/metadata"))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("json");
+    assert!(metadata["extended"].get("metricsAddress").is_none());
+    assert!(metadata["extended"].get("grpcAddress").is_none());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", metrics)).is_err(),
+        "nothing listens on the metrics port"
+    );
+}
