@@ -107,7 +107,7 @@ fn turns_carry_type_method_and_outcome_and_limits_are_counted() {
         "{out}"
     );
     assert!(
-        out.contains(r#"wapr_actor_turn_duration_seconds_count{app_id="A",actor_type="testbed",method="spin",outcome="deadline"} 1"#),
+        out.contains(r#"wapr_actor_turn_duration_seconds_count{app_id="A",actor_type="testbed",method="_other",outcome="deadline"} 1"#),
         "{out}"
     );
     assert!(
@@ -165,6 +165,34 @@ fn api_latency_is_in_milliseconds() {
     let out = text(&metrics);
     assert!(
         out.contains(r#"dapr_http_server_latency_sum{app_id="A",method="POST",status="200"} 2.5"#),
+        "{out}"
+    );
+}
+
+#[test]
+fn failed_calls_to_unseen_methods_take_no_label() {
+    let metrics = Metrics::new();
+    let t = metrics.for_type(&Arc::from("counter"));
+    let key = ActorKey::parse("counter", "x").expect("valid");
+    for i in 0..MAX_METHOD_LABELS * 2 {
+        let err = CallError::Trap {
+            actor: key.clone(),
+            method: format!("probe{i}"),
+            message: "unreachable".into(),
+        };
+        t.turn(&format!("probe{i}"), &Err::<(), _>(err), Duration::ZERO);
+    }
+    t.turn("increment", &Ok::<(), CallError>(()), Duration::ZERO);
+    let out = text(&metrics);
+    assert!(
+        out.contains(r#"wapr_actor_turn_duration_seconds_count{app_id="A",actor_type="counter",method="increment",outcome="ok"} 1"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            r#"wapr_actor_turn_duration_seconds_count{{app_id="A",actor_type="counter",method="_other",outcome="trap"}} {}"#,
+            MAX_METHOD_LABELS * 2
+        )),
         "{out}"
     );
 }

@@ -81,16 +81,20 @@ impl TypeMetrics {
     }
 
     /// Records one turn of `method` (or `activate`, `on-timer`, …).
+    ///
+    /// Only a method that once succeeded takes one of the type's method
+    /// labels: a failed call to a name never seen to work (a typo, a
+    /// caller probing names) is labelled `_other`, so it cannot crowd out
+    /// the type's real methods.
     pub fn turn<T>(&self, method: &str, result: &Result<T, CallError>, elapsed: Duration) {
-        let method = self.method(method);
-        let outcome = match result {
+        let (method, outcome) = match result {
             Ok(_) => {
-                method.ok.observe(elapsed.as_secs_f64());
+                self.method(method).ok.observe(elapsed.as_secs_f64());
                 return;
             }
             Err(err) => {
                 self.limit_hit(err);
-                outcome(err)
+                (self.known_method(method), outcome(err))
             }
         };
         self.metrics
@@ -148,6 +152,21 @@ impl TypeMetrics {
                 limit,
             })
             .inc();
+    }
+
+    /// The handles of `method` if it has a label already, else `_other`'s.
+    fn known_method(&self, method: &str) -> Method {
+        let read = self
+            .methods
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match read.get(method) {
+            Some(found) => found.clone(),
+            None => {
+                drop(read);
+                self.other()
+            }
+        }
     }
 
     /// The handles of `method`, or `_other`'s past the cap.

@@ -24,7 +24,10 @@ fn port_free(port: u16) -> bool {
 /// A base port with `count` free consecutive ports after it.
 fn free_port_run(count: u16) -> u16 {
     for _ in 0..200 {
-        let base = 20_000 + (rand_u16() % 20_000);
+        // Below the kernel's ephemeral range (32768–60999 by default), so
+        // no port-0 bind or outgoing connection of a concurrent test can
+        // take it between this check and the node's bind.
+        let base = 20_000 + (rand_u16() % 12_000);
         if (0..count).all(|i| port_free(base + i)) {
             return base;
         }
