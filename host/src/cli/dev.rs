@@ -51,11 +51,12 @@ pub struct DevArgs {
     /// `extended.grpcAddress`).
     #[arg(long)]
     pub grpc_port: Option<u16>,
-    /// Metrics port of node 0; node i serves `GET /metrics` on this + i
-    /// (a port already taken: a free one instead, shown in its
-    /// `/v1.0/metadata` as `extended.metricsAddress`).
-    #[arg(long, default_value_t = crate::config::DEFAULT_METRICS_PORT)]
-    pub metrics_port: u16,
+    /// Metrics port of node 0; node i serves `GET /metrics` on this + i.
+    /// Default: node 0 on daprd's 9090 if it is free (else none, with a
+    /// warning), the others each on a free port; each shows its address in
+    /// `/v1.0/metadata` as `extended.metricsAddress`.
+    #[arg(long)]
+    pub metrics_port: Option<u16>,
     /// Port of the embedded placement server (Dapr's self-hosted default).
     #[arg(long, default_value_t = crate::placement::DEFAULT_PLACEMENT_PORT)]
     pub placement_port: u16,
@@ -232,11 +233,22 @@ impl DevArgs {
                 None => 0,
             };
             command.env("WAPR_GRPC_PORT", grpc_port.to_string());
-            let metrics_port = self
-                .metrics_port
-                .checked_add(i)
-                .context("--metrics-port + node index overflows")?;
-            command.env("WAPR_METRICS_PORT", free_or_any(metrics_port).to_string());
+            // Node 0 takes the node's own default (9090 if free, decided
+            // at its bind, so concurrent clusters cannot race for it).
+            match (self.metrics_port, i) {
+                (Some(base), _) => {
+                    let port = base
+                        .checked_add(i)
+                        .context("--metrics-port + node index overflows")?;
+                    command.env("WAPR_METRICS_PORT", port.to_string());
+                }
+                (None, 0) => {
+                    command.env_remove("WAPR_METRICS_PORT");
+                }
+                (None, _) => {
+                    command.env("WAPR_METRICS_PORT", "0");
+                }
+            }
             // Through the environment, so a Redis password is not on the
             // command line for every user to see.
             command.env("WAPR_STATE", &node_state);
@@ -546,13 +558,5 @@ async fn wait_for_listener(
             humantime::format_duration(timeout)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// `port` if it can be bound on loopback now, else 0 (any free port).
-fn free_or_any(port: u16) -> u16 {
-    match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)) {
-        Ok(_) => port,
-        Err(_) => 0,
     }
 }

@@ -22,7 +22,7 @@ fn port_free(port: u16) -> bool {
 }
 
 /// A base port with `count` free consecutive ports after it.
-fn free_port_run(count: u16) -> u16 {
+pub(crate) fn free_port_run(count: u16) -> u16 {
     for _ in 0..200 {
         // Below the kernel's ephemeral range (32768–60999 by default), so
         // no port-0 bind or outgoing connection of a concurrent test can

@@ -451,7 +451,10 @@ async fn no_metrics_means_no_port_and_no_address_in_the_metadata() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dev_cluster_counts_forwards_and_every_call_once() {
-    let dev = start_dev_env(2, &[], &[]);
+    // Explicit ports (below the ephemeral range): by default node 0 takes
+    // 9090 only if no concurrent test holds it.
+    let metrics_base = crate::cluster::free_port_run(2).to_string();
+    let dev = start_dev_env(2, &["--metrics-port", &metrics_base], &[]);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
