@@ -425,49 +425,26 @@ impl Default for HttpConfig {
 /// daprd's default gRPC API port.
 pub const DEFAULT_GRPC_PORT: u16 = 50001;
 
-/// Settings of the gRPC API (`dapr.proto.runtime.v1.Dapr`, actor RPCs).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GrpcConfig {
-    /// Whether the node serves it.
-    pub enabled: bool,
-    /// Address to listen on (loopback by default, as daprd's API port).
-    pub listen: IpAddr,
-    /// Port. Unset: daprd's 50001 if it is free, else no gRPC API (with a
-    /// warning: under `dapr run` the sidecar holds it). Set: that port or
-    /// an error; 0 picks a free one.
-    pub port: Option<u16>,
-}
-
-impl Default for GrpcConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: None,
-        }
-    }
-}
-
 /// daprd's default metrics port.
 pub const DEFAULT_METRICS_PORT: u16 = 9090;
 
-/// Settings of the metrics port (`GET /metrics`, Prometheus text format).
+/// A port the node serves if it can: the gRPC API
+/// (`dapr.proto.runtime.v1.Dapr`) and the metrics port (`GET /metrics`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// Whether the node serves metrics.
+pub struct OptionalPortConfig {
+    /// Whether the node serves it.
     pub enabled: bool,
-    /// Address to listen on (loopback by default; a scraper elsewhere
-    /// needs `0.0.0.0`, as in the Kubernetes chart).
+    /// Address to listen on (loopback by default, as daprd's; a metrics
+    /// scraper elsewhere needs `0.0.0.0`, as in the Kubernetes chart).
     pub listen: IpAddr,
-    /// Port. Unset: daprd's 9090 if it is free, else none (with a warning:
-    /// under `dapr run` the sidecar's metrics hold it). Set: that port or
-    /// an error; 0 picks a free one.
+    /// Port. Unset: daprd's default (gRPC 50001, metrics 9090) if it is
+    /// free, else none (with a warning: under `dapr run` the sidecar holds
+    /// it). Set: that port or an error; 0 picks a free one.
     pub port: Option<u16>,
 }
 
-impl Default for MetricsConfig {
+impl Default for OptionalPortConfig {
     fn default() -> Self {
         Self {
             enabled: true,
@@ -476,6 +453,12 @@ impl Default for MetricsConfig {
         }
     }
 }
+
+/// Settings of the gRPC API (actor RPCs).
+pub type GrpcConfig = OptionalPortConfig;
+
+/// Settings of the metrics port (Prometheus text format).
+pub type MetricsConfig = OptionalPortConfig;
 
 /// Limits of the actor runtime. Per-type settings override the defaults here.
 #[derive(Debug, Clone, Serialize, Deserialize)]

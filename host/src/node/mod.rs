@@ -186,18 +186,14 @@ impl RunningNode {
         let reaper = spawn_idle_reaper(router.runtime());
         let scheduling = start_scheduling(&config, &router, &store).await?;
         let grpc_listener = serve::bind_optional(serve::OptionalPort {
-            enabled: config.grpc.enabled,
-            listen: config.grpc.listen,
-            port: config.grpc.port,
+            config: &config.grpc,
             default: crate::config::DEFAULT_GRPC_PORT,
             flag: "--grpc-port",
             what: "gRPC API",
         })
         .await?;
         let metrics_listener = serve::bind_optional(serve::OptionalPort {
-            enabled: config.metrics.enabled,
-            listen: config.metrics.listen,
-            port: config.metrics.port,
+            config: &config.metrics,
             default: crate::config::DEFAULT_METRICS_PORT,
             flag: "--metrics-port",
             what: "metrics endpoint",

@@ -164,14 +164,10 @@ async fn sends_within(stream: &TcpStream, timeout: Duration) -> bool {
     )
 }
 
-/// A port the node serves only if it can: what to bind and what to call it.
-pub(super) struct OptionalPort {
-    /// Whether it is served at all.
-    pub enabled: bool,
-    /// The address to listen on.
-    pub listen: std::net::IpAddr,
-    /// The configured port, if any.
-    pub port: Option<u16>,
+/// A port the node serves only if it can: its settings and what to call it.
+pub(super) struct OptionalPort<'a> {
+    /// Its settings.
+    pub config: &'a crate::config::OptionalPortConfig,
     /// daprd's default for it.
     pub default: u16,
     /// The flag that picks one, for the warning.
@@ -183,12 +179,15 @@ pub(super) struct OptionalPort {
 /// Binds an optional port: the configured one (an error if taken), or
 /// daprd's default if it is free (else `None`, with a warning: under
 /// `dapr run` the sidecar holds daprd's ports).
-pub(super) async fn bind_optional(port: OptionalPort) -> Result<Option<TcpListener>, NodeError> {
-    if !port.enabled {
+pub(super) async fn bind_optional(
+    port: OptionalPort<'_>,
+) -> Result<Option<TcpListener>, NodeError> {
+    let config = port.config;
+    if !config.enabled {
         return Ok(None);
     }
-    let explicit = port.port.is_some();
-    let addr = SocketAddr::new(port.listen, port.port.unwrap_or(port.default));
+    let explicit = config.port.is_some();
+    let addr = SocketAddr::new(config.listen, config.port.unwrap_or(port.default));
     match TcpListener::bind(addr).await {
         Ok(listener) => Ok(Some(listener)),
         Err(source) if explicit => Err(NodeError::Bind { addr, source }),
