@@ -129,6 +129,12 @@ def main(rendered_path, values_path):
         if not any(p["spec"]["selector"]["matchLabels"] == selector for p in pdbs):
             fail("no PodDisruptionBudget selects the node pods")
 
+    endpoint = (values.get("tracing") or {}).get("otlpEndpoint") or ""
+    if env.get("WAPR_OTLP_ENDPOINT", "") != endpoint:
+        fail(f"nodes export traces to {env.get('WAPR_OTLP_ENDPOINT')!r}, values say {endpoint!r}")
+    if endpoint and "WAPR_TRACE_SAMPLING_RATE" not in env:
+        fail("an OTLP endpoint without a sampling rate")
+
     live = int(args["--max-live-actors"][0])
     request = mebibytes(container["resources"]["requests"]["memory"])
     if request < live * 40 / 1024:

@@ -70,6 +70,9 @@ done
 if "$helm" lint --strict "$chart" --set node.replicas=three >/dev/null 2>&1; then
     say "values.schema.json accepted node.replicas=three"; exit 1
 fi
+if "$helm" lint --strict "$chart" --set tracing.otlpEndpoint=https://collector:4317 >/dev/null 2>&1; then
+    say "values.schema.json accepted an https OTLP endpoint (the nodes export over plain http)"; exit 1
+fi
 if "$helm" template wapr "$chart" --set placement.deploy=false >/dev/null 2>&1; then
     say "placement.deploy=false without an address rendered"; exit 1
 fi

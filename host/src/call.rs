@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use opentelemetry::trace::SpanContext;
 
 use crate::actor_key::{ActorKey, MethodName};
 use crate::error::{CallError, ChainDisplay};
@@ -30,11 +31,13 @@ fn random_uuid() -> String {
 }
 
 /// The chain of actors a call passes through, with the chain id that later
-/// carries Dapr's `Dapr-Reentrancy-Id`.
+/// carries Dapr's `Dapr-Reentrancy-Id`, and the trace context the call
+/// continues (the span of the step that made it; see [`crate::traces`]).
 #[derive(Debug, Clone)]
 pub struct CallChain {
     id: Arc<str>,
     actors: Arc<[ActorKey]>,
+    trace: SpanContext,
 }
 
 impl CallChain {
@@ -48,6 +51,7 @@ impl CallChain {
         Self {
             id: id.into(),
             actors: Arc::from(Vec::new()),
+            trace: SpanContext::NONE,
         }
     }
 
@@ -57,6 +61,7 @@ impl CallChain {
         Self {
             id: id.into(),
             actors: actors.into(),
+            trace: SpanContext::NONE,
         }
     }
 
@@ -109,7 +114,24 @@ impl CallChain {
         Self {
             id: Arc::clone(&self.id),
             actors: actors.into(),
+            trace: self.trace.clone(),
         }
+    }
+
+    /// The trace context calls in this chain continue (invalid: none).
+    pub fn trace(&self) -> &SpanContext {
+        &self.trace
+    }
+
+    /// The same chain continuing the span `trace`.
+    pub fn traced(mut self, trace: &SpanContext) -> Self {
+        self.trace = trace.clone();
+        self
+    }
+
+    /// Makes calls in this chain continue the span `trace`.
+    pub fn set_trace(&mut self, trace: &SpanContext) {
+        self.trace = trace.clone();
     }
 }
 
@@ -262,6 +284,9 @@ pub struct FireRequest {
     pub data: Option<Bytes>,
     /// Timer or reminder, and what each carries.
     pub kind: FireKind,
+    /// The trace context of the fire (its root span, started where the
+    /// fire was raised; invalid: none).
+    pub trace: SpanContext,
 }
 
 /// What kind of fire, with what Dapr hands the app for it.

@@ -29,4 +29,5 @@ pub mod router;
 pub mod scheduler;
 pub mod sidecar;
 pub mod state;
+pub mod traces;
 pub mod wasm;

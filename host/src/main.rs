@@ -34,6 +34,9 @@ fn run() -> anyhow::Result<()> {
             EnvFilter::try_from_env("WAPR_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: logs piped to a file, journald or a
+        // container runtime stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use opentelemetry::trace::{SpanContext, SpanKind};
 
 use crate::actor_key::ActorKey;
 use crate::actors::{ActorFactory, ActorRuntime, ActorServices};
@@ -40,6 +41,7 @@ impl Router {
         keys: StateKeys,
         caps: crate::actors::LiveCaps,
         metrics: Arc<crate::metrics::Metrics>,
+        tracer: crate::traces::Tracer,
     ) -> Arc<Self> {
         Arc::new_cyclic(|router: &Weak<Router>| {
             let caller: Weak<dyn ActorCaller> = router.clone();
@@ -51,6 +53,7 @@ impl Router {
                 blocks: std::sync::OnceLock::new(),
                 outbox: std::sync::OnceLock::new(),
                 metrics,
+                tracer,
             });
             Router {
                 runtime: Arc::new(ActorRuntime::new(types, services, caps)),
@@ -112,12 +115,26 @@ impl Router {
     }
 
     /// Delivers a timer or reminder fire to the actor's owner and waits
-    /// until its turn ended.
-    pub async fn fire(&self, fire: FireRequest) -> Result<(), CallError> {
-        let Some(cluster) = self.cluster.get() else {
-            return self.runtime.fire_local(fire).await;
+    /// until its turn ended. The fire is a trace of its own (daprd starts
+    /// none for a local fire; a root span per fire breaks no one).
+    pub async fn fire(&self, mut fire: FireRequest) -> Result<(), CallError> {
+        let mut span =
+            self.runtime
+                .services()
+                .tracer
+                .enter(&fire.trace, "fire", SpanKind::Internal);
+        if span.is_recording() {
+            let kind = if fire.is_timer() { "timer" } else { "reminder" };
+            span.rename(|| format!("fire {kind}/{}", fire.name));
+            span.set_actor(&fire.target);
+        }
+        fire.trace = span.context().clone();
+        let result = match self.cluster.get() {
+            None => self.runtime.fire_local(fire).await,
+            Some(cluster) => self.route(cluster, Routed::Fire(fire)).await.map(|_| ()),
         };
-        self.route(cluster, Routed::Fire(fire)).await.map(|_| ())
+        span.finish(&result);
+        result
     }
 
     /// Runs `work` on the owner of its actor: re-resolves and retries
@@ -128,10 +145,41 @@ impl Router {
         if target.is_reserved_type() {
             return Err(CallError::ReservedType(target.actor_type().to_string()));
         }
+        let tracer = &self.runtime.services().tracer;
+        let mut span = tracer.child(work.trace(), "route", SpanKind::Internal);
+        if span.is_recording() {
+            span.set_actor(&target);
+            work.set_trace(span.context());
+        }
+        let result = self.route_traced(cluster, work, &target).await;
+        span.finish(&result);
+        result
+    }
+
+    async fn route_traced(
+        &self,
+        cluster: &ClusterView,
+        mut work: Routed,
+        target: &ActorKey,
+    ) -> Result<Delivered, CallError> {
+        let tracer = &self.runtime.services().tracer;
         let deadline = Instant::now() + cluster.settings().route_budget;
         let mut delay = FIRST_RETRY_DELAY;
         loop {
-            let owner = cluster.resolve(&target, deadline).await?;
+            let owner = cluster.resolve(target, deadline).await?;
+            let mut forward = match &owner {
+                Owner::Remote { address, .. } => {
+                    let mut span = tracer.child(work.trace(), "forward", SpanKind::Client);
+                    if span.is_recording() {
+                        span.set("server.address", address.to_string());
+                    }
+                    Some(span)
+                }
+                Owner::Local => None,
+            };
+            let hop = forward
+                .as_ref()
+                .map_or_else(|| work.trace().clone(), |span| span.context().clone());
             let result = match (&owner, &mut work) {
                 (Owner::Local, Routed::Call(request)) => self
                     .runtime
@@ -150,7 +198,7 @@ impl Router {
                         // change, anywhere) and still apply once.
                         request.request_id = Some(RequestId::mint());
                     }
-                    let result = cluster.forward(address, request).await;
+                    let result = cluster.forward(address, request, &hop).await;
                     // Any later attempt may follow one that was applied.
                     if let Some(id) = request.request_id.as_mut() {
                         id.mark_delivered();
@@ -158,10 +206,14 @@ impl Router {
                     result.map(Delivered::Reply)
                 }
                 (Owner::Remote { address, .. }, Routed::Fire(fire)) => cluster
-                    .forward_fire(address, fire)
+                    .forward_fire(address, fire, &hop)
                     .await
                     .map(|()| Delivered::Fired),
             };
+            if let Some(span) = forward.as_mut() {
+                span.finish(&result);
+            }
+            drop(forward);
             let metrics = &self.runtime.services().metrics;
             if let Owner::Remote { address, .. } = &owner {
                 metrics.forwarded(address, &result.as_ref().map(|_| ()));
@@ -203,6 +255,20 @@ impl Routed {
         match self {
             Self::Call(request) => &request.target,
             Self::Fire(fire) => &fire.target,
+        }
+    }
+
+    fn trace(&self) -> &SpanContext {
+        match self {
+            Self::Call(request) => request.chain.trace(),
+            Self::Fire(fire) => &fire.trace,
+        }
+    }
+
+    fn set_trace(&mut self, trace: &SpanContext) {
+        match self {
+            Self::Call(request) => request.chain.set_trace(trace),
+            Self::Fire(fire) => fire.trace = trace.clone(),
         }
     }
 }

@@ -145,6 +145,8 @@ pub struct ActorServices {
     pub outbox: OnceLock<Arc<Outbox>>,
     /// Where turns, activations and commits are counted.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where their spans go.
+    pub tracer: crate::traces::Tracer,
 }
 
 /// Which export a turn runs.

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use opentelemetry::trace::SpanKind;
 
 use crate::actor_key::{ActorKey, validate_state_key};
 use crate::call::{CallChain, CallRequest, FireRequest};
@@ -272,8 +273,9 @@ impl ActorRuntime {
     pub async fn fire_local(&self, fire: FireRequest) -> Result<(), CallError> {
         self.check_request(&fire.target)?;
         // Dapr runs a fire under a fresh reentrancy id that it does not hand
-        // to the app: the fire starts a chain of its own.
-        let chain = CallChain::root();
+        // to the app: the fire starts a chain of its own (in the fire's
+        // trace).
+        let chain = CallChain::root().traced(&fire.trace);
         let applies = Applies {
             request_id: fire.request_id(),
             consumes: None,
@@ -507,9 +509,21 @@ impl ActorRuntime {
         chain: &CallChain,
     ) -> Result<LiveActor, CallError> {
         let started = Instant::now();
-        let result = self
-            .instantiate_and_activate(key, hosted, slot, chain)
-            .await;
+        let mut span = self
+            .services
+            .tracer
+            .child(chain.trace(), "activate", SpanKind::Internal);
+        let result = if span.is_recording() {
+            span.rename(|| format!("activate {}", key.actor_type()));
+            span.set_actor(key);
+            let chain = chain.clone().traced(span.context());
+            self.instantiate_and_activate(key, hosted, slot, &chain)
+                .await
+        } else {
+            self.instantiate_and_activate(key, hosted, slot, chain)
+                .await
+        };
+        span.finish(&result);
         hosted.metrics.activation(&result, started.elapsed());
         result
     }

@@ -248,6 +248,7 @@ fn fixture_with(types: &[(&str, PoolClass)], caps: LiveCaps) -> Fixture {
         blocks: std::sync::OnceLock::new(),
         outbox: std::sync::OnceLock::new(),
         metrics: crate::metrics::Metrics::new(),
+        tracer: crate::traces::Tracer::disabled(),
     });
     Fixture {
         runtime: Arc::new(ActorRuntime::new(factories, services, caps)),

@@ -26,6 +26,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use opentelemetry::trace::{SpanContext, SpanKind};
 
 use super::instance::{ActorServices, Export, GuestFailure, Instance, SharedState};
 use crate::actor_key::ActorKey;
@@ -123,8 +124,35 @@ pub async fn check_ledger(
 }
 
 /// Runs `export` and, if it succeeds, commits its writes (recording
-/// `request_id` in the ledger when the turn wrote state).
+/// `request_id` in the ledger when the turn wrote state). The turn is a
+/// span (`turn <type>/<export>`) in the call's trace; the calls its actor
+/// makes and its commit are children of it.
 pub async fn run(
+    target: &TurnScope<'_>,
+    instance: &mut dyn Instance,
+    export: Export<'_>,
+    chain: &CallChain,
+    applies: Applies<'_>,
+) -> TurnOutcome {
+    let mut span = target
+        .services
+        .tracer
+        .child(chain.trace(), "turn", SpanKind::Internal);
+    if !span.is_recording() {
+        return run_traced(target, instance, export, chain, applies).await;
+    }
+    span.rename(|| format!("turn {}/{}", target.key.actor_type(), export.name()));
+    span.set_actor(target.key);
+    let chain = chain.clone().traced(span.context());
+    let outcome = run_traced(target, instance, export, &chain, applies).await;
+    span.finish(&outcome.result);
+    if !outcome.keep_instance {
+        span.set("wapr.instance_dropped", true);
+    }
+    outcome
+}
+
+async fn run_traced(
     target: &TurnScope<'_>,
     instance: &mut dyn Instance,
     export: Export<'_>,
@@ -157,7 +185,7 @@ pub async fn run(
         target.state.discard_turn();
         return TurnOutcome::kept(Err(err));
     }
-    let outcome = commit(target, reply, consume).await;
+    let outcome = commit(target, reply, consume, chain.trace()).await;
     apply_schedule(target, outcome.result.is_ok()).await;
     outcome
 }
@@ -234,7 +262,12 @@ async fn record_in_ledger(
 /// Commits the turn's writes, the outbox records of its effects and the
 /// consumed log entry's delete in one transaction, releases the effects to
 /// the outbox, then hands back the reply.
-async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) -> TurnOutcome {
+async fn commit(
+    target: &TurnScope<'_>,
+    reply: Bytes,
+    consume: Option<WriteOp>,
+    trace: &SpanContext,
+) -> TurnOutcome {
     let key = target.key;
     let effects = target.state.effects().take();
     let prepared =
@@ -289,12 +322,23 @@ async fn commit(target: &TurnScope<'_>, reply: Bytes, consume: Option<WriteOp>) 
         return TurnOutcome::kept(Ok(reply));
     };
     let store = &target.services.store;
+    let mut span = target
+        .services
+        .tracer
+        .child(trace, "commit", SpanKind::Internal);
+    if span.is_recording() {
+        span.set("db.system", "state");
+        span.set("db.name", store.name());
+        span.set("wapr.writes", transaction.ops.len() as i64);
+    }
     let started = std::time::Instant::now();
     let committed = store.commit(transaction).await;
     target
         .services
         .metrics
         .commit(store.name(), started.elapsed(), committed.is_ok());
+    span.finish(&committed);
+    drop(span);
     match committed {
         Ok(etags) => {
             if let Some(prepared) = prepared {

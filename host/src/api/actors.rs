@@ -2,10 +2,12 @@
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use opentelemetry::trace::SpanKind;
 use serde::Deserialize;
+use tracing::Instrument as _;
 
 use super::{ApiError, ApiState};
 use crate::actor_key::ActorKey;
@@ -13,6 +15,7 @@ use crate::actor_key::MethodName;
 use crate::call::{CallChain, CallRequest, RequestId};
 use crate::error::{CallError, ErrorCode};
 use crate::state::Etag;
+use crate::traces::propagation;
 
 /// Header carrying Dapr's reentrancy / call-chain id.
 pub const REENTRANCY_HEADER: &str = "dapr-reentrancy-id";
@@ -62,8 +65,11 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 }
 
 /// `GET|POST|PUT|DELETE /v1.0/actors/{type}/{id}/method/{method}`.
+/// Continues the caller's `traceparent` and answers with the call span's.
 pub(super) async fn invoke(
     State(api): State<ApiState>,
+    verb: Method,
+    uri: Uri,
     path: Result<Path<MethodPath>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -88,15 +94,36 @@ pub(super) async fn invoke(
         }
     };
     let method = MethodName::parse(&path.method).map_err(CallError::from)?;
-    let mut request = CallRequest::new(target, method, payload);
-    request.chain = chain;
-    request.request_id = request_id;
-    let reply = api.router.call(request).await?;
-    let mut response = reply.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+    let mut span = api.router.runtime().services().tracer.enter_call(
+        &propagation::from_headers(&headers),
+        SpanKind::Client,
+        &target,
+        &method,
     );
+    if span.is_recording() {
+        span.set("dapr.api", format!("{verb} {}", uri.path()));
+        span.set("dapr.protocol", "http");
+    }
+    let mut request = CallRequest::new(target, method, payload);
+    request.chain = chain.traced(span.context());
+    request.request_id = request_id;
+    let reply = api.router.call(request).instrument(span.log_span()).await;
+    let mut response = match reply {
+        Ok(reply) => {
+            let mut response = reply.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(err) => {
+            span.fail(&err);
+            ApiError::from(err).into_response()
+        }
+    };
+    span.set("dapr.status_code", i64::from(response.status().as_u16()));
+    propagation::to_headers(span.context(), response.headers_mut());
     Ok(response)
 }
 

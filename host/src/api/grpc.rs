@@ -23,10 +23,12 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use opentelemetry::trace::SpanKind;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tonic::{Request, Status};
+use tracing::Instrument as _;
 use wapr_proto::dapr::proto::common::v1::JobFailurePolicy;
 use wapr_proto::dapr::proto::common::v1::job_failure_policy::Policy;
 use wapr_proto::dapr::proto::runtime::v1::dapr_server::{Dapr, DaprServer};
@@ -49,6 +51,7 @@ use crate::call::{CallChain, CallRequest, RequestId};
 use crate::cluster::wire::bytes_value_any;
 use crate::error::{CallError, ErrorKind};
 use crate::reminders::callback::inline_data;
+use crate::traces::propagation;
 
 type Reply<T> = Result<tonic::Response<T>, Status>;
 
@@ -244,10 +247,21 @@ impl Dapr for DaprGrpc {
         &self,
         request: Request<InvokeActorRequest>,
     ) -> Reply<InvokeActorResponse> {
+        let parent = propagation::from_metadata(request.metadata());
         let request = request.into_inner();
         let target = actor_of(&request.actor_type, &request.actor_id)?;
         let method = MethodName::parse(&request.method)
             .map_err(|e| Status::invalid_argument(format!("invalid actor method: {e}")))?;
+        let mut span = self.api.router.runtime().services().tracer.enter_call(
+            &parent,
+            SpanKind::Client,
+            &target,
+            &method,
+        );
+        if span.is_recording() {
+            span.set("dapr.api", "/dapr.proto.runtime.v1.Dapr/InvokeActor");
+            span.set("dapr.protocol", "grpc");
+        }
         let mut call = CallRequest::new(target, method, Bytes::from(request.data));
         if let Some(id) = metadata(&request.metadata, REENTRANCY_HEADER)
             && !id.is_empty()
@@ -261,17 +275,29 @@ impl Dapr for DaprGrpc {
                     .map_err(|e| Status::invalid_argument(format!("{IDEMPOTENCY_HEADER}: {e}")))?,
             );
         }
-        match self.api.router.call(call).await {
-            Ok(data) => Ok(tonic::Response::new(InvokeActorResponse {
-                data: data.into(),
-            })),
+        call.chain.set_trace(span.context());
+        let result = self.api.router.call(call).instrument(span.log_span()).await;
+        span.finish(&result);
+        let mut reply = match result {
+            Ok(data) => tonic::Response::new(InvokeActorResponse { data: data.into() }),
             // The method's own failure: daprd returns the app's error body
             // in a successful RPC.
-            Err(err) if is_method_failure(&err) => Ok(tonic::Response::new(InvokeActorResponse {
+            Err(err) if is_method_failure(&err) => tonic::Response::new(InvokeActorResponse {
                 data: ApiError::from(err).body(),
-            })),
-            Err(err) => Err(ApiError::from(err).into()),
+            }),
+            Err(err) => return Err(ApiError::from(err).into()),
+        };
+        // daprd answers every RPC but InvokeService with the span's
+        // `grpc-trace-bin`.
+        if span.context().is_valid() {
+            reply.metadata_mut().insert_bin(
+                propagation::GRPC_TRACE_BIN,
+                tonic::metadata::MetadataValue::from_bytes(&propagation::encode_binary(
+                    span.context(),
+                )),
+            );
         }
+        Ok(reply)
     }
 
     async fn get_actor_state(

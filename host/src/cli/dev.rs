@@ -57,6 +57,10 @@ pub struct DevArgs {
     /// `/v1.0/metadata` as `extended.metricsAddress`.
     #[arg(long)]
     pub metrics_port: Option<u16>,
+    /// OTLP/gRPC collector every node exports traces to
+    /// (`http://HOST:4317`); see `wapr node --otlp-endpoint`.
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
     /// Port of the embedded placement server (Dapr's self-hosted default).
     #[arg(long, default_value_t = crate::placement::DEFAULT_PLACEMENT_PORT)]
     pub placement_port: u16,
@@ -248,6 +252,9 @@ impl DevArgs {
                 (None, _) => {
                     command.env("WAPR_METRICS_PORT", "0");
                 }
+            }
+            if let Some(endpoint) = &self.otlp_endpoint {
+                command.env("WAPR_OTLP_ENDPOINT", endpoint);
             }
             // Through the environment, so a Redis password is not on the
             // command line for every user to see.

@@ -52,6 +52,17 @@ pub struct NodeArgs {
     /// over `--metrics-port`.
     #[arg(long, env = "WAPR_NO_METRICS")]
     pub no_metrics: bool,
+    /// OTLP/gRPC collector to export traces to (`http://HOST:4317`).
+    /// Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, as daprd reads them; none: no spans
+    /// (an incoming `traceparent` is still carried along).
+    #[arg(long, env = "WAPR_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// Share of new traces sampled, 0 to 1 (Dapr's `samplingRate`; a
+    /// caller's sampled trace is always followed). Default 1 with an
+    /// endpoint, as daprd; 0 turns tracing off.
+    #[arg(long, env = "WAPR_TRACE_SAMPLING_RATE")]
+    pub trace_sampling_rate: Option<f64>,
     /// File holding Dapr's API token: every HTTP and gRPC API call must
     /// carry it in `dapr-api-token` (health routes exempt). Default: the
     /// `DAPR_API_TOKEN` variable, if set. `APP_API_TOKEN`, if set, is what
@@ -183,6 +194,12 @@ impl NodeArgs {
         }
         if self.no_metrics {
             config.metrics.enabled = false;
+        }
+        if let Some(v) = self.otlp_endpoint {
+            config.tracing.otlp_endpoint = Some(v);
+        }
+        if let Some(v) = self.trace_sampling_rate {
+            config.tracing.sampling_rate = Some(v);
         }
         config.tokens = crate::config::ApiTokens {
             api: token_from(self.api_token_file.as_deref(), "DAPR_API_TOKEN")?,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use opentelemetry::trace::SpanContext;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceInvocationClient;
@@ -19,6 +20,7 @@ use crate::actor_key::ActorKey;
 use crate::call::{CallRequest, FireRequest};
 use crate::config::{CLUSTER_TOKEN_HEADER, Token};
 use crate::error::{CallError, ErrorCode, ErrorKind};
+use crate::traces::propagation;
 
 /// How long to wait for a TCP connection to a peer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -47,8 +49,11 @@ impl Forwarder {
         }
     }
 
-    fn stamp<T>(&self, request: &mut tonic::Request<T>) {
+    /// Sets the deadline, the cluster token and the trace context (as
+    /// daprd: `traceparent` and `grpc-trace-bin`).
+    fn stamp<T>(&self, request: &mut tonic::Request<T>, trace: &SpanContext) {
         request.set_timeout(self.call_timeout);
+        propagation::to_metadata(trace, request.metadata_mut());
         if let Some(token) = &self.token {
             request
                 .metadata_mut()
@@ -59,10 +64,15 @@ impl Forwarder {
     /// Forwards `call` to the node at `address` and returns its reply.
     /// [`CallError::Moved`] and [`CallError::Unreachable`] mean "re-resolve
     /// and retry"; any other error is the owner's answer.
-    pub async fn call(&self, address: &Arc<str>, call: &CallRequest) -> Result<Bytes, CallError> {
+    pub async fn call(
+        &self,
+        address: &Arc<str>,
+        call: &CallRequest,
+        trace: &SpanContext,
+    ) -> Result<Bytes, CallError> {
         let mut client = self.client(address, &call.target)?;
         let mut request = tonic::Request::new(encode_request(call));
-        self.stamp(&mut request);
+        self.stamp(&mut request, trace);
         match client.call_actor(request).await {
             Ok(reply) => decode_reply(reply.into_inner()),
             Err(status) => Err(classify(address, &call.target, &status)),
@@ -75,10 +85,15 @@ impl Forwarder {
     /// [`CallError::InDoubt`] mean "re-resolve and retry" (a reminder tick
     /// carries its id, so a retry applies once); a turn that ran and failed
     /// comes back as [`CallError::Remote`] and is not retried here.
-    pub async fn fire(&self, address: &Arc<str>, fire: &FireRequest) -> Result<(), CallError> {
+    pub async fn fire(
+        &self,
+        address: &Arc<str>,
+        fire: &FireRequest,
+        trace: &SpanContext,
+    ) -> Result<(), CallError> {
         let mut client = self.client(address, &fire.target)?;
         let mut request = encode_fire(fire);
-        self.stamp(&mut request);
+        self.stamp(&mut request, trace);
         match client.call_actor_reminder(request).await {
             Ok(_) => Ok(()),
             Err(status) => {

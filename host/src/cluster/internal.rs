@@ -15,8 +15,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
+use opentelemetry::trace::SpanKind;
 use serde::Serialize;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 use wapr_proto::dapr::proto::internals::v1::service_invocation_server::{
     ServiceInvocation, ServiceInvocationServer,
 };
@@ -31,6 +33,10 @@ use super::wire::{
 };
 use crate::actors::ActorRuntime;
 use crate::error::CallError;
+use crate::traces::propagation;
+
+/// `CallActor`'s full gRPC method, as daprd's span attributes name it.
+const CALL_ACTOR_PATH: &str = "/dapr.proto.internals.v1.ServiceInvocation/CallActor";
 
 /// Who this node is, for `GET /wapr/v1/node`.
 #[derive(Debug, Clone, Serialize)]
@@ -63,12 +69,30 @@ impl ServiceInvocation for InternalService {
         &self,
         request: Request<InternalInvokeRequest>,
     ) -> Result<Response<InternalInvokeResponse>, Status> {
-        let call = decode_request(request.into_inner())
+        let parent = propagation::from_metadata(request.metadata());
+        let mut call = decode_request(request.into_inner())
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if !self.runtime.hosts(call.target.actor_type()) || !self.cluster.owns_now(&call.target) {
             return Err(Status::internal(ACTOR_MOVED));
         }
-        match self.runtime.call_local(call).await {
+        let mut span = self.runtime.services().tracer.enter_call(
+            &parent,
+            SpanKind::Server,
+            &call.target,
+            &call.method,
+        );
+        if span.is_recording() {
+            span.set("dapr.api", CALL_ACTOR_PATH);
+            span.set("dapr.protocol", "grpc");
+        }
+        call.chain.set_trace(span.context());
+        let result = self
+            .runtime
+            .call_local(call)
+            .instrument(span.log_span())
+            .await;
+        span.finish(&result);
+        match result {
             Ok(body) => Ok(Response::new(encode_reply(body))),
             Err(CallError::Moved { .. }) => Err(Status::internal(ACTOR_MOVED)),
             Err(CallError::ShuttingDown) => {
@@ -82,11 +106,34 @@ impl ServiceInvocation for InternalService {
         &self,
         request: Request<Reminder>,
     ) -> Result<Response<()>, Status> {
-        let fire = decode_fire(request).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let parent = propagation::from_metadata(request.metadata());
+        let mut fire = decode_fire(request).map_err(|e| Status::invalid_argument(e.to_string()))?;
         if !self.runtime.hosts(fire.target.actor_type()) || !self.cluster.owns_now(&fire.target) {
             return Err(Status::internal(REMOTE_ACTOR_MOVED));
         }
-        match self.runtime.fire_local(fire).await {
+        let mut span =
+            self.runtime
+                .services()
+                .tracer
+                .enter(&parent, "CallActorReminder", SpanKind::Server);
+        if span.is_recording() {
+            span.rename(|| {
+                format!(
+                    "CallActorReminder/{}/{}",
+                    fire.target.actor_type(),
+                    fire.name
+                )
+            });
+            span.set_actor(&fire.target);
+        }
+        fire.trace = span.context().clone();
+        let result = self
+            .runtime
+            .fire_local(fire)
+            .instrument(span.log_span())
+            .await;
+        span.finish(&result);
+        match result {
             Ok(()) => Ok(Response::new(())),
             Err(CallError::Moved { .. }) => Err(Status::internal(REMOTE_ACTOR_MOVED)),
             Err(CallError::ShuttingDown) => {

@@ -276,8 +276,9 @@ impl ClusterView {
         &self,
         address: &Arc<str>,
         call: &crate::call::CallRequest,
+        trace: &opentelemetry::trace::SpanContext,
     ) -> Result<bytes::Bytes, CallError> {
-        self.forwarder.call(address, call).await
+        self.forwarder.call(address, call, trace).await
     }
 
     /// Forwards a timer or reminder fire to the host at `address`.
@@ -285,8 +286,9 @@ impl ClusterView {
         &self,
         address: &Arc<str>,
         fire: &crate::call::FireRequest,
+        trace: &opentelemetry::trace::SpanContext,
     ) -> Result<(), CallError> {
-        self.forwarder.fire(address, fire).await
+        self.forwarder.fire(address, fire, trace).await
     }
 
     /// Whether this node may run a turn of `key` now: it owns the actor

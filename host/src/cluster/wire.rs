@@ -403,6 +403,7 @@ pub fn decode_fire(request: tonic::Request<Reminder>) -> Result<FireRequest, Dec
         name: Arc::from(reminder.name),
         data: reminder.data.map(any_data),
         kind,
+        trace: opentelemetry::trace::SpanContext::NONE,
     })
 }
 
@@ -484,6 +485,7 @@ mod tests {
             kind: FireKind::Reminder {
                 tick: Some(RequestId::given("tick-7").expect("id")),
             },
+            trace: opentelemetry::trace::SpanContext::NONE,
         };
         let wire = encode_fire(&reminder);
         let message = wire.get_ref();

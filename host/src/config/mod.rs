@@ -19,6 +19,7 @@ mod dapr;
 mod pubsub;
 mod subscriptions;
 mod tokens;
+mod traces;
 mod wasi;
 
 pub use class::{LARGE_COMPONENT_BYTES, PoolClass};
@@ -29,6 +30,7 @@ pub use dapr::{
 pub use pubsub::PubSubConfig;
 pub use subscriptions::{BulkDelivery, IdError, IdFrom, Subscription};
 pub use tokens::{ApiTokens, CLUSTER_TOKEN_HEADER, Token};
+pub use traces::{DEFAULT_SAMPLING_RATE_WITH_ENDPOINT, TracingConfig};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
 
 /// A configuration problem, naming the field at fault.
@@ -351,6 +353,8 @@ pub struct NodeConfig {
     pub grpc: GrpcConfig,
     /// The Prometheus metrics port.
     pub metrics: MetricsConfig,
+    /// Trace export (OTLP).
+    pub tracing: TracingConfig,
     /// Placement and the internal API (cluster membership).
     pub cluster: ClusterConfig,
     /// Timers and reminders: the Scheduler reminders are kept in.
@@ -379,6 +383,7 @@ impl Default for NodeConfig {
             http: HttpConfig::default(),
             grpc: GrpcConfig::default(),
             metrics: MetricsConfig::default(),
+            tracing: TracingConfig::default(),
             cluster: ClusterConfig::default(),
             scheduler: SchedulerConfig::default(),
             reentrancy: ReentrancyConfig::default(),
@@ -681,6 +686,9 @@ impl NodeConfig {
             return Err(invalid("app_id", "must not contain '||'"));
         }
         self.pubsub
+            .check()
+            .map_err(|(field, reason)| invalid(field, reason))?;
+        self.tracing
             .check()
             .map_err(|(field, reason)| invalid(field, reason))?;
         if self.http.header_read_timeout.is_zero() {

@@ -61,6 +61,9 @@ pub enum NodeError {
     /// invalid, or the built-in broker cannot be reached).
     #[error("cannot set up Dapr's building blocks: {0}")]
     Blocks(String),
+    /// The trace exporter could not be set up.
+    #[error(transparent)]
+    Tracing(#[from] crate::traces::TraceSetupError),
     /// The HTTP port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -182,6 +185,7 @@ impl RunningNode {
             StateKeys::new(config.app_id.clone()),
             caps,
             crate::metrics::Metrics::new(),
+            start_tracer(&config)?,
         );
         let reaper = spawn_idle_reaper(router.runtime());
         let scheduling = start_scheduling(&config, &router, &store).await?;
@@ -386,8 +390,28 @@ impl RunningNode {
         if let Some(metrics) = self.metrics.take() {
             metrics.stop(Duration::from_secs(2), "metrics").await;
         }
+        // The last spans (the shutdown's own turns included) go out.
+        self.router.runtime().services().tracer.shutdown().await;
         tracing::info!("node stopped");
     }
+}
+
+/// The node's tracer: exporting over OTLP when `config.tracing` names an
+/// endpoint (and a rate above 0), else one that only carries contexts.
+fn start_tracer(config: &NodeConfig) -> Result<crate::traces::Tracer, NodeError> {
+    Ok(
+        match crate::traces::export::from_config(&config.tracing, &config.app_id)? {
+            Some(provider) => {
+                tracing::info!(
+                    endpoint = config.tracing.endpoint().as_deref().unwrap_or_default(),
+                    sampling_rate = config.tracing.sampling_rate(),
+                    "exporting traces over OTLP/gRPC"
+                );
+                crate::traces::Tracer::exporting(provider)
+            }
+            None => crate::traces::Tracer::disabled(),
+        },
+    )
 }
 
 /// Opens the state store `config` names.

@@ -100,6 +100,7 @@ mod tests {
             name: Arc::from("r"),
             data: data.map(Bytes::copy_from_slice),
             kind,
+            trace: opentelemetry::trace::SpanContext::NONE,
         }
     }
 

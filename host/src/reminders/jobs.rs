@@ -375,6 +375,7 @@ fn fire_of(trigger: &Trigger) -> Result<FireRequest, CallError> {
         name: Arc::from(trigger.name.as_str()),
         data: trigger.data.clone().map(any_data),
         kind: FireKind::Reminder { tick },
+        trace: opentelemetry::trace::SpanContext::NONE,
     })
 }
 

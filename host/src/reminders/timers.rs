@@ -261,6 +261,7 @@ impl Timers {
                     due_time: Arc::from(entry.spec.due_time.as_str()),
                     period: Arc::from(entry.spec.period.as_str()),
                 },
+                trace: opentelemetry::trace::SpanContext::NONE,
             };
             due.push((id, generation, cursor, fire));
         }

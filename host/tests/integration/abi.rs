@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use opentelemetry::trace::SpanContext;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wapr_host::actor_key::ActorKey;
@@ -262,6 +263,7 @@ async fn fires_reach_an_abi_0_1_actor_as_an_invoke_of_daprs_callback_method() {
             due_time: Arc::from("0s"),
             period: Arc::from("1s"),
         },
+        trace: SpanContext::NONE,
     };
     let (method, body) = timer.dapr_callback();
     assert_eq!(method, "timer/t");
@@ -284,6 +286,7 @@ async fn fires_reach_an_abi_0_1_actor_as_an_invoke_of_daprs_callback_method() {
         name: Arc::from("r"),
         data: None,
         kind: FireKind::Reminder { tick: None },
+        trace: SpanContext::NONE,
     };
     assert_eq!(
         reminder.dapr_callback(),
@@ -309,6 +312,7 @@ async fn fires_reach_an_abi_0_1_actor_as_an_invoke_of_daprs_callback_method() {
                 due_time: Arc::from("0s"),
                 period: Arc::from("1s"),
             },
+            trace: SpanContext::NONE,
         })
         .await
         .expect("on-timer");

@@ -54,6 +54,13 @@ pub(crate) struct Dev {
     _dir: tempfile::TempDir,
 }
 
+impl Dev {
+    /// The process id of node `i`, from the banner.
+    pub(crate) fn pid(&self, i: usize) -> i64 {
+        i64::from(self.pids[i])
+    }
+}
+
 fn start_dev(nodes: u16) -> Dev {
     start_dev_with(nodes, &[])
 }
@@ -194,7 +201,7 @@ async fn wait_members(client: &reqwest::Client, endpoint: &str, members: usize) 
 
 /// The live table as node `endpoint` sees it: (version, rf, member name →
 /// that member's HTTP endpoint).
-async fn live_table(
+pub(crate) async fn live_table(
     client: &reqwest::Client,
     endpoint: &str,
 ) -> (u64, u64, BTreeMap<String, String>) {

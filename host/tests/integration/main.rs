@@ -30,5 +30,6 @@ mod reminder_faults;
 mod scheduling;
 mod scheduling_input;
 mod shared_state;
+mod traces;
 mod turns;
 mod wasi;
