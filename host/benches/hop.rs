@@ -115,6 +115,7 @@ fn main() {
         tokio::spawn(wapr_host::placement::server::serve(
             listener,
             service,
+            None,
             std::future::pending::<()>(),
         ));
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());

@@ -29,5 +29,6 @@ pub mod router;
 pub mod scheduler;
 pub mod sidecar;
 pub mod state;
+pub mod tls;
 pub mod traces;
 pub mod wasm;

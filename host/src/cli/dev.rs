@@ -145,7 +145,7 @@ impl DevArgs {
                 let _ = stopped.await;
             };
             if let Err(err) =
-                crate::placement::server::serve(placement_listener, service, shutdown).await
+                crate::placement::server::serve(placement_listener, service, None, shutdown).await
             {
                 tracing::error!(error = %err, "placement server failed");
             }

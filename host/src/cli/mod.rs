@@ -118,3 +118,41 @@ async fn signal_received() {
         () = term => {},
     }
 }
+
+/// Mutual TLS flags, shared by `wapr node`, `wapr placement` and
+/// `wapr dev` (all three files, or none).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// This process's certificate chain (PEM) for mutual TLS on the
+    /// internal port and towards placement (with --tls-key and --tls-ca).
+    #[arg(long, env = "WAPR_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, env = "WAPR_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// The CA (PEM) every peer's certificate must chain to.
+    #[arg(long, env = "WAPR_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The name every peer's certificate must carry, when not the host
+    /// dialled.
+    #[arg(long, env = "WAPR_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+}
+
+impl TlsArgs {
+    /// Overrides what `config` says with the flags given.
+    pub fn apply(self, config: &mut crate::config::TlsConfig) {
+        if let Some(v) = self.tls_cert {
+            config.cert = Some(v);
+        }
+        if let Some(v) = self.tls_key {
+            config.key = Some(v);
+        }
+        if let Some(v) = self.tls_ca {
+            config.ca = Some(v);
+        }
+        if let Some(v) = self.tls_server_name {
+            config.server_name = Some(v);
+        }
+    }
+}

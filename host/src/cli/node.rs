@@ -128,6 +128,9 @@ pub struct NodeArgs {
     /// How long running turns of actors that moved away may finish, e.g. 2s.
     #[arg(long, env = "WAPR_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
     pub drain_timeout: Option<Duration>,
+    /// Mutual TLS.
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
 }
 
 fn parse_actor(s: &str) -> Result<(String, PathBuf), String> {
@@ -252,6 +255,7 @@ impl NodeArgs {
         if let Some(v) = self.drain_timeout {
             config.cluster.drain_timeout = v;
         }
+        self.tls.apply(&mut config.tls);
         if config.actors.is_empty() {
             return Err(ConfigError::Invalid {
                 field: "actors".into(),

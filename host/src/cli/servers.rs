@@ -31,6 +31,9 @@ pub struct PlacementArgs {
     /// hosts that did not answer (Dapr's `--disseminate-timeout`).
     #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
     pub disseminate_timeout: Duration,
+    /// Mutual TLS: members must present a certificate the CA signed.
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
 }
 
 impl PlacementArgs {
@@ -50,11 +53,18 @@ impl PlacementArgs {
             ..PlacementSettings::default()
         };
         let service = PlacementService::new(settings);
+        let mut tls = crate::config::TlsConfig::default();
+        self.tls.apply(&mut tls);
+        tls.check()
+            .map_err(|(field, reason)| anyhow::anyhow!("{field}: {reason}"))?;
+        let tls = crate::tls::ClusterTls::load(&tls)?;
         println!(
-            "wapr placement: listening on {}",
-            listener.local_addr().unwrap_or(addr)
+            "wapr placement: listening on {}{}",
+            listener.local_addr().unwrap_or(addr),
+            if tls.is_some() { " (mutual TLS)" } else { "" }
         );
-        crate::placement::server::serve(listener, service, super::shutdown_signal()).await?;
+        crate::placement::server::serve(listener, service, tls.as_ref(), super::shutdown_signal())
+            .await?;
         Ok(())
     }
 }

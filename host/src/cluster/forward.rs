@@ -20,6 +20,7 @@ use crate::actor_key::ActorKey;
 use crate::call::{CallRequest, FireRequest};
 use crate::config::{CLUSTER_TOKEN_HEADER, Token};
 use crate::error::{CallError, ErrorCode, ErrorKind};
+use crate::tls::ClusterTls;
 use crate::traces::propagation;
 
 /// How long to wait for a TCP connection to a peer.
@@ -35,17 +36,21 @@ pub struct Forwarder {
     call_timeout: Duration,
     /// The cluster token every request carries, if the cluster has one.
     token: Option<MetadataValue<Ascii>>,
+    /// Mutual TLS towards peers, when the cluster runs it.
+    tls: Option<ClusterTls>,
 }
 
 impl Forwarder {
     /// A forwarder whose calls give up after `call_timeout` (a turn's
     /// deadline plus margin) and carry the cluster `token`, if any (a
     /// [`Token`] is printable ASCII, so it always fits in metadata).
-    pub fn new(call_timeout: Duration, token: Option<&Token>) -> Self {
+    /// With `tls`, peers are dialled over mutual TLS.
+    pub fn new(call_timeout: Duration, token: Option<&Token>, tls: Option<ClusterTls>) -> Self {
         Self {
             peers: DashMap::new(),
             call_timeout,
             token: token.and_then(|t| t.expose().parse().ok()),
+            tls,
         }
     }
 
@@ -127,13 +132,23 @@ impl Forwarder {
         if let Some(client) = self.peers.get(address) {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| CallError::Host {
-                actor: target.clone(),
-                message: format!("placement table names an invalid address {address:?}: {e}"),
-            })?
+        let invalid = |e: &dyn std::fmt::Display| CallError::Host {
+            actor: target.clone(),
+            message: format!("cannot dial {address:?}: {e}"),
+        };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+            .map_err(|e| invalid(&e))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
+        if let Some(tls) = &self.tls {
+            let host = address
+                .rsplit_once(':')
+                .map_or(&**address, |(host, _)| host);
+            endpoint = endpoint
+                .tls_config(tls.client_for(host))
+                .map_err(|e| invalid(&e))?;
+        }
         let client = ServiceInvocationClient::new(endpoint.connect_lazy())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);

@@ -18,6 +18,7 @@ mod class;
 mod dapr;
 mod pubsub;
 mod subscriptions;
+mod tls;
 mod tokens;
 mod traces;
 mod wasi;
@@ -29,6 +30,7 @@ pub use dapr::{
 };
 pub use pubsub::PubSubConfig;
 pub use subscriptions::{BulkDelivery, IdError, IdFrom, Subscription};
+pub use tls::TlsConfig;
 pub use tokens::{ApiTokens, CLUSTER_TOKEN_HEADER, Token};
 pub use traces::{DEFAULT_SAMPLING_RATE_WITH_ENDPOINT, TracingConfig};
 pub use wasi::{DEFAULT_GUEST_DIR, ReadOnlyDir, WasiGrants};
@@ -355,6 +357,8 @@ pub struct NodeConfig {
     pub metrics: MetricsConfig,
     /// Trace export (OTLP).
     pub tracing: TracingConfig,
+    /// Mutual TLS between the cluster's processes.
+    pub tls: TlsConfig,
     /// Placement and the internal API (cluster membership).
     pub cluster: ClusterConfig,
     /// Timers and reminders: the Scheduler reminders are kept in.
@@ -384,6 +388,7 @@ impl Default for NodeConfig {
             grpc: GrpcConfig::default(),
             metrics: MetricsConfig::default(),
             tracing: TracingConfig::default(),
+            tls: TlsConfig::default(),
             cluster: ClusterConfig::default(),
             scheduler: SchedulerConfig::default(),
             reentrancy: ReentrancyConfig::default(),
@@ -689,6 +694,9 @@ impl NodeConfig {
             .check()
             .map_err(|(field, reason)| invalid(field, reason))?;
         self.tracing
+            .check()
+            .map_err(|(field, reason)| invalid(field, reason))?;
+        self.tls
             .check()
             .map_err(|(field, reason)| invalid(field, reason))?;
         if self.http.header_read_timeout.is_zero() {

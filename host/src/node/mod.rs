@@ -39,6 +39,7 @@ use crate::state::memory::MemoryStore;
 use crate::state::redis::{RedisSettings, RedisStore};
 use crate::state::shared::{SharedSettings, SharedStore};
 use crate::state::{StateError, StateKeys, StateStore};
+use crate::tls::ClusterTls;
 use crate::wasm::{CodeCache, EngineSettings, Engines, LargePool, WasmError};
 
 /// Why a node could not start.
@@ -61,6 +62,9 @@ pub enum NodeError {
     /// invalid, or the built-in broker cannot be reached).
     #[error("cannot set up Dapr's building blocks: {0}")]
     Blocks(String),
+    /// The TLS files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The trace exporter could not be set up.
     #[error(transparent)]
     Tracing(#[from] crate::traces::TraceSetupError),
@@ -128,6 +132,8 @@ impl RunningNode {
         store: Option<Arc<dyn StateStore>>,
     ) -> Result<Self, NodeError> {
         config.validate()?;
+        // Before anything starts: a bad certificate file stops the node here.
+        let tls = ClusterTls::load(&config.tls)?;
         let max_map_count = read_max_map_count();
         let planned_large = config
             .actors
@@ -232,7 +238,7 @@ impl RunningNode {
             .local_addr()
             .map_err(|source| NodeError::Bind { addr, source })?;
         let cluster = if config.cluster.is_clustered() {
-            Some(join_cluster(&config, &api, http_addr).await?)
+            Some(join_cluster(&config, &api, http_addr, tls.as_ref()).await?)
         } else {
             None
         };
@@ -241,12 +247,12 @@ impl RunningNode {
             Some(listener) => Some(serve::Served::spawn(
                 listener,
                 crate::api::grpc_app(api.clone()),
-                limits,
+                limits.clone(),
                 "gRPC API",
             )?),
             None => None,
         };
-        let http = serve::Served::spawn(listener, http_app(api), limits, "HTTP API")?;
+        let http = serve::Served::spawn(listener, http_app(api), limits.clone(), "HTTP API")?;
         let metrics = match metrics_listener {
             Some(listener) => {
                 let registry = router.runtime().services().metrics.registry(
@@ -532,6 +538,7 @@ async fn join_cluster(
     config: &NodeConfig,
     api: &ApiState,
     http_addr: SocketAddr,
+    tls: Option<&ClusterTls>,
 ) -> Result<ClusterParts, NodeError> {
     let router = &api.router;
     let addr = SocketAddr::new(config.cluster.listen, config.cluster.port);
@@ -558,6 +565,7 @@ async fn join_cluster(
         Forwarder::new(
             longest_turn + FORWARD_MARGIN,
             config.tokens.cluster.as_ref(),
+            tls.cloned(),
         ),
     );
     router.attach_cluster(Arc::clone(&view));
@@ -585,12 +593,13 @@ async fn join_cluster(
     let internal = serve::Served::spawn(
         listener,
         app,
-        serve::ConnLimits::of(&config.http),
+        serve::ConnLimits::of(&config.http).with_tls(tls.map(ClusterTls::acceptor)),
         "internal API",
     )?;
     let placement = PlacementClient::start(
         ClientSettings {
             addresses: config.cluster.placement.clone(),
+            tls: tls.cloned(),
             ..ClientSettings::default()
         },
         HostReport {

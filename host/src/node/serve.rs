@@ -24,13 +24,16 @@ use tokio::task::JoinHandle;
 
 use super::NodeError;
 
-/// Bounds on each listener's connections.
-#[derive(Debug, Clone, Copy)]
+/// Bounds on each listener's connections, and its TLS.
+#[derive(Clone)]
 pub(super) struct ConnLimits {
-    /// First byte, and HTTP/1.1 request headers, within this.
+    /// First byte, the TLS handshake, and HTTP/1.1 request headers, each
+    /// within this.
     pub header_read_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Terminates (mutual) TLS on every connection, when set.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl ConnLimits {
@@ -39,7 +42,14 @@ impl ConnLimits {
         Self {
             header_read_timeout: config.header_read_timeout,
             max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+            tls: None,
         }
+    }
+
+    /// The same limits, with TLS terminated by `acceptor`.
+    pub(super) fn with_tls(mut self, acceptor: Option<&tokio_rustls::TlsAcceptor>) -> Self {
+        self.tls = acceptor.cloned();
+        self
     }
 }
 
@@ -118,7 +128,7 @@ async fn accept_loop(
                 }
             }
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -134,6 +144,7 @@ async fn accept_loop(
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
         let first_byte = limits.header_read_timeout;
+        let tls = limits.tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
             if !sends_within(&stream, first_byte).await {
@@ -144,8 +155,30 @@ async fn accept_loop(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(first_byte);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(err) = watcher.watch(conn).await {
+            let result = match tls {
+                None => {
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+                Some(acceptor) => {
+                    // A peer without a certificate the CA signed ends here.
+                    let stream = match tokio::time::timeout(first_byte, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(err)) => {
+                            tracing::warn!(server = what, %peer, error = %err, "TLS handshake refused");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+            };
+            if let Err(err) = result {
                 tracing::trace!(error = %err, "connection ended with an error");
             }
         });

@@ -75,6 +75,8 @@ pub struct ClientSettings {
     pub gen_a_unlock_timeout: Duration,
     /// Bound on resolving an address and on each connect.
     pub connect_timeout: Duration,
+    /// Mutual TLS towards placement, when the cluster runs it.
+    pub tls: Option<crate::tls::ClusterTls>,
 }
 
 impl Default for ClientSettings {
@@ -86,6 +88,7 @@ impl Default for ClientSettings {
             gen_a_heartbeat: Duration::from_secs(1),
             gen_a_unlock_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -358,7 +361,12 @@ impl Worker {
 
     /// Connects, opens the stream and runs it until it ends.
     async fn session(&mut self, address: &str, rotation: usize) -> Ended {
-        let connecting = connect(address, rotation, self.settings.connect_timeout);
+        let connecting = connect(
+            address,
+            rotation,
+            self.settings.connect_timeout,
+            self.settings.tls.as_ref(),
+        );
         let (target, channel) = tokio::select! {
             biased;
             () = stopped(&mut self.stop) => return Ended::Shutdown,
@@ -611,8 +619,17 @@ async fn connect(
     address: &str,
     rotation: usize,
     limit: Duration,
+    tls: Option<&crate::tls::ClusterTls>,
 ) -> Result<(String, Channel), StreamError> {
     let address = with_default_port(address);
+    // With TLS, placement's certificate must name the host as configured
+    // (not the IP it resolved to), unless a server name is set.
+    let tls = tls.map(|tls| {
+        let host = address
+            .rsplit_once(':')
+            .map_or(address.as_str(), |(h, _)| h);
+        tls.client_for(host)
+    });
     let resolve_err = |reason: String| StreamError::Resolve {
         address: address.clone(),
         reason,
@@ -631,7 +648,7 @@ async fn connect(
     let mut last = resolve_err("no addresses".into());
     for i in 0..ips.len() {
         let ip = ips[(rotation + i) % ips.len()];
-        match dial(ip, limit).await {
+        match dial(ip, limit, tls.as_ref()).await {
             Ok(channel) => {
                 let label = if ip.to_string() == address {
                     address
@@ -651,13 +668,23 @@ async fn connect(
     Err(last)
 }
 
-async fn dial(ip: SocketAddr, limit: Duration) -> Result<Channel, String> {
+async fn dial(
+    ip: SocketAddr,
+    limit: Duration,
+    tls: Option<&tonic::transport::ClientTlsConfig>,
+) -> Result<Channel, String> {
     // Deliberately no `http2_keep_alive_interval` and no adaptive window
     // (BDP pings): the server pings us every 2 s, hyper answers.
-    let endpoint = Endpoint::from_shared(format!("http://{ip}"))
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{ip}"))
         .map_err(|err| error_chain(&err))?
         .connect_timeout(limit)
         .tcp_nodelay(true);
+    if let Some(tls) = tls {
+        endpoint = endpoint
+            .tls_config(tls.clone())
+            .map_err(|err| error_chain(&err))?;
+    }
     match tokio::time::timeout(limit, endpoint.connect()).await {
         Ok(Ok(channel)) => Ok(channel),
         Ok(Err(err)) => Err(error_chain(&err)),
@@ -1039,6 +1066,7 @@ mod tests {
             gen_a_heartbeat: Duration::from_millis(250),
             gen_a_unlock_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(1),
+            tls: None,
         }
     }
 

@@ -293,10 +293,13 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), Placeme
 /// seconds at most for the connections to close.
 ///
 /// The server pings every client every `keepalive_time` and drops it after
-/// `keepalive_timeout` without an answer; plain HTTP/2 (h2c), no TLS.
+/// `keepalive_timeout` without an answer. Plain HTTP/2 (h2c), or mutual
+/// TLS with `tls`: a member without a certificate the CA signed cannot
+/// join.
 pub async fn serve(
     listener: TcpListener,
     service: PlacementService,
+    tls: Option<&crate::tls::ClusterTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), PlacementServerError> {
     let settings = service.settings().clone();
@@ -316,7 +319,11 @@ pub async fn serve(
         conn
     });
     info!(addr = ?local, "placement server listening");
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls.server())?;
+    }
+    let server = builder
         .http2_keepalive_interval(Some(settings.keepalive_time))
         .http2_keepalive_timeout(Some(settings.keepalive_timeout))
         .add_service(service.into_server())
@@ -1274,7 +1281,7 @@ mod tests {
             let (listener, addr) = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let service = PlacementService::new(settings);
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(serve(listener, service.clone(), async move {
+            let task = tokio::spawn(serve(listener, service.clone(), None, async move {
                 let _ = stopped.await;
             }));
             Self {

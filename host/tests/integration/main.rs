@@ -30,6 +30,7 @@ mod reminder_faults;
 mod scheduling;
 mod scheduling_input;
 mod shared_state;
+mod tls;
 mod traces;
 mod turns;
 mod wasi;

@@ -33,6 +33,7 @@ impl Cluster {
         tokio::spawn(wapr_host::placement::server::serve(
             listener,
             PlacementService::new(PlacementSettings::default()),
+            None,
             std::future::pending::<()>(),
         ));
         let store: Arc<dyn wapr_host::state::StateStore> = Arc::new(MemoryStore::new());
