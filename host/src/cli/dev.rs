@@ -207,7 +207,7 @@ impl DevArgs {
                 let _ = stopped.await;
             };
             if let Err(err) =
-                crate::scheduler::server::serve(scheduler_listener, service, shutdown).await
+                crate::scheduler::server::serve(scheduler_listener, service, None, shutdown).await
             {
                 tracing::error!(error = %err, "scheduler server failed");
             }

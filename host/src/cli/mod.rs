@@ -140,6 +140,20 @@ pub struct TlsArgs {
 }
 
 impl TlsArgs {
+    /// The TLS of a server started from these flags alone (`wapr
+    /// placement`, `wapr scheduler`).
+    ///
+    /// # Errors
+    /// Files missing from the set, or not usable.
+    pub fn load(self) -> anyhow::Result<Option<crate::tls::ClusterTls>> {
+        let mut config = crate::config::TlsConfig::default();
+        self.apply(&mut config);
+        config
+            .check()
+            .map_err(|(field, reason)| anyhow::anyhow!("{field}: {reason}"))?;
+        Ok(crate::tls::ClusterTls::load(&config)?)
+    }
+
     /// Overrides what `config` says with the flags given.
     pub fn apply(self, config: &mut crate::config::TlsConfig) {
         if let Some(v) = self.tls_cert {

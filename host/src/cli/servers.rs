@@ -53,11 +53,7 @@ impl PlacementArgs {
             ..PlacementSettings::default()
         };
         let service = PlacementService::new(settings);
-        let mut tls = crate::config::TlsConfig::default();
-        self.tls.apply(&mut tls);
-        tls.check()
-            .map_err(|(field, reason)| anyhow::anyhow!("{field}: {reason}"))?;
-        let tls = crate::tls::ClusterTls::load(&tls)?;
+        let tls = self.tls.load()?;
         println!(
             "wapr placement: listening on {}{}",
             listener.local_addr().unwrap_or(addr),
@@ -160,11 +156,15 @@ pub struct SchedulerArgs {
     /// Data directory of the embedded store.
     #[arg(long, default_value = ".wapr/scheduler", env = "WAPR_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Mutual TLS: clients must present a certificate the CA signed.
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
 }
 
 impl SchedulerArgs {
     /// Serves until Ctrl-C or SIGTERM, then flushes the store.
     pub async fn run(self) -> anyhow::Result<()> {
+        let tls = self.tls.clone().load()?;
         let addr = SocketAddr::new(self.listen, self.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -193,11 +193,13 @@ impl SchedulerArgs {
             crate::node::join_host_port(&host, local.port())
         });
         println!(
-            "wapr scheduler: listening on {local}, announcing {advertise}, jobs in the {} store",
-            store.name()
+            "wapr scheduler: listening on {local}, announcing {advertise}, jobs in the {} store{}",
+            store.name(),
+            if tls.is_some() { " (mutual TLS)" } else { "" }
         );
         let service = crate::scheduler::server::SchedulerService::new(engine.clone(), advertise);
-        crate::scheduler::server::serve(listener, service, super::shutdown_signal()).await?;
+        crate::scheduler::server::serve(listener, service, tls.as_ref(), super::shutdown_signal())
+            .await?;
         engine.stop().await;
         store.close().await?;
         Ok(())

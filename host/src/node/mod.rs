@@ -194,7 +194,7 @@ impl RunningNode {
             start_tracer(&config)?,
         );
         let reaper = spawn_idle_reaper(router.runtime());
-        let scheduling = start_scheduling(&config, &router, &store).await?;
+        let scheduling = start_scheduling(&config, &router, &store, tls.as_ref()).await?;
         let grpc_listener = serve::bind_optional(serve::OptionalPort {
             config: &config.grpc,
             default: crate::config::DEFAULT_GRPC_PORT,
@@ -444,6 +444,7 @@ async fn start_scheduling(
     config: &NodeConfig,
     router: &Arc<Router>,
     store: &Arc<dyn StateStore>,
+    tls: Option<&ClusterTls>,
 ) -> Result<SchedulingParts, NodeError> {
     let caller: Weak<dyn ActorCaller> = Arc::downgrade(router) as Weak<dyn ActorCaller>;
     let metrics = Arc::clone(&router.runtime().services().metrics);
@@ -496,8 +497,8 @@ async fn start_scheduling(
             }
         },
         SchedulerAddress::Remote(addresses) => {
-            let client =
-                GrpcScheduler::new(addresses).map_err(|e| NodeError::Scheduler(e.message))?;
+            let client = GrpcScheduler::new(addresses, tls.cloned())
+                .map_err(|e| NodeError::Scheduler(e.message))?;
             let triggers = watching.then(|| client.watch(spec, config.scheduler.streams_per_host));
             (Some(client as Arc<dyn SchedulerApi>), triggers)
         }

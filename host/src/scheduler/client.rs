@@ -11,6 +11,7 @@
 //! changes. Triggers of every stream come out of one channel; each is
 //! acknowledged on the stream it came from.
 
+use crate::tls::ClusterTls;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -142,24 +143,37 @@ pub struct GrpcScheduler {
     hosts: watch::Sender<Vec<String>>,
     clients: std::sync::RwLock<Vec<SchedulerClient<Channel>>>,
     cursor: AtomicUsize,
+    /// Mutual TLS towards the Scheduler, when the cluster runs it.
+    tls: Option<ClusterTls>,
 }
 
-fn channel(address: &str) -> Result<Channel, SchedulerError> {
-    let endpoint = Endpoint::from_shared(format!("http://{address}"))
-        .map_err(|e| {
-            SchedulerError::invalid_argument(format!("invalid scheduler address {address:?}: {e}"))
-        })?
+fn channel(address: &str, tls: Option<&ClusterTls>) -> Result<Channel, SchedulerError> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        SchedulerError::invalid_argument(format!("invalid scheduler address {address:?}: {e}"))
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+        .map_err(|e| invalid(&e))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         // daprd's client keepalive: ping every 3 s, 5 s timeout, not idle.
         .http2_keep_alive_interval(Duration::from_secs(3))
         .keep_alive_timeout(Duration::from_secs(5))
         .keep_alive_while_idle(false);
+    if let Some(tls) = tls {
+        let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+        endpoint = endpoint
+            .tls_config(tls.client_for(host))
+            .map_err(|e| invalid(&e))?;
+    }
     Ok(endpoint.connect_lazy())
 }
 
-fn client(address: &str) -> Result<SchedulerClient<Channel>, SchedulerError> {
-    Ok(SchedulerClient::new(channel(address)?)
+fn client(
+    address: &str,
+    tls: Option<&ClusterTls>,
+) -> Result<SchedulerClient<Channel>, SchedulerError> {
+    Ok(SchedulerClient::new(channel(address, tls)?)
         .max_decoding_message_size(i32::MAX as usize)
         .max_encoding_message_size(i32::MAX as usize))
 }
@@ -171,13 +185,17 @@ impl GrpcScheduler {
     ///
     /// # Errors
     /// An address that is not `host:port`.
-    pub fn new(addresses: Vec<String>) -> Result<Arc<Self>, SchedulerError> {
+    /// With `tls`, every connection is mutual TLS.
+    pub fn new(
+        addresses: Vec<String>,
+        tls: Option<ClusterTls>,
+    ) -> Result<Arc<Self>, SchedulerError> {
         if addresses.is_empty() {
             return Err(SchedulerError::invalid_argument("no scheduler address"));
         }
         let clients = addresses
             .iter()
-            .map(|a| client(a))
+            .map(|a| client(a, tls.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         let (hosts, _) = watch::channel(Vec::new());
         Ok(Arc::new(Self {
@@ -185,6 +203,7 @@ impl GrpcScheduler {
             hosts,
             clients: std::sync::RwLock::new(clients),
             cursor: AtomicUsize::new(0),
+            tls,
         }))
     }
 
@@ -209,7 +228,7 @@ impl GrpcScheduler {
                 let i = rand::random_range(0..self.configured.len());
                 self.configured[i].clone()
             };
-            let mut watcher = match client(&address) {
+            let mut watcher = match client(&address, self.tls.as_ref()) {
                 Ok(c) => c,
                 Err(err) => {
                     tracing::error!(error = %err, "cannot watch scheduler hosts");
@@ -255,7 +274,10 @@ impl GrpcScheduler {
         if hosts.is_empty() {
             return;
         }
-        let clients: Vec<_> = hosts.iter().filter_map(|a| client(a).ok()).collect();
+        let clients: Vec<_> = hosts
+            .iter()
+            .filter_map(|a| client(a, self.tls.as_ref()).ok())
+            .collect();
         if let Ok(mut current) = self.clients.write() {
             *current = clients;
         }
@@ -278,6 +300,7 @@ impl GrpcScheduler {
                 for _ in 0..per_host {
                     tokio::spawn(run_stream(
                         address.clone(),
+                        self.tls.clone(),
                         spec.clone(),
                         triggers.clone(),
                         stopped.clone(),
@@ -403,6 +426,7 @@ impl SchedulerApi for GrpcScheduler {
 /// One `WatchJobs` stream to `address`, reopened until `stop` says so.
 async fn run_stream(
     address: String,
+    tls: Option<ClusterTls>,
     spec: WatchSpec,
     triggers: mpsc::UnboundedSender<Trigger>,
     mut stop: watch::Receiver<bool>,
@@ -411,7 +435,7 @@ async fn run_stream(
         if *stop.borrow() || triggers.is_closed() {
             return;
         }
-        let Ok(mut client) = client(&address) else {
+        let Ok(mut client) = client(&address, tls.as_ref()) else {
             return;
         };
         let (requests, outbound) = mpsc::unbounded_channel::<WatchJobsRequest>();

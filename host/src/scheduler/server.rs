@@ -175,7 +175,8 @@ impl Scheduler for SchedulerService {
     }
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves; then open
+/// Serves `service` on `listener` (mutual TLS with `tls`: a client without
+/// a certificate the CA signed is refused) until `shutdown` resolves; then open
 /// streams end with "server is closing" (as the Scheduler's do), so the
 /// server stops without waiting for its clients.
 ///
@@ -184,11 +185,16 @@ impl Scheduler for SchedulerService {
 pub async fn serve(
     listener: TcpListener,
     mut service: SchedulerService,
+    tls: Option<&crate::tls::ClusterTls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (close, closing) = watch::channel(false);
     service.closing = closing;
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls.server())?;
+    }
+    builder
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),

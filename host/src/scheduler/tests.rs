@@ -319,10 +319,10 @@ async fn the_grpc_service_and_client_carry_jobs_fires_and_acks() {
     let address = listener.local_addr().expect("addr").to_string();
     let service = super::server::SchedulerService::new(engine.clone(), address.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(super::server::serve(listener, service, async move {
+    let server = tokio::spawn(super::server::serve(listener, service, None, async move {
         let _ = stopped.await;
     }));
-    let client = GrpcScheduler::new(vec![address]).expect("client");
+    let client = GrpcScheduler::new(vec![address], None).expect("client");
     let mut triggers = client.watch(
         WatchSpec {
             app_id: "app".into(),

@@ -50,16 +50,23 @@ fn tls_flags(ca: &Path, name: &str) -> Vec<String> {
     ]
 }
 
-fn spawn_node(placement: u16, data: &Path, tls: &[String], log: &Path) -> (Proc, u16) {
+fn spawn_node(
+    (placement, scheduler): (u16, u16),
+    data: &Path,
+    tls: &[String],
+    log: &Path,
+) -> (Proc, u16) {
     let port = free_port();
     let child = Command::new(WAPR)
         .args(["node", "--http-port", &port.to_string()])
         .args(["--placement", &format!("127.0.0.1:{placement}")])
-        .args(["--scheduler", "none"])
+        .args(["--scheduler", &format!("127.0.0.1:{scheduler}")])
         .arg("--data-dir")
         .arg(data)
         .arg("--actor")
         .arg(format!("counter={}", component("counter").display()))
+        .arg("--actor")
+        .arg(format!("testbed={}", component("testbed").display()))
         .args(tls)
         .env("WAPR_LOG", "warn")
         .env("WAPR_NO_METRICS", "true")
@@ -148,15 +155,29 @@ async fn members_with_the_cas_certificates_form_a_cluster_and_no_one_else_gets_i
             .expect("spawn wapr placement"),
     );
     wait_listening(placement_port).await;
+    let scheduler_port = free_port();
+    let _scheduler = Proc(
+        Command::new(WAPR)
+            .args(["scheduler", "--port", &scheduler_port.to_string()])
+            .arg("--data-dir")
+            .arg(dir.path().join("scheduler"))
+            .args(tls_flags(&ca, "node"))
+            .env("WAPR_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn wapr scheduler"),
+    );
+    wait_listening(scheduler_port).await;
+    let ports = (placement_port, scheduler_port);
     let node_tls = tls_flags(&ca, "node");
     let (_a, port_a) = spawn_node(
-        placement_port,
+        ports,
         &dir.path().join("a"),
         &node_tls,
         &dir.path().join("a.log"),
     );
     let (_b, port_b) = spawn_node(
-        placement_port,
+        ports,
         &dir.path().join("b"),
         &node_tls,
         &dir.path().join("b.log"),
@@ -208,19 +229,65 @@ async fn members_with_the_cas_certificates_form_a_cluster_and_no_one_else_gets_i
         "some of the 40 actors live on B, reached only by forwarding"
     );
 
+    // A reminder kept by the Scheduler over mutual TLS fires (registered
+    // on its owner: routing a registration to another member is still
+    // clear text).
+    let self_of_a = view["cluster"]["self_name"].as_str().map(str::to_string);
+    let owned_by_a = (0..1000)
+        .map(|i| format!("rem-{i}"))
+        .find(|id| {
+            let owner = ring.lookup(id).map(|o| o.to_string());
+            owner.is_some() && owner == self_of_a
+        })
+        .expect("an id node A owns");
+    let response = client
+        .post(format!(
+            "http://127.0.0.1:{port_a}/v1.0/actors/testbed/{owned_by_a}/reminders/tick"
+        ))
+        .json(&serde_json::json!({"dueTime": "0s"}))
+        .send()
+        .await
+        .expect("register");
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let fires: Value = client
+            .put(format!(
+                "http://127.0.0.1:{port_a}/v1.0/actors/testbed/{owned_by_a}/method/fires"
+            ))
+            .send()
+            .await
+            .expect("fires")
+            .json()
+            .await
+            .expect("json");
+        if fires.as_array().is_some_and(|f| !f.is_empty()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reminder never fired: {fires}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // A node whose certificate another CA signed, and one without TLS,
     // cannot join: placement refuses their handshake.
     // (It trusts the real CA, so it could verify placement; placement
     // cannot verify it.)
     let rogue_tls = tls_flags(&ca, "rogue");
     let (_rogue, port_rogue) = spawn_node(
-        placement_port,
+        ports,
         &dir.path().join("rogue"),
         &rogue_tls,
         &dir.path().join("rogue.log"),
     );
     let (_plain, port_plain) = spawn_node(
-        placement_port,
+        ports,
         &dir.path().join("plain"),
         &[],
         &dir.path().join("plain.log"),
