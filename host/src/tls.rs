@@ -54,6 +54,8 @@ pub struct ClusterTls {
     ca_pem: Arc<[u8]>,
     server_name: Option<String>,
     acceptor: TlsAcceptor,
+    /// rustls client settings (for the HTTP client of the internal port).
+    client: Arc<rustls::ClientConfig>,
 }
 
 impl std::fmt::Debug for ClusterTls {
@@ -107,6 +109,7 @@ impl ClusterTls {
         }
         let key =
             PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| invalid("key", key_path, e))?;
+        let client_key = key.clone_key();
         let mut roots = RootCertStore::empty();
         for ca in CertificateDer::pem_slice_iter(&ca_pem) {
             let ca = ca.map_err(|e| invalid("CA", ca_path, e))?;
@@ -121,8 +124,15 @@ impl ClusterTls {
         // mTLS does without.
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = Arc::new(roots);
+        let client = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid("certificate", cert_path, e))?
+            .with_root_certificates(Arc::clone(&roots))
+            .with_client_auth_cert(certs.clone(), client_key)
+            .map_err(|e| invalid("key", key_path, e))?;
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            Arc::new(roots),
+            roots,
             Arc::clone(&provider),
         )
         .build()
@@ -140,6 +150,7 @@ impl ClusterTls {
             ca_pem: ca_pem.into(),
             server_name: config.server_name.clone(),
             acceptor: TlsAcceptor::from(Arc::new(server)),
+            client: Arc::new(client),
         }))
     }
 
@@ -158,6 +169,13 @@ impl ClusterTls {
             .ca_certificate(Certificate::from_pem(&*self.ca_pem))
             .identity(Identity::from_pem(&*self.cert_pem, &*self.key_pem))
             .domain_name(self.server_name.as_deref().unwrap_or(host))
+    }
+
+    /// rustls client settings with this process's identity, trusting the
+    /// CA (no ALPN: the HTTP client sets its own), and the name peers' certificates must carry
+    /// when one is configured.
+    pub fn http_client(&self) -> (Arc<rustls::ClientConfig>, Option<&str>) {
+        (Arc::clone(&self.client), self.server_name.as_deref())
     }
 
     /// The TLS of a tonic server (placement, Scheduler): this process's

@@ -38,7 +38,7 @@ pub struct ApiState {
     pub scheduling: Arc<NodeScheduling>,
     /// Requests to other members' internal ports (routed timer, reminder
     /// and deactivation calls).
-    pub peers: reqwest::Client,
+    pub peers: crate::cluster::peers::PeerClient,
     /// The Dapr app id this node serves.
     pub app_id: Arc<str>,
     /// Largest accepted request body, in bytes.

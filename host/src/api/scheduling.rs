@@ -517,12 +517,9 @@ async fn proxy(
     path: &str,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let url = format!("http://{address}{path}");
     let sent = api
         .peers
-        .request(method, &url)
-        .body(body)
-        .send()
+        .send(method, address, path, body)
         .await
         .map_err(|e| {
             ApiError::new(
@@ -531,10 +528,10 @@ async fn proxy(
                 format!("cannot reach node {address}: {e}"),
             )
         })?;
-    let status = StatusCode::from_u16(sent.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let moved = sent.headers().contains_key(MOVED_HEADER);
-    let content_type = sent.headers().get(reqwest::header::CONTENT_TYPE).cloned();
-    let bytes = sent.bytes().await.unwrap_or_default();
+    let status = StatusCode::from_u16(sent.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let moved = sent.headers.contains_key(MOVED_HEADER);
+    let content_type = sent.headers.get(header::CONTENT_TYPE).cloned();
+    let bytes = sent.body;
     let mut response = Response::builder().status(status);
     if let Some(content_type) = content_type
         && let Ok(value) = axum::http::HeaderValue::from_bytes(content_type.as_bytes())

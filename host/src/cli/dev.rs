@@ -61,6 +61,11 @@ pub struct DevArgs {
     /// (`http://HOST:4317`); see `wapr node --otlp-endpoint`.
     #[arg(long)]
     pub otlp_endpoint: Option<String>,
+    /// Mutual TLS between the nodes, placement and the Scheduler (each
+    /// process presents the same certificate; `scripts/test-ca.sh` makes
+    /// one for 127.0.0.1).
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
     /// Port of the embedded placement server (Dapr's self-hosted default).
     #[arg(long, default_value_t = crate::placement::DEFAULT_PLACEMENT_PORT)]
     pub placement_port: u16,
@@ -127,6 +132,7 @@ impl DevArgs {
             .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
         let mut stop_servers = Vec::new();
         let mut servers = Vec::new();
+        let tls = self.tls.clone().load()?;
 
         let placement_listener = TcpListener::bind(("127.0.0.1", self.placement_port))
             .await
@@ -140,12 +146,18 @@ impl DevArgs {
         let (stop, stopped) = oneshot::channel::<()>();
         stop_servers.push(stop);
         let service = PlacementService::new(PlacementSettings::default());
+        let placement_tls = tls.clone();
         servers.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(err) =
-                crate::placement::server::serve(placement_listener, service, None, shutdown).await
+            if let Err(err) = crate::placement::server::serve(
+                placement_listener,
+                service,
+                placement_tls.as_ref(),
+                shutdown,
+            )
+            .await
             {
                 tracing::error!(error = %err, "placement server failed");
             }
@@ -202,12 +214,18 @@ impl DevArgs {
             scheduler.clone(),
             scheduler_addr.to_string(),
         );
+        let scheduler_tls = tls.clone();
         servers.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(err) =
-                crate::scheduler::server::serve(scheduler_listener, service, None, shutdown).await
+            if let Err(err) = crate::scheduler::server::serve(
+                scheduler_listener,
+                service,
+                scheduler_tls.as_ref(),
+                shutdown,
+            )
+            .await
             {
                 tracing::error!(error = %err, "scheduler server failed");
             }
@@ -255,6 +273,18 @@ impl DevArgs {
             }
             if let Some(endpoint) = &self.otlp_endpoint {
                 command.env("WAPR_OTLP_ENDPOINT", endpoint);
+            }
+            for (var, value) in [
+                ("WAPR_TLS_CERT", self.tls.tls_cert.as_ref()),
+                ("WAPR_TLS_KEY", self.tls.tls_key.as_ref()),
+                ("WAPR_TLS_CA", self.tls.tls_ca.as_ref()),
+            ] {
+                if let Some(path) = value {
+                    command.env(var, path);
+                }
+            }
+            if let Some(name) = &self.tls.tls_server_name {
+                command.env("WAPR_TLS_SERVER_NAME", name);
             }
             // Through the environment, so a Redis password is not on the
             // command line for every user to see.

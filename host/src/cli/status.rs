@@ -14,6 +14,10 @@ pub struct StatusArgs {
     /// Any node's HTTP API.
     #[arg(long, default_value = "http://127.0.0.1:3500", env = "WAPR_ENDPOINT")]
     pub endpoint: String,
+    /// Mutual TLS towards the members' internal ports, when the cluster
+    /// runs it (the members' own certificate files do).
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,20 +95,28 @@ impl StatusArgs {
             "{:<22} {:<10} {:<22} {:>8} {:>8} {:>8}  ACTORS BY TYPE",
             "MEMBER", "APP", "HTTP API", "PID", "TABLE", "LIVE"
         )?;
+        let token = std::env::var("WAPR_CLUSTER_TOKEN")
+            .ok()
+            .and_then(|t| crate::config::Token::parse(&t).ok().flatten());
+        let tls = self.tls.clone().load()?;
+        let peers = crate::cluster::peers::PeerClient::new(
+            token.as_ref(),
+            tls.as_ref(),
+            Duration::from_secs(3),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
         for member in &cluster.members {
-            let mut request = client.get(format!("http://{}/wapr/v1/node", member.name));
-            if let Ok(token) = std::env::var("WAPR_CLUSTER_TOKEN") {
-                request = request.header(crate::config::CLUSTER_TOKEN_HEADER, token.trim());
-            }
-            let node = request
-                .send()
+            let node: Option<NodeReport> = peers
+                .send(
+                    axum::http::Method::GET,
+                    &member.name,
+                    "/wapr/v1/node",
+                    bytes::Bytes::new(),
+                )
                 .await
                 .ok()
-                .filter(|r| r.status().is_success());
-            let node: Option<NodeReport> = match node {
-                Some(r) => r.json().await.ok(),
-                None => None,
-            };
+                .filter(|r| (200..300).contains(&r.status))
+                .and_then(|r| serde_json::from_slice(&r.body).ok());
             match node {
                 Some(node) => {
                     let by_type: Vec<String> = node

@@ -20,6 +20,7 @@
 
 pub mod forward;
 pub mod internal;
+pub mod peers;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -218,11 +218,12 @@ impl RunningNode {
             metrics_addr: metrics_listener.as_ref().and_then(|l| l.local_addr().ok()),
             router: Arc::clone(&router),
             scheduling: Arc::clone(&scheduling.scheduling),
-            peers: reqwest::Client::builder()
-                .default_headers(cluster_headers(config.tokens.cluster.as_ref()))
-                .timeout(PEER_TIMEOUT)
-                .build()
-                .map_err(|e| NodeError::Scheduler(format!("cannot build an HTTP client: {e}")))?,
+            peers: crate::cluster::peers::PeerClient::new(
+                config.tokens.cluster.as_ref(),
+                tls.as_ref(),
+                PEER_TIMEOUT,
+            )
+            .map_err(NodeError::Scheduler)?,
             app_id: Arc::from(config.app_id.as_str()),
             max_body_size: usize::try_from(config.http.max_body_size.as_u64())
                 .unwrap_or(usize::MAX),
@@ -621,18 +622,6 @@ async fn join_cluster(
         internal_addr,
         internal,
     })
-}
-
-/// The cluster token as the header every request to a member carries.
-fn cluster_headers(token: Option<&crate::config::Token>) -> reqwest::header::HeaderMap {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = token
-        && let Ok(mut value) = reqwest::header::HeaderValue::from_str(token.expose())
-    {
-        value.set_sensitive(true);
-        headers.insert(crate::config::CLUSTER_TOKEN_HEADER, value);
-    }
-    headers
 }
 
 /// Extra time a forwarded call may take beyond the longest turn deadline.

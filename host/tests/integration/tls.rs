@@ -229,50 +229,54 @@ async fn members_with_the_cas_certificates_form_a_cluster_and_no_one_else_gets_i
         "some of the 40 actors live on B, reached only by forwarding"
     );
 
-    // A reminder kept by the Scheduler over mutual TLS fires (registered
-    // on its owner: routing a registration to another member is still
-    // clear text).
+    // Reminders kept by the Scheduler over mutual TLS fire: one on an
+    // actor node A owns, one on an actor node B owns registered through A
+    // (routed to B's internal port over mutual TLS).
     let self_of_a = view["cluster"]["self_name"].as_str().map(str::to_string);
-    let owned_by_a = (0..1000)
-        .map(|i| format!("rem-{i}"))
-        .find(|id| {
-            let owner = ring.lookup(id).map(|o| o.to_string());
-            owner.is_some() && owner == self_of_a
-        })
-        .expect("an id node A owns");
-    let response = client
-        .post(format!(
-            "http://127.0.0.1:{port_a}/v1.0/actors/testbed/{owned_by_a}/reminders/tick"
-        ))
-        .json(&serde_json::json!({"dueTime": "0s"}))
-        .send()
-        .await
-        .expect("register");
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let fires: Value = client
-            .put(format!(
-                "http://127.0.0.1:{port_a}/v1.0/actors/testbed/{owned_by_a}/method/fires"
+    let owned = |on_a: bool| {
+        (0..1000)
+            .map(|i| format!("rem-{on_a}-{i}"))
+            .find(|id| {
+                let owner = ring.lookup(id).map(|o| o.to_string());
+                owner.is_some() && (owner == self_of_a) == on_a
+            })
+            .expect("an id for each node")
+    };
+    for id in [owned(true), owned(false)] {
+        let response = client
+            .post(format!(
+                "http://127.0.0.1:{port_a}/v1.0/actors/testbed/{id}/reminders/tick"
             ))
+            .json(&serde_json::json!({"dueTime": "0s"}))
             .send()
             .await
-            .expect("fires")
-            .json()
-            .await
-            .expect("json");
-        if fires.as_array().is_some_and(|f| !f.is_empty()) {
-            break;
-        }
+            .expect("register");
         assert!(
-            Instant::now() < deadline,
-            "the reminder never fired: {fires}"
+            response.status().is_success(),
+            "{id}: {}",
+            response.text().await.unwrap_or_default()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let fires: Value = client
+                .put(format!(
+                    "http://127.0.0.1:{port_a}/v1.0/actors/testbed/{id}/method/fires"
+                ))
+                .send()
+                .await
+                .expect("fires")
+                .json()
+                .await
+                .expect("json");
+            if fires.as_array().is_some_and(|f| !f.is_empty()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id}: the reminder never fired: {fires}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     // A node whose certificate another CA signed, and one without TLS,
