@@ -145,6 +145,18 @@ install_guests() {
 }
 
 ensure_node
+
+# The TLS tests make their test CA with the openssl command-line tool
+# (scripts/test-ca.sh).
+if ! command -v openssl >/dev/null; then
+    say "installing Debian's openssl for the TLS tests' test CA"
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null \
+        || die "could not install openssl"
+fi
+
 scripts/guests/js.sh
 scripts/guests/assemblyscript.sh
 scripts/guests/python.sh
