@@ -16,6 +16,24 @@ use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
 use crate::config::TlsConfig;
 
+/// A tonic endpoint for `address` (`host:port`): `http://` in clear text,
+/// or `https://` with `tls` (see [`ClusterTls::client_for`]).
+///
+/// # Errors
+/// The address is not a valid URI authority, or the TLS settings are
+/// refused.
+pub fn endpoint(
+    address: &str,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))?;
+    match tls {
+        Some(tls) => endpoint.tls_config(tls.clone()),
+        None => Ok(endpoint),
+    }
+}
+
 /// ALPN for the internal port: gRPC (forwarded calls) and HTTP/1.1 (its
 /// JSON routes).
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -160,10 +178,12 @@ impl ClusterTls {
         &self.acceptor
     }
 
-    /// The TLS of a tonic client dialling `host` (a name or an IP): the
-    /// CA, this process's identity, and the name the peer's certificate
-    /// must carry (the configured server name, else `host`).
-    pub fn client_for(&self, host: &str) -> ClientTlsConfig {
+    /// The TLS of a tonic client dialling `address` (`host:port`, the host
+    /// a name or an IP): the CA, this process's identity, and the name the
+    /// peer's certificate must carry (the configured server name, else the
+    /// host).
+    pub fn client_for(&self, address: &str) -> ClientTlsConfig {
+        let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
         let host = host.trim_start_matches('[').trim_end_matches(']');
         ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(&*self.ca_pem))

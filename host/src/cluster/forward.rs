@@ -9,7 +9,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use opentelemetry::trace::SpanContext;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceInvocationClient;
 
 use super::wire::{
@@ -136,19 +136,11 @@ impl Forwarder {
             actor: target.clone(),
             message: format!("cannot dial {address:?}: {e}"),
         };
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+        let tls = self.tls.as_ref().map(|tls| tls.client_for(address));
+        let endpoint = crate::tls::endpoint(address, tls.as_ref())
             .map_err(|e| invalid(&e))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
-        if let Some(tls) = &self.tls {
-            let host = address
-                .rsplit_once(':')
-                .map_or(&**address, |(host, _)| host);
-            endpoint = endpoint
-                .tls_config(tls.client_for(host))
-                .map_err(|e| invalid(&e))?;
-        }
         let client = ServiceInvocationClient::new(endpoint.connect_lazy())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);

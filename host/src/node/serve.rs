@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
@@ -150,32 +150,18 @@ async fn accept_loop(
             if !sends_within(&stream, first_byte).await {
                 return;
             }
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(first_byte);
             let result = match tls {
-                None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn).await
-                }
+                None => serve_io(stream, service, watcher, first_byte).await,
                 Some(acceptor) => {
                     // A peer without a certificate the CA signed ends here.
-                    let stream = match tokio::time::timeout(first_byte, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(stream)) => stream,
+                    match tokio::time::timeout(first_byte, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_io(stream, service, watcher, first_byte).await,
                         Ok(Err(err)) => {
                             tracing::warn!(server = what, %peer, error = %err, "TLS handshake refused");
                             return;
                         }
                         Err(_) => return,
-                    };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(conn).await
+                    }
                 }
             };
             if let Err(err) = result {
@@ -185,6 +171,27 @@ async fn accept_loop(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Serves one connection (clear or TLS) until it closes or the graceful
+/// shutdown `watcher` ends it; HTTP/1.1 headers within `header_timeout`.
+async fn serve_io<I>(
+    io: I,
+    service: TowerToHyperService<axum::Router>,
+    watcher: Watcher,
+    header_timeout: Duration,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    watcher
+        .watch(builder.serve_connection_with_upgrades(TokioIo::new(io), service))
+        .await
 }
 
 /// Whether the peer sends a first byte within `timeout` (a connection

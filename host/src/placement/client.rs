@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status, Streaming};
 use wapr_proto::dapr::proto::placement::v1::placement_client::PlacementClient as GrpcClient;
 
@@ -624,12 +624,7 @@ async fn connect(
     let address = with_default_port(address);
     // With TLS, placement's certificate must name the host as configured
     // (not the IP it resolved to), unless a server name is set.
-    let tls = tls.map(|tls| {
-        let host = address
-            .rsplit_once(':')
-            .map_or(address.as_str(), |(h, _)| h);
-        tls.client_for(host)
-    });
+    let tls = tls.map(|tls| tls.client_for(&address));
     let resolve_err = |reason: String| StreamError::Resolve {
         address: address.clone(),
         reason,
@@ -675,16 +670,10 @@ async fn dial(
 ) -> Result<Channel, String> {
     // Deliberately no `http2_keep_alive_interval` and no adaptive window
     // (BDP pings): the server pings us every 2 s, hyper answers.
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{ip}"))
+    let endpoint = crate::tls::endpoint(&ip.to_string(), tls)
         .map_err(|err| error_chain(&err))?
         .connect_timeout(limit)
         .tcp_nodelay(true);
-    if let Some(tls) = tls {
-        endpoint = endpoint
-            .tls_config(tls.clone())
-            .map_err(|err| error_chain(&err))?;
-    }
     match tokio::time::timeout(limit, endpoint.connect()).await {
         Ok(Ok(channel)) => Ok(channel),
         Ok(Err(err)) => Err(error_chain(&err)),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use wapr_proto::dapr::proto::scheduler::v1::scheduler_client::SchedulerClient;
 use wapr_proto::dapr::proto::scheduler::v1::{
     DeleteByMetadataRequest, DeleteJobRequest, GetJobRequest, GetJobResponse, JobTargetType,
@@ -151,8 +151,8 @@ fn channel(address: &str, tls: Option<&ClusterTls>) -> Result<Channel, Scheduler
     let invalid = |e: &dyn std::fmt::Display| {
         SchedulerError::invalid_argument(format!("invalid scheduler address {address:?}: {e}"))
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+    let tls = tls.map(|tls| tls.client_for(address));
+    let endpoint = crate::tls::endpoint(address, tls.as_ref())
         .map_err(|e| invalid(&e))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
@@ -160,12 +160,6 @@ fn channel(address: &str, tls: Option<&ClusterTls>) -> Result<Channel, Scheduler
         .http2_keep_alive_interval(Duration::from_secs(3))
         .keep_alive_timeout(Duration::from_secs(5))
         .keep_alive_while_idle(false);
-    if let Some(tls) = tls {
-        let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
-        endpoint = endpoint
-            .tls_config(tls.client_for(host))
-            .map_err(|e| invalid(&e))?;
-    }
     Ok(endpoint.connect_lazy())
 }
 
