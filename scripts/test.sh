@@ -8,6 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The suite is one build from scratch: incremental compilation artefacts would
+# only double the target dir (CI once ran out of disk with them). Set
+# CARGO_INCREMENTAL=1 to keep them when iterating locally.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 scripts/setup.sh
 
 if [ ! -x .venv/bin/python ]; then
