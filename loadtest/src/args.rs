@@ -108,6 +108,11 @@ pub struct CommonArgs {
     /// node reports in its metadata).
     #[arg(long, default_value = "http", value_parser = ["http", "grpc"])]
     pub protocol: String,
+    /// HTTP/2 connections opened to each target's gRPC port with
+    /// `--protocol grpc` (calls take them in turn; Dapr's SDKs open one).
+    #[arg(long, default_value_t = wapr_loadtest::grpc::CONNECTIONS_PER_TARGET,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub grpc_connections: usize,
     /// State of the clusters that single-id-contention, churn, resident,
     /// reminders and events start: `state-server` (a `wapr state-server`,
     /// like `wapr dev`), or any `wapr node --state` value (`shared:DIR`,

@@ -5,7 +5,8 @@
 //! (`GET /v1.0/metadata`, `extended.grpcAddress`, which wapr nodes report)
 //! and must be on the target's own host, so the load still goes only where
 //! `--target` (or the spawned cluster) says. A target gets
-//! [`CONNECTIONS_PER_TARGET`] HTTP/2 connections; calls take them in turn.
+//! `--grpc-connections` HTTP/2 connections (default
+//! [`CONNECTIONS_PER_TARGET`]); calls take them in turn.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,7 +21,9 @@ use crate::client::get_json;
 use crate::stats::Outcome;
 use crate::target::Target;
 
-/// HTTP/2 connections opened to each target's gRPC port.
+/// HTTP/2 connections opened to each target's gRPC port by default (a Dapr
+/// SDK client opens one; 64 callers on one connection measured 80 % of 4's
+/// throughput here, BENCHMARKS.md).
 pub const CONNECTIONS_PER_TARGET: usize = 4;
 
 /// The gRPC clients of every target, in `--target` order.
@@ -34,7 +37,8 @@ pub struct GrpcTargets {
 }
 
 impl GrpcTargets {
-    /// Finds and connects to each target's gRPC API.
+    /// Finds and connects to each target's gRPC API, `connections`
+    /// HTTP/2 connections each.
     ///
     /// # Errors
     /// A target that reports no gRPC address, one on another host, or one
@@ -43,7 +47,9 @@ impl GrpcTargets {
         http: &Client,
         targets: &[Target],
         timeout: Duration,
+        connections: usize,
     ) -> Result<Self, LoadError> {
+        let connections = connections.max(1);
         let mut all = Vec::with_capacity(targets.len());
         let mut origins = Vec::with_capacity(targets.len());
         for target in targets {
@@ -73,8 +79,8 @@ impl GrpcTargets {
             }
             let port = addr.port();
             let url = format!("http://{host}:{port}");
-            let mut clients = Vec::with_capacity(CONNECTIONS_PER_TARGET);
-            for _ in 0..CONNECTIONS_PER_TARGET {
+            let mut clients = Vec::with_capacity(connections);
+            for _ in 0..connections {
                 let channel = Endpoint::from_shared(url.clone())
                     .map_err(|e| not_ready(format!("gRPC endpoint {url}: {e}")))?
                     .timeout(timeout)
@@ -85,9 +91,7 @@ impl GrpcTargets {
                     .map_err(|e| not_ready(format!("cannot connect to gRPC {url}: {e}")))?;
                 clients.push(DaprClient::new(channel));
             }
-            eprintln!(
-                "wapr-loadtest: gRPC: {target} → {url} ({CONNECTIONS_PER_TARGET} connections)"
-            );
+            eprintln!("wapr-loadtest: gRPC: {target} → {url} ({connections} connections)");
             all.push(clients);
             origins.push(url);
         }

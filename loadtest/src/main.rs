@@ -717,7 +717,13 @@ async fn load(
     let grpc = match (common.protocol.as_str(), scenario) {
         ("http", _) => None,
         (_, Scenario::Activation(_) | Scenario::MixedIds(_)) => Some(Arc::new(
-            wapr_loadtest::grpc::GrpcTargets::connect(&client, targets, common.timeout).await?,
+            wapr_loadtest::grpc::GrpcTargets::connect(
+                &client,
+                targets,
+                common.timeout,
+                common.grpc_connections,
+            )
+            .await?,
         )),
         _ => {
             return Err(wapr_loadtest::LoadError::InvalidOption(format!(
