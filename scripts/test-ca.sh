@@ -8,7 +8,10 @@
 # DIR/node.pem, node-key.pem      a certificate the CA signed, for every
 #                                 process of the cluster (server and client
 #                                 use), naming localhost, 127.0.0.1, ::1,
-#                                 wapr-node and each NAME given
+#                                 wapr-node and each NAME given (with
+#                                 TEST_CA_NAMES_ONLY=1: only the NAMEs, as
+#                                 a Kubernetes Secret whose certificate
+#                                 cannot name pod IPs)
 # DIR/rogue-ca.pem, rogue.pem, rogue-key.pem
 #                                 the same names signed by another CA: a
 #                                 process that must be refused
@@ -22,6 +25,10 @@ mkdir -p "$dir"
 cd "$dir"
 
 sans="DNS:localhost,IP:127.0.0.1,IP:::1,DNS:wapr-node"
+if [[ ${TEST_CA_NAMES_ONLY:-} == 1 ]]; then
+    [[ $# -gt 0 ]] || { echo "test-ca: TEST_CA_NAMES_ONLY=1 needs a NAME" >&2; exit 2; }
+    sans=""
+fi
 for name in "$@"; do
     if [[ $name =~ ^[0-9.]+$ || $name == *:* ]]; then
         sans="$sans,IP:$name"
@@ -29,6 +36,7 @@ for name in "$@"; do
         sans="$sans,DNS:$name"
     fi
 done
+sans=${sans#,}
 
 ca() { # NAME: a self-signed CA in NAME.pem / NAME-key.pem
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \

@@ -13,7 +13,11 @@
 - the containers run non-root with a read-only root file system, and the
   node's data dir is a writable volume;
 - a PodDisruptionBudget selects the node pods; probes hit /v1.0/healthz;
-- the memory request covers 40 KiB per live actor.
+- the memory request covers 40 KiB per live actor;
+- with `tls.secretName`, every wapr container (nodes, and the placement
+  and Scheduler the chart deploys) reads `--tls-*` from files of a
+  read-only mount of that Secret and checks `tls.serverName`; without it,
+  none has a `WAPR_TLS_*` variable.
 """
 
 import re
@@ -135,11 +139,52 @@ def main(rendered_path, values_path):
     if endpoint and "WAPR_TRACE_SAMPLING_RATE" not in env:
         fail("an OTLP endpoint without a sampling rate")
 
+    check_tls(docs, values)
+
     live = int(args["--max-live-actors"][0])
     request = mebibytes(container["resources"]["requests"]["memory"])
     if request < live * 40 / 1024:
         fail(f"memory request {request} MiB is below 40 KiB x {live} live actors")
     print(f"check_rendered: ok ({len(docs)} objects, {live} live actors/node, {request:.0f} MiB requested)")
+
+
+def check_tls(docs, values):
+    tls = values.get("tls") or {}
+    secret = tls.get("secretName") or ""
+    server_name = tls.get("serverName") or "wapr-node"
+    files = {"WAPR_TLS_CERT": "tls.crt", "WAPR_TLS_KEY": "tls.key", "WAPR_TLS_CA": "ca.crt"}
+    wapr_pods = 0
+    for doc in docs:
+        spec = doc.get("spec", {}).get("template", {}).get("spec")
+        component = doc["metadata"]["labels"].get("app.kubernetes.io/component")
+        if not spec or component not in ("node", "placement", "scheduler"):
+            continue
+        wapr_pods += 1
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for c in spec["containers"]:
+            name = f"{doc['metadata']['name']}/{c['name']}"
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            present = sorted(k for k in env if k.startswith("WAPR_TLS_"))
+            if not secret:
+                if present:
+                    fail(f"{name} has {present} but tls.secretName is empty")
+                continue
+            if env.get("WAPR_TLS_SERVER_NAME") != server_name:
+                fail(f"{name} checks peers as {env.get('WAPR_TLS_SERVER_NAME')!r}, values say {server_name!r}")
+            for var, file in files.items():
+                path = env.get(var) or ""
+                directory, _, base = path.rpartition("/")
+                mount = next((m for m in c.get("volumeMounts", []) if m["mountPath"] == directory), None)
+                if base != file or mount is None:
+                    fail(f"{name}: {var}={path!r} is not {file} on a mounted volume")
+                if not mount.get("readOnly"):
+                    fail(f"{name}: the TLS mount {directory} is writable")
+                volume = volumes.get(mount["name"], {})
+                if volume.get("secret", {}).get("secretName") != secret:
+                    fail(f"{name}: {directory} is not the Secret {secret!r}")
+    want = 1 + sum(bool((values.get(k) or {}).get("deploy", True)) for k in ("placement", "scheduler"))
+    if wapr_pods != want:
+        fail(f"{wapr_pods} wapr workloads, want {want}")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,9 @@ fi
 if "$helm" lint --strict "$chart" --set tracing.otlpEndpoint=https://collector:4317 >/dev/null 2>&1; then
     say "values.schema.json accepted an https OTLP endpoint (the nodes export over plain http)"; exit 1
 fi
+if "$helm" lint --strict "$chart" --set tls.secretName=wapr-mtls --set "tls.serverName=Wapr Node" >/dev/null 2>&1; then
+    say "values.schema.json accepted tls.serverName='Wapr Node' (not a DNS name a certificate can carry)"; exit 1
+fi
 if "$helm" template wapr "$chart" --set placement.deploy=false >/dev/null 2>&1; then
     say "placement.deploy=false without an address rendered"; exit 1
 fi

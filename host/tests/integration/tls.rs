@@ -3,6 +3,8 @@
 //! `scripts/test-ca.sh` form a cluster and forward calls to each other; a
 //! node whose certificate another CA signed, and one without TLS, never
 //! join; a client without a valid certificate cannot forward to a member.
+//! A certificate that names no address (as in Kubernetes, where peers dial
+//! pod IPs) works through `--tls-server-name`, and only through it.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -23,12 +25,19 @@ const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
 /// Makes the test CA with the project's script.
 fn test_ca(dir: &Path) -> PathBuf {
+    test_ca_naming(dir, None)
+}
+
+/// The test CA; with `only`, its certificates name `only` and nothing else
+/// (no localhost, no IP).
+fn test_ca_naming(dir: &Path, only: Option<&str>) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-ca.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .expect("run test-ca.sh");
+    let mut command = Command::new("bash");
+    command.arg(&script).arg(dir);
+    if let Some(name) = only {
+        command.arg(name).env("TEST_CA_NAMES_ONLY", "1");
+    }
+    let out = command.output().expect("run test-ca.sh");
     assert!(
         out.status.success(),
         "test-ca.sh: {}",
@@ -144,86 +153,16 @@ async fn call_actor(
 async fn members_with_the_cas_certificates_form_a_cluster_and_no_one_else_gets_in() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = test_ca(&dir.path().join("ca"));
-    let placement_port = free_port();
-    let _placement = Proc(
-        Command::new(WAPR)
-            .args(["placement", "--port", &placement_port.to_string()])
-            .args(tls_flags(&ca, "node"))
-            .env("WAPR_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn wapr placement"),
-    );
-    wait_listening(placement_port).await;
-    let scheduler_port = free_port();
-    let _scheduler = Proc(
-        Command::new(WAPR)
-            .args(["scheduler", "--port", &scheduler_port.to_string()])
-            .arg("--data-dir")
-            .arg(dir.path().join("scheduler"))
-            .args(tls_flags(&ca, "node"))
-            .env("WAPR_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn wapr scheduler"),
-    );
-    wait_listening(scheduler_port).await;
-    let ports = (placement_port, scheduler_port);
-    let node_tls = tls_flags(&ca, "node");
-    let (_a, port_a) = spawn_node(
-        ports,
-        &dir.path().join("a"),
-        &node_tls,
-        &dir.path().join("a.log"),
-    );
-    let (_b, port_b) = spawn_node(
-        ports,
-        &dir.path().join("b"),
-        &node_tls,
-        &dir.path().join("b.log"),
-    );
+    let (_procs, ports, (port_a, port_b), view) =
+        two_node_cluster(dir.path(), &tls_flags(&ca, "node")).await;
     let client = client();
-    wait_listening(port_a).await;
-    wait_listening(port_b).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let view = loop {
-        let view = cluster_view(&client, port_a).await;
-        if members(&view).len() == 2 && view["cluster"]["ready"].as_bool() == Some(true) {
-            break view;
-        }
-        assert!(Instant::now() < deadline, "no 2-member table: {view}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
     let names = members(&view);
     let rf = view["cluster"]["replication_factor"].as_u64().expect("rf");
     let ring = HashRing::new(names.iter(), rf);
 
     // Calls through node A reach actors owned by B over mutual TLS.
-    for i in 0..40 {
-        let url = format!("http://127.0.0.1:{port_a}/v1.0/actors/counter/tls-{i}/method/increment");
-        let response = client.put(&url).body("1").send().await.expect("call");
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "{url}: {}",
-            response.text().await.unwrap_or_default()
-        );
-    }
-    let live_b: HashSet<String> = client
-        .get(format!(
-            "http://127.0.0.1:{port_b}/wapr/v1/actors?type=counter"
-        ))
-        .send()
-        .await
-        .expect("listing")
-        .json::<Value>()
-        .await
-        .expect("json")["actors"]
-        .as_array()
-        .expect("actors")
-        .iter()
-        .filter_map(|a| a["id"].as_str().map(str::to_string))
-        .collect();
+    increment_through(&client, port_a, "tls", 40).await;
+    let live_b = live_counters(&client, port_b).await;
     assert!(
         !live_b.is_empty(),
         "some of the 40 actors live on B, reached only by forwarding"
@@ -332,5 +271,141 @@ async fn members_with_the_cas_certificates_form_a_cluster_and_no_one_else_gets_i
     assert!(
         !log.is_empty(),
         "the rogue node says why it cannot join placement"
+    );
+}
+
+/// Placement, Scheduler and two nodes, all with `tls`, once the table has
+/// both nodes: the processes, the control plane's ports, the nodes' HTTP
+/// ports and node A's cluster view.
+async fn two_node_cluster(
+    dir: &Path,
+    tls: &[String],
+) -> (Vec<Proc>, (u16, u16), (u16, u16), Value) {
+    let (control, ports) = control_plane(dir, tls).await;
+    let (a, port_a) = spawn_node(ports, &dir.join("a"), tls, &dir.join("a.log"));
+    let (b, port_b) = spawn_node(ports, &dir.join("b"), tls, &dir.join("b.log"));
+    wait_listening(port_a).await;
+    wait_listening(port_b).await;
+    let view = two_members(&client(), port_a).await;
+    (
+        vec![control.0, control.1, a, b],
+        ports,
+        (port_a, port_b),
+        view,
+    )
+}
+
+/// `increment` on counters `<prefix>-0..n` through the node on `port`,
+/// each answered 200.
+async fn increment_through(client: &reqwest::Client, port: u16, prefix: &str, n: usize) {
+    for i in 0..n {
+        let url =
+            format!("http://127.0.0.1:{port}/v1.0/actors/counter/{prefix}-{i}/method/increment");
+        let response = client.put(&url).body("1").send().await.expect("call");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{url}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+}
+
+/// The ids of the counters live on the node on `port`.
+async fn live_counters(client: &reqwest::Client, port: u16) -> HashSet<String> {
+    client
+        .get(format!(
+            "http://127.0.0.1:{port}/wapr/v1/actors?type=counter"
+        ))
+        .send()
+        .await
+        .expect("listing")
+        .json::<Value>()
+        .await
+        .expect("json")["actors"]
+        .as_array()
+        .expect("actors")
+        .iter()
+        .filter_map(|a| a["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The cluster view of the node on `port` once its table has two members
+/// and it is ready (within 30 s).
+async fn two_members(client: &reqwest::Client, port: u16) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = cluster_view(client, port).await;
+        if members(&view).len() == 2 && view["cluster"]["ready"].as_bool() == Some(true) {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "no 2-member table: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts `wapr placement` and `wapr scheduler` with `tls`; their ports.
+async fn control_plane(dir: &Path, tls: &[String]) -> ((Proc, Proc), (u16, u16)) {
+    let placement_port = free_port();
+    let placement = Proc(
+        Command::new(WAPR)
+            .args(["placement", "--port", &placement_port.to_string()])
+            .args(tls)
+            .env("WAPR_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn wapr placement"),
+    );
+    let scheduler_port = free_port();
+    let scheduler = Proc(
+        Command::new(WAPR)
+            .args(["scheduler", "--port", &scheduler_port.to_string()])
+            .arg("--data-dir")
+            .arg(dir.join("scheduler"))
+            .args(tls)
+            .env("WAPR_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn wapr scheduler"),
+    );
+    wait_listening(placement_port).await;
+    wait_listening(scheduler_port).await;
+    ((placement, scheduler), (placement_port, scheduler_port))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_naming_no_address_works_through_the_server_name_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = "wapr-node.test";
+    let ca = test_ca_naming(&dir.path().join("ca"), Some(name));
+    let mut tls = tls_flags(&ca, "node");
+    tls.extend(["--tls-server-name".to_string(), name.to_string()]);
+    let (_procs, ports, (port_a, port_b), _) = two_node_cluster(dir.path(), &tls).await;
+    let client = client();
+    // Calls through A: some live on B, reached over TLS by 127.0.0.1,
+    // which the certificate does not name.
+    increment_through(&client, port_a, "sn", 30).await;
+    assert!(
+        !live_counters(&client, port_b).await.is_empty(),
+        "some of the 30 actors live on B"
+    );
+    // The same certificate without --tls-server-name: the name checked is
+    // 127.0.0.1, which the certificate does not carry, so the node cannot
+    // verify placement and never joins.
+    let (_c, port_c) = spawn_node(
+        ports,
+        &dir.path().join("c"),
+        &tls_flags(&ca, "node"),
+        &dir.path().join("c.log"),
+    );
+    wait_listening(port_c).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let view = cluster_view(&client, port_c).await;
+    assert!(members(&view).is_empty(), "{view}");
+    assert_eq!(members(&cluster_view(&client, port_a).await).len(), 2);
+    let log = std::fs::read_to_string(dir.path().join("c.log")).expect("c.log");
+    assert!(
+        log.contains("NotValidForName") || log.contains("not valid for name"),
+        "the node names the certificate's missing name: {log}"
     );
 }

@@ -77,3 +77,34 @@ fsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* Mutual TLS (tls.secretName): env, mount and volume for every wapr container. */}}
+{{- define "wapr.tlsEnv" -}}
+{{- if .Values.tls.secretName -}}
+- name: WAPR_TLS_CERT
+  value: /etc/wapr/tls/tls.crt
+- name: WAPR_TLS_KEY
+  value: /etc/wapr/tls/tls.key
+- name: WAPR_TLS_CA
+  value: /etc/wapr/tls/ca.crt
+- name: WAPR_TLS_SERVER_NAME
+  value: {{ .Values.tls.serverName | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "wapr.tlsMount" -}}
+{{- if .Values.tls.secretName -}}
+- name: tls
+  mountPath: /etc/wapr/tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "wapr.tlsVolume" -}}
+{{- if .Values.tls.secretName -}}
+- name: tls
+  secret:
+    secretName: {{ .Values.tls.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
