@@ -27,6 +27,33 @@ use crate::placement::server::{PlacementService, PlacementSettings};
 use crate::state::StateStore;
 use crate::state::shared::SharedStore;
 
+/// What an in-process server of `wapr dev` waits on to shut down.
+type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Spawns an in-process server (placement or Scheduler) `serve`, which
+/// stops when the sender pushed on `stops` fires or is dropped; its
+/// failure is logged as `what`'s.
+fn spawn_stoppable<F, E>(
+    what: &'static str,
+    stops: &mut Vec<oneshot::Sender<()>>,
+    serve: impl FnOnce(Shutdown) -> F + Send + 'static,
+) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let (stop, stopped) = oneshot::channel::<()>();
+    stops.push(stop);
+    tokio::spawn(async move {
+        let shutdown: Shutdown = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        if let Err(err) = serve(shutdown).await {
+            tracing::error!(error = %err, "{what} server failed");
+        }
+    })
+}
+
 /// The directory under `--data-dir` of the store the nodes share.
 pub const DEV_SHARED_STATE_DIR: &str = "state-shared";
 
@@ -143,25 +170,21 @@ impl DevArgs {
                 )
             })?;
         let placement_addr = placement_listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        stop_servers.push(stop);
         let service = PlacementService::new(PlacementSettings::default());
         let placement_tls = tls.clone();
-        servers.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(err) = crate::placement::server::serve(
-                placement_listener,
-                service,
-                placement_tls.as_ref(),
-                shutdown,
-            )
-            .await
-            {
-                tracing::error!(error = %err, "placement server failed");
-            }
-        }));
+        servers.push(spawn_stoppable(
+            "placement",
+            &mut stop_servers,
+            move |shutdown| async move {
+                crate::placement::server::serve(
+                    placement_listener,
+                    service,
+                    placement_tls.as_ref(),
+                    shutdown,
+                )
+                .await
+            },
+        ));
 
         let (node_state, state_desc) = match &self.state {
             StateBackend::Embedded => {
@@ -208,28 +231,24 @@ impl DevArgs {
                 )
             })?;
         let scheduler_addr = scheduler_listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        stop_servers.push(stop);
         let service = crate::scheduler::server::SchedulerService::new(
             scheduler.clone(),
             scheduler_addr.to_string(),
         );
         let scheduler_tls = tls.clone();
-        servers.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(err) = crate::scheduler::server::serve(
-                scheduler_listener,
-                service,
-                scheduler_tls.as_ref(),
-                shutdown,
-            )
-            .await
-            {
-                tracing::error!(error = %err, "scheduler server failed");
-            }
-        }));
+        servers.push(spawn_stoppable(
+            "scheduler",
+            &mut stop_servers,
+            move |shutdown| async move {
+                crate::scheduler::server::serve(
+                    scheduler_listener,
+                    service,
+                    scheduler_tls.as_ref(),
+                    shutdown,
+                )
+                .await
+            },
+        ));
 
         let exe = std::env::current_exe().context("cannot find the wapr executable")?;
         let mut nodes = Vec::with_capacity(usize::from(self.nodes));

@@ -12,6 +12,7 @@ use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceIn
 use wapr_proto::dapr::proto::internals::v1::{InternalInvokeRequest, Reminder};
 
 use crate::cluster::start_dev_env;
+use crate::support::get_json;
 
 const TOKEN: &str = "cluster-secret-0123";
 
@@ -30,14 +31,7 @@ async fn members_forward_with_the_cluster_token_and_refuse_requests_without_it()
         let response = client.put(&url).send().await.expect("call");
         assert_eq!(response.status().as_u16(), 200, "{url}");
     }
-    let cluster: Value = client
-        .get(format!("{node0}/wapr/v1/cluster"))
-        .send()
-        .await
-        .expect("cluster")
-        .json()
-        .await
-        .expect("json");
+    let cluster = get_json(&client, format!("{node0}/wapr/v1/cluster")).await;
     let members: Vec<String> = cluster["cluster"]["members"]
         .as_array()
         .expect("members")

@@ -10,7 +10,7 @@ use wapr_proto::dapr::proto::runtime::v1::InvokeActorRequest;
 use wapr_proto::dapr::proto::runtime::v1::dapr_client::DaprClient;
 
 use crate::cluster::start_dev_env;
-use crate::support::{TestNode, config};
+use crate::support::{TestNode, config, get_json};
 
 /// One sample of the text format: name, labels, value.
 #[derive(Debug)]
@@ -468,14 +468,7 @@ async fn a_dev_cluster_counts_forwards_and_every_call_once() {
     let mut per_node = Vec::new();
     let mut declared = std::collections::BTreeSet::new();
     for endpoint in &dev.endpoints {
-        let metadata: Value = client
-            .get(format!("{endpoint}/v1.0/metadata"))
-            .send()
-            .await
-            .expect("metadata")
-            .json()
-            .await
-            .expect("json");
+        let metadata = get_json(&client, format!("{endpoint}/v1.0/metadata")).await;
         let addr = metadata["extended"]["metricsAddress"]
             .as_str()
             .expect("each dev node serves metrics")

@@ -305,6 +305,18 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// `GET url`'s JSON body (the test fails if there is none).
+pub async fn get_json(client: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 /// `POST {endpoint}/v1.0/actors/counter/{id}/method/{method}` with `body`:
 /// the trimmed reply body, or the status and body.
 pub async fn call_counter(

@@ -19,7 +19,7 @@ use wapr_host::cluster::wire::{decode_reply, encode_request};
 use wapr_host::ring::HashRing;
 use wapr_proto::dapr::proto::internals::v1::service_invocation_client::ServiceInvocationClient;
 
-use crate::support::{Proc, client, component, free_port, wait_listening};
+use crate::support::{Proc, client, component, free_port, get_json, wait_listening};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -88,14 +88,7 @@ fn spawn_node(
 }
 
 async fn cluster_view(client: &reqwest::Client, port: u16) -> Value {
-    client
-        .get(format!("http://127.0.0.1:{port}/wapr/v1/cluster"))
-        .send()
-        .await
-        .expect("cluster view")
-        .json()
-        .await
-        .expect("json")
+    get_json(client, format!("http://127.0.0.1:{port}/wapr/v1/cluster")).await
 }
 
 fn members(view: &Value) -> Vec<String> {
@@ -313,16 +306,11 @@ async fn increment_through(client: &reqwest::Client, port: u16, prefix: &str, n:
 
 /// The ids of the counters live on the node on `port`.
 async fn live_counters(client: &reqwest::Client, port: u16) -> HashSet<String> {
-    client
-        .get(format!(
-            "http://127.0.0.1:{port}/wapr/v1/actors?type=counter"
-        ))
-        .send()
-        .await
-        .expect("listing")
-        .json::<Value>()
-        .await
-        .expect("json")["actors"]
+    get_json(
+        client,
+        format!("http://127.0.0.1:{port}/wapr/v1/actors?type=counter"),
+    )
+    .await["actors"]
         .as_array()
         .expect("actors")
         .iter()

@@ -23,7 +23,7 @@ use wapr_proto::dapr::proto::runtime::v1::InvokeActorRequest;
 use wapr_proto::dapr::proto::runtime::v1::dapr_client::DaprClient;
 
 use crate::cluster::{live_table, start_dev_env};
-use crate::support::{Proc, client, component, free_port};
+use crate::support::{Proc, client, component, free_port, get_json};
 
 const WAPR: &str = env!("CARGO_BIN_EXE_wapr");
 
@@ -377,14 +377,7 @@ async fn logs_grpc_calls_and_reminder_fires_carry_their_traces() {
 
     // Over gRPC: `grpc-trace-bin` in (as daprd sends it), the call's span
     // back in the reply's `grpc-trace-bin`.
-    let metadata: serde_json::Value = client
-        .get(format!("http://127.0.0.1:{port}/v1.0/metadata"))
-        .send()
-        .await
-        .expect("metadata")
-        .json()
-        .await
-        .expect("json");
+    let metadata = get_json(&client, format!("http://127.0.0.1:{port}/v1.0/metadata")).await;
     let grpc_addr = metadata["extended"]["grpcAddress"]
         .as_str()
         .expect("grpc address");
